@@ -1,0 +1,194 @@
+"""Turn ``tokens``/``tags`` rows into id columns with ``datasets.Dataset.map(batched=True)``.
+
+We use ``datasets`` for the caching, not a hand-written cache: ``map`` fingerprints the input
+dataset, the function and its ``fn_kwargs``, so a second run with the same corpus and vocabularies
+reuses the Arrow file instead of encoding again. That only works when the fingerprint is
+deterministic across processes, hence module-level functions taking plain arguments (no lambdas,
+no closures) and :class:`~seqtagger.data.vocab.Vocab` pickling to its JSON data. Caching needs a
+file-backed input dataset (in-memory datasets are re-encoded every time).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import Any
+
+import datasets
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from seqtagger.data.vocab import Vocab
+
+log = logging.getLogger(__name__)
+
+UNKNOWN_LABEL_POLICIES = ("error", "map_to_o")
+OUTSIDE = "O"
+
+
+class UnknownLabelError(ValueError):
+    """A dev/test/predict split has tags that the training split never showed."""
+
+
+def _column(dataset: datasets.Dataset, name: str) -> pa.ChunkedArray:
+    """One column as Arrow (honours select/shuffle indices), for vectorised counting."""
+    return dataset.with_format("arrow")[name]
+
+
+def find_unknown_labels(dataset: datasets.Dataset, labels: Vocab) -> Counter[str]:
+    """Count the tags of ``dataset`` that are not in ``labels`` (empty Counter when none)."""
+    if "tags" not in dataset.column_names or len(dataset) == 0:
+        return Counter()
+    counts = pc.value_counts(pc.list_flatten(_column(dataset, "tags")))
+    return Counter(
+        {
+            c["values"]: c["counts"]
+            for c in counts.to_pylist()
+            if c["values"] is not None and c["values"] not in labels
+        }
+    )
+
+
+def _check_labels(
+    dataset: datasets.Dataset, labels: Vocab, *, split: str, unknown_labels: str
+) -> bool:
+    """Apply the unknown-label policy; return True when unknown tags must be mapped to "O"."""
+    unknown = find_unknown_labels(dataset, labels)
+    if not unknown:
+        return False
+    listing = ", ".join(f"{tag!r} x{n}" for tag, n in unknown.most_common())
+    if unknown_labels == "error":
+        raise UnknownLabelError(
+            f"split {split!r} has {sum(unknown.values())} tag(s) not seen in training: {listing}. "
+            f"Fix the data, or set data.unknown_labels=map_to_o to map them to {OUTSIDE!r}."
+        )
+    if OUTSIDE not in labels:
+        raise UnknownLabelError(
+            f"split {split!r} has tag(s) not seen in training ({listing}) and "
+            f"data.unknown_labels=map_to_o needs an {OUTSIDE!r} label, which the training split "
+            f"does not have (a tag set without 'O', e.g. POS?). Fix the data."
+        )
+    log.warning(
+        "split %r: mapped %d tag(s) not seen in training to %r (data.unknown_labels=map_to_o): %s",
+        split,
+        sum(unknown.values()),
+        OUTSIDE,
+        listing,
+    )
+    return True
+
+
+def _encode_batch(
+    batch: dict[str, list[Any]],
+    *,
+    words: Vocab,
+    chars: Vocab,
+    labels: Vocab | None,
+    map_to_o: bool,
+    max_word_length: int,
+) -> dict[str, list[Any]]:
+    """Encode a batch of rows (module-level so the ``map`` fingerprint is stable)."""
+    out: dict[str, list[Any]] = {
+        "token_ids": [words.indices(tokens) for tokens in batch["tokens"]],
+        "char_ids": [
+            [chars.indices(word[:max_word_length]) for word in tokens] for tokens in batch["tokens"]
+        ],
+        "length": [len(tokens) for tokens in batch["tokens"]],
+    }
+    if labels is not None:
+        stoi = labels.stoi
+        if map_to_o:
+            o = stoi[OUTSIDE]
+            out["tag_ids"] = [[stoi.get(t, o) for t in tags] for tags in batch["tags"]]
+        else:
+            out["tag_ids"] = [[stoi[t] for t in tags] for tags in batch["tags"]]
+    return out
+
+
+def _split_batch(batch: dict[str, list[Any]], *, max_length: int) -> dict[str, list[Any]]:
+    """Cut sentences into consecutive pieces of <= max_length tokens; other columns are repeated."""
+    out: dict[str, list[Any]] = {key: [] for key in batch}
+    for i, tokens in enumerate(batch["tokens"]):
+        for start in range(0, max(len(tokens), 1), max_length):
+            for key, values in batch.items():
+                value = values[i]
+                if key in ("tokens", "tags"):
+                    value = value[start : start + max_length]
+                out[key].append(value)
+    return out
+
+
+def encode_dataset(
+    dataset: datasets.Dataset,
+    vocabs: dict[str, Vocab],
+    *,
+    split: str,
+    unknown_labels: str = "error",
+    max_length: int | None = None,
+    max_word_length: int = 20,
+    num_proc: int | None = None,
+) -> datasets.Dataset:
+    """Add ``token_ids``, ``char_ids``, ``tag_ids`` (when tagged) and ``length`` columns.
+
+    Args:
+        dataset: rows with ``tokens: list[str]`` and optionally ``tags: list[str]``.
+        vocabs: ``{"words", "chars", "labels"}`` from :func:`~seqtagger.data.vocab.build_vocabs`.
+        split: split name, used in messages.
+        unknown_labels: ``"error"`` (raise :class:`UnknownLabelError`) or ``"map_to_o"``.
+            With ``map_to_o`` only ``tag_ids`` change; the ``tags`` column keeps the gold strings.
+        max_length: training only: longer sentences are split into consecutive pieces of at
+            most ``max_length`` tokens (never truncated). ``None`` keeps sentences whole.
+        max_word_length: characters kept per word for the char encoder (the word itself stays).
+        num_proc: worker processes for ``map``.
+    """
+    if unknown_labels not in UNKNOWN_LABEL_POLICIES:
+        raise ValueError(
+            f"data.unknown_labels must be one of {UNKNOWN_LABEL_POLICIES}, got {unknown_labels!r}"
+        )
+    if max_length is not None and max_length < 1:
+        raise ValueError(f"data.max_length must be >= 1 or null, got {max_length}")
+    if max_word_length < 1:
+        raise ValueError(f"data.max_word_length must be >= 1, got {max_word_length}")
+    if "tokens" not in dataset.column_names:
+        raise ValueError(
+            f"split {split!r}: dataset has no 'tokens' column ({dataset.column_names})"
+        )
+
+    has_tags = "tags" in dataset.column_names
+    labels = vocabs["labels"] if has_tags else None
+    map_to_o = has_tags and _check_labels(
+        dataset, vocabs["labels"], split=split, unknown_labels=unknown_labels
+    )
+
+    if max_length is not None and len(dataset) > 0:
+        n_long = pc.sum(pc.greater(pc.list_value_length(_column(dataset, "tokens")), max_length))
+        n_long = n_long.as_py() or 0
+        if n_long:
+            dataset = dataset.map(
+                _split_batch,
+                batched=True,
+                fn_kwargs={"max_length": max_length},
+                remove_columns=dataset.column_names,
+                num_proc=num_proc,
+                desc=f"Splitting {split} sentences > {max_length} tokens",
+            )
+            log.info(
+                "split %r: %d sentence(s) longer than data.max_length=%d split into pieces",
+                split,
+                n_long,
+                max_length,
+            )
+
+    return dataset.map(
+        _encode_batch,
+        batched=True,
+        fn_kwargs={
+            "words": vocabs["words"],
+            "chars": vocabs["chars"],
+            "labels": labels,
+            "map_to_o": map_to_o,
+            "max_word_length": max_word_length,
+        },
+        num_proc=num_proc,
+        desc=f"Encoding {split}",
+    )

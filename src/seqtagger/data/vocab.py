@@ -1,0 +1,235 @@
+"""Vocabularies for words, characters and labels, saved as plain JSON.
+
+Written by hand (instead of torchtext's ``Vocab``, now unmaintained, or a tokenizer library) because
+we need three small things those don't give together: deterministic order (frequency desc, ties
+alphabetical) so that two runs on the same data build identical ids, the token normalisation
+(lowercase, digits -> "0") stored *with* the vocabulary so prediction applies exactly what training
+applied, and a JSON file format (never pickle) that is safe to load from an untrusted checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import datasets
+
+PAD, UNK = "<pad>", "<unk>"
+FORMAT_VERSION = 1
+_DIGIT = re.compile(r"\d")
+_SORTS = ("frequency", "alpha")
+
+
+class Vocab:
+    """Bijective map between strings and ids; specials first (pad = 0, unk = 1 when present).
+
+    ``itos`` may or may not already contain the specials: they are moved to the front either way,
+    so ``Vocab(v.itos, ...) == v``. Lookups go through :meth:`normalize`, so the stored strings are
+    normalised forms.
+    """
+
+    def __init__(
+        self,
+        itos: Sequence[str],
+        *,
+        pad: str | None = PAD,
+        unk: str | None = UNK,
+        lowercase: bool = False,
+        normalize_digits: bool = False,
+    ) -> None:
+        specials = [s for s in (pad, unk) if s is not None]
+        if pad is not None and pad == unk:
+            raise ValueError(f"Vocab: pad and unk must differ, both are {pad!r}")
+        self.pad, self.unk = pad, unk
+        self.lowercase, self.normalize_digits = lowercase, normalize_digits
+        self.itos: list[str] = specials + [t for t in itos if t not in specials]
+        self.stoi: dict[str, int] = {}
+        for i, token in enumerate(self.itos):
+            if token in self.stoi:
+                raise ValueError(
+                    f"Vocab: duplicate entry {token!r} at positions {self.stoi[token]} and {i}"
+                )
+            self.stoi[token] = i
+        self.pad_index: int | None = self.stoi[pad] if pad is not None else None
+        self.unk_index: int | None = self.stoi[unk] if unk is not None else None
+
+    # -- construction -----------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        sequences: Iterable[Iterable[str]],
+        *,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        pad: str | None = PAD,
+        unk: str | None = UNK,
+        lowercase: bool = False,
+        normalize_digits: bool = False,
+        sort: str = "frequency",
+    ) -> Vocab:
+        """Count (normalised) tokens; keep those seen ``min_freq`` times, at most ``max_size``.
+
+        ``sort="frequency"``: most frequent first, ties alphabetical (deterministic ids).
+        ``sort="alpha"``: alphabetical (labels: ids independent of the corpus' tag frequencies).
+        ``max_size`` counts regular entries only, not the specials.
+        """
+        if sort not in _SORTS:
+            raise ValueError(f"Vocab.build: sort must be one of {_SORTS}, got {sort!r}")
+        if min_freq < 1:
+            raise ValueError(f"Vocab.build: min_freq must be >= 1, got {min_freq}")
+        if max_size is not None and max_size < 0:
+            raise ValueError(f"Vocab.build: max_size must be >= 0 or None, got {max_size}")
+        probe = cls([], pad=pad, unk=unk, lowercase=lowercase, normalize_digits=normalize_digits)
+        counts: Counter[str] = Counter()
+        for seq in sequences:
+            counts.update(probe.normalize(t) for t in seq)
+        kept = [(t, c) for t, c in counts.items() if c >= min_freq and t not in probe.stoi]
+        if sort == "frequency":
+            kept.sort(key=lambda tc: (-tc[1], tc[0]))
+        else:
+            kept.sort(key=lambda tc: tc[0])
+        if max_size is not None:
+            kept = kept[:max_size]
+        return cls(
+            [t for t, _ in kept],
+            pad=pad,
+            unk=unk,
+            lowercase=lowercase,
+            normalize_digits=normalize_digits,
+        )
+
+    @classmethod
+    def build_chars(cls, sequences: Iterable[Iterable[str]], **kw: Any) -> Vocab:
+        """Character vocabulary from the raw (not normalised) words; ``kw`` as in :meth:`build`."""
+        return cls.build(((ch for word in seq for ch in word) for seq in sequences), **kw)
+
+    # -- lookup -----------------------------------------------------------------------------------
+    def normalize(self, token: str) -> str:
+        """The form stored in the vocabulary: optionally lowercased, digits mapped to "0"."""
+        if self.lowercase:
+            token = token.lower()
+        if self.normalize_digits:
+            token = _DIGIT.sub("0", token)
+        return token
+
+    def index(self, token: str) -> int:
+        """Id of ``token`` (after normalisation); unk id when unknown, KeyError without unk."""
+        i = self.stoi.get(self.normalize(token), self.unk_index)
+        if i is None:
+            raise KeyError(f"Vocab: {token!r} is not in the vocabulary and it has no unk entry")
+        return i
+
+    def indices(self, tokens: Iterable[str]) -> list[int]:
+        """Ids of ``tokens`` (hot path of encoding: avoids a method call per token)."""
+        stoi, unk = self.stoi, self.unk_index
+        if not (self.lowercase or self.normalize_digits) and unk is not None:
+            return [stoi.get(t, unk) for t in tokens]
+        return [self.index(t) for t in tokens]
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: object) -> bool:
+        return isinstance(token, str) and self.normalize(token) in self.stoi
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Vocab):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking container: no hashing
+
+    def __repr__(self) -> str:
+        return (
+            f"Vocab(size={len(self)}, pad={self.pad!r}, unk={self.unk!r}, "
+            f"lowercase={self.lowercase}, normalize_digits={self.normalize_digits})"
+        )
+
+    # -- serialisation ----------------------------------------------------------------------------
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # Canonical pickled form = the JSON data: datasets' fingerprint hashes fn_kwargs by
+        # pickling them, so equal vocabularies must pickle to equal bytes in every process.
+        return (Vocab.from_dict, (self.to_dict(),))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data (lists, strings, bools)."""
+        return {
+            "version": FORMAT_VERSION,
+            "itos": list(self.itos),
+            "pad": self.pad,
+            "unk": self.unk,
+            "lowercase": self.lowercase,
+            "normalize_digits": self.normalize_digits,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "vocab data") -> Vocab:
+        """Inverse of :meth:`to_dict`; ``source`` names the file in error messages."""
+        if not isinstance(data, dict):
+            raise ValueError(f"{source}: expected a JSON object, got {type(data).__name__}")
+        version = data.get("version", FORMAT_VERSION)
+        if version != FORMAT_VERSION:
+            raise ValueError(f"{source}: unsupported vocab format version {version!r}")
+        missing = [k for k in ("itos", "pad", "unk") if k not in data]
+        if missing:
+            raise ValueError(f"{source}: missing key(s) {missing}")
+        itos = data["itos"]
+        if not isinstance(itos, list) or not all(isinstance(t, str) for t in itos):
+            raise ValueError(f"{source}: 'itos' must be a list of strings")
+        return cls(
+            itos,
+            pad=data["pad"],
+            unk=data["unk"],
+            lowercase=bool(data.get("lowercase", False)),
+            normalize_digits=bool(data.get("normalize_digits", False)),
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write :meth:`to_dict` as UTF-8 JSON."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Vocab:
+        """Read a file written by :meth:`save`; errors name the file."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}:{e.lineno}: invalid JSON in vocab file: {e.msg}") from e
+        return cls.from_dict(data, source=str(path))
+
+
+def build_vocabs(
+    train: datasets.Dataset,
+    *,
+    min_freq: int = 1,
+    max_size: int | None = None,
+    lowercase: bool = False,
+    normalize_digits: bool = False,
+) -> dict[str, Vocab]:
+    """Build ``{"words", "chars", "labels"}`` from the training split only (no dev/test leakage).
+
+    Words use the normalisation options; chars are built from the raw words (the char CNN sees
+    case and digits); labels have no pad/unk and alphabetical ids.
+    """
+    if "tags" not in train.column_names:
+        raise ValueError("build_vocabs: the training split has no 'tags' column")
+    tokens = train.select_columns(["tokens"]).with_format(None)[:]["tokens"]
+    return {
+        "words": Vocab.build(
+            tokens,
+            min_freq=min_freq,
+            max_size=max_size,
+            lowercase=lowercase,
+            normalize_digits=normalize_digits,
+        ),
+        "chars": Vocab.build_chars(tokens),
+        "labels": Vocab.build(train["tags"], pad=None, unk=None, sort="alpha"),
+    }

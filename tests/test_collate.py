@@ -1,0 +1,76 @@
+"""Tests for seqtagger.data.collate."""
+
+from __future__ import annotations
+
+import datasets
+import pytest
+import torch
+
+from seqtagger.data.collate import TaggedDataset, collate_batch
+
+ROWS = {
+    "tokens": [["a", "b", "c"], ["d"], ["e", "f"]],
+    "token_ids": [[2, 3, 4], [5], [6, 7]],
+    "char_ids": [[[2], [3, 4], [5]], [[6, 7, 8, 9]], [[10], [11, 12]]],
+    "tag_ids": [[0, 1, 2], [1], [2, 0]],
+    "length": [3, 1, 2],
+}
+KEYS = {"token_ids", "char_ids", "tag_ids", "lengths", "mask", "index"}
+
+
+@pytest.fixture
+def ds():
+    return TaggedDataset(datasets.Dataset.from_dict(ROWS))
+
+
+def test_dataset_rows_and_lengths(ds):
+    assert len(ds) == 3 and ds.lengths == [3, 1, 2]
+    assert ds[1] == {
+        "token_ids": [5],
+        "char_ids": [[6, 7, 8, 9]],
+        "tag_ids": [1],
+        "length": 1,
+        "index": 1,
+    }
+    assert ds.__getitems__([2, 0]) == [ds[2], ds[0]]
+
+
+def test_collate_shapes_padding_and_mask(ds):
+    batch = collate_batch(ds.__getitems__([0, 1, 2]))
+    assert set(batch) == KEYS
+    assert batch["token_ids"].shape == (3, 3) and batch["token_ids"].dtype == torch.int64
+    assert batch["char_ids"].shape == (3, 3, 4) and batch["char_ids"].dtype == torch.int64
+    assert batch["token_ids"].tolist() == [[2, 3, 4], [5, 0, 0], [6, 7, 0]]
+    assert batch["tag_ids"].tolist() == [[0, 1, 2], [1, -100, -100], [2, 0, -100]]
+    assert batch["char_ids"][0].tolist() == [[2, 0, 0, 0], [3, 4, 0, 0], [5, 0, 0, 0]]
+    assert batch["char_ids"][1].tolist() == [[6, 7, 8, 9], [0] * 4, [0] * 4]
+    assert batch["lengths"].tolist() == [3, 1, 2]
+    assert batch["mask"].dtype == torch.bool
+    assert batch["mask"].sum(1).tolist() == batch["lengths"].tolist()
+    assert torch.equal(batch["mask"], batch["tag_ids"] != -100)
+
+
+def test_index_order_preserved(ds):
+    batch = collate_batch(ds.__getitems__([2, 0]))
+    assert batch["index"].tolist() == [2, 0]
+    assert batch["lengths"].tolist() == [2, 3]
+    assert batch["token_ids"][0].tolist() == [6, 7, 0]
+
+
+def test_tagless_rows_have_no_tag_ids():
+    data = {k: v for k, v in ROWS.items() if k != "tag_ids"}
+    ds = TaggedDataset(datasets.Dataset.from_dict(data))
+    batch = collate_batch(ds.__getitems__([0, 1]))
+    assert set(batch) == KEYS - {"tag_ids"}
+
+
+def test_works_with_torch_dataloader(ds):
+    loader = torch.utils.data.DataLoader(ds, batch_sampler=[[1, 2], [0]], collate_fn=collate_batch)
+    batches = list(loader)
+    assert [b["index"].tolist() for b in batches] == [[1, 2], [0]]
+    assert batches[1]["token_ids"].shape == (1, 3)
+
+
+def test_requires_encoded_dataset():
+    with pytest.raises(ValueError, match="encode_dataset"):
+        TaggedDataset(datasets.Dataset.from_dict({"tokens": [["a"]]}))
