@@ -1,0 +1,248 @@
+"""Token representations: word embeddings (optionally pretrained) + character CNN.
+
+Written by hand because the pieces are small and the details matter for tagging: the character
+CNN must ignore padding characters (a max-pool over zero-padded positions would otherwise let a
+padding column win), word dropout must never touch padding, and pretrained-vector loading must
+report its coverage and fall back to the lowercased form, which generic loaders
+(``torchtext`` is retired) do not do.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import math
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["CharCNN", "TokenEmbedder", "load_pretrained_vectors"]
+
+log = logging.getLogger(__name__)
+
+
+def _open_text(path: Path) -> Iterator[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+        yield from handle
+
+
+def _split_vector_line(parts: list[str], dim: int, path: Path, line_no: int) -> tuple[str, list]:
+    """``word v1 ... vD`` -> (word, values); words containing spaces (GloVe 840B) are re-joined."""
+    if len(parts) < dim + 1:
+        raise ValueError(
+            f"{path}:{line_no}: expected a word followed by {dim} values, found "
+            f"{len(parts) - 1} values. Check the embedding file and the configured word_dim."
+        )
+    return " ".join(parts[:-dim]), parts[-dim:]
+
+
+def load_pretrained_vectors(
+    path: str | Path, words: Sequence[str], dim: int
+) -> tuple[Tensor, float]:
+    """Read GloVe / word2vec text vectors for a vocabulary.
+
+    Each vocabulary word takes the vector of its exact form if the file has it, else the vector
+    of its lowercased form (``"Paris"`` may take ``"paris"``, not the reverse). Words found in
+    neither way keep a random initialisation, uniform in ``±sqrt(3 / dim)`` (variance ``1 / dim``
+    per value, expected norm 1).
+    A word2vec header line ``"N D"`` is tolerated (and its D checked); ``.gz`` files are read
+    transparently.
+
+    Args:
+        path: text file, one ``word v1 ... vD`` per line.
+        words: the vocabulary, index ``i`` -> row ``i`` of the result.
+        dim: the expected vector size (the embedder's ``word_dim``).
+
+    Returns:
+        ``(weights (V, dim), coverage)`` with coverage the fraction of ``words`` found (exact or
+        lowercased). Coverage is logged.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: on a dimension mismatch, naming the file and line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained vectors file not found: {path}")
+    bound = math.sqrt(3.0 / dim)
+    weights = torch.empty(len(words), dim).uniform_(-bound, bound)
+    exact_rows: dict[str, list[int]] = {}
+    lower_rows: dict[str, list[int]] = {}
+    for row, word in enumerate(words):
+        exact_rows.setdefault(word, []).append(row)
+        lower_rows.setdefault(word.lower(), []).append(row)
+    exact_found: set[int] = set()
+    lower_found: set[int] = set()
+
+    first_data_line = True
+    for line_no, line in enumerate(_open_text(path), start=1):
+        parts = line.rstrip("\r\n ").split(" ")
+        if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+            if int(parts[1]) != dim:
+                raise ValueError(
+                    f"{path}:1: word2vec header declares {parts[1]}-dimensional vectors but "
+                    f"word_dim={dim}. Set word_dim to {parts[1]} or use another file."
+                )
+            continue
+        if parts == [""]:
+            continue
+        if first_data_line and len(parts) - 1 != dim:
+            raise ValueError(
+                f"{path}:{line_no}: vectors have {len(parts) - 1} values but word_dim={dim}. "
+                f"Set word_dim to {len(parts) - 1} or use another file."
+            )
+        first_data_line = False
+        word, values = _split_vector_line(parts, dim, path, line_no)
+        new_exact = [r for r in exact_rows.get(word, ()) if r not in exact_found]
+        new_lower = [
+            r
+            for r in lower_rows.get(word, ())
+            if r not in exact_found and r not in lower_found and r not in new_exact
+        ]
+        if not new_exact and not new_lower:
+            continue
+        vector = torch.tensor([float(v) for v in values])
+        for r in new_exact:
+            weights[r] = vector
+            exact_found.add(r)
+            lower_found.discard(r)  # an exact match later in the file beats a lowercase one
+        for r in new_lower:
+            weights[r] = vector
+            lower_found.add(r)
+
+    coverage = (len(exact_found) + len(lower_found)) / max(len(words), 1)
+    log.info(
+        "pretrained vectors %s: %d/%d words found (%d exact, %d lowercased), coverage %.1f%%",
+        path,
+        len(exact_found) + len(lower_found),
+        len(words),
+        len(exact_found),
+        len(lower_found),
+        100 * coverage,
+    )
+    return weights, coverage
+
+
+class CharCNN(nn.Module):
+    """Character CNN: embed characters, convolve, max-pool over the characters of each word.
+
+    Padding characters are masked with ``-inf`` before the max so they never win it; a word made
+    only of padding (a padded token position) gets zeros. Convolution uses ``padding="same"`` and
+    the padding character embeds to zeros, so appending padding characters leaves the features of
+    real words unchanged.
+    """
+
+    def __init__(
+        self,
+        num_chars: int,
+        char_dim: int = 30,
+        num_filters: int = 50,
+        kernel_size: int = 3,
+        pad_index: int = 0,
+    ) -> None:
+        super().__init__()
+        self.pad_index = pad_index
+        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=pad_index)
+        self.conv = nn.Conv1d(char_dim, num_filters, kernel_size, padding="same")
+        self.output_size = num_filters
+
+    def forward(self, char_ids: Tensor) -> Tensor:
+        """``char_ids (N, L, W)`` -> features ``(N, L, num_filters)``."""
+        n, length, width = char_ids.shape
+        if width == 0:
+            return char_ids.new_zeros(n, length, self.output_size, dtype=torch.float)
+        flat = char_ids.reshape(n * length, width)  # (N*L, W)
+        real = (flat != self.pad_index).unsqueeze(1)  # (N*L, 1, W)
+        features = self.conv(self.embedding(flat).transpose(1, 2))  # (N*L, F, W)
+        pooled = features.masked_fill(~real, float("-inf")).amax(dim=2)  # (N*L, F)
+        pooled = pooled.masked_fill(~real.any(dim=2), 0.0)  # all-pad words: zeros, not -inf
+        return pooled.reshape(n, length, self.output_size)
+
+
+class TokenEmbedder(nn.Module):
+    """Word embedding (+ character CNN features), word dropout and dropout.
+
+    ``forward(token_ids (N, L), char_ids (N, L, W) | None) -> (N, L, output_size)`` with
+    ``output_size = word_dim + char_filters`` (``char_filters`` only when ``char_dim > 0``).
+
+    Word dropout (training only) replaces each real token id (``!= pad_index``) by ``unk_index``
+    with probability ``word_dropout``, so the model learns a useful ``<unk>`` vector; padding is
+    never touched. With ``pretrained`` the word table is initialised from that vectors file
+    (``words`` is then required, index-aligned with the word vocab) and frozen if ``freeze``.
+    """
+
+    def __init__(
+        self,
+        num_words: int,
+        num_chars: int,
+        word_dim: int = 100,
+        char_dim: int = 30,
+        char_filters: int = 50,
+        char_kernel_size: int = 3,
+        word_dropout: float = 0.0,
+        dropout: float = 0.5,
+        pad_index: int = 0,
+        unk_index: int = 1,
+        pretrained: str | None = None,
+        words: Sequence[str] | None = None,
+        freeze: bool = False,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1); received {word_dropout}.")
+        self.pad_index = pad_index
+        self.unk_index = unk_index
+        self.word_dropout = word_dropout
+        self.word_embedding = nn.Embedding(num_words, word_dim, padding_idx=pad_index)
+        self.coverage: float | None = None
+        if pretrained is not None:
+            self._load_pretrained(pretrained, words, num_words, word_dim, freeze)
+        self.char_cnn = (
+            CharCNN(num_chars, char_dim, char_filters, char_kernel_size, pad_index)
+            if char_dim > 0
+            else None
+        )
+        self.dropout = nn.Dropout(dropout)
+        self.output_size = word_dim + (self.char_cnn.output_size if self.char_cnn else 0)
+
+    def _load_pretrained(
+        self,
+        pretrained: str,
+        words: Sequence[str] | None,
+        num_words: int,
+        word_dim: int,
+        freeze: bool,
+    ) -> None:
+        if words is None or len(words) != num_words:
+            got = "None" if words is None else f"{len(words)} words"
+            raise ValueError(
+                f"pretrained={pretrained!r} needs `words`, the word vocab in index order "
+                f"({num_words} entries); received {got}."
+            )
+        weights, self.coverage = load_pretrained_vectors(pretrained, words, word_dim)
+        weights[self.pad_index] = 0.0
+        with torch.no_grad():
+            self.word_embedding.weight.copy_(weights)
+        self.word_embedding.weight.requires_grad_(not freeze)
+
+    def _drop_words(self, token_ids: Tensor) -> Tensor:
+        if not self.training or self.word_dropout == 0.0:
+            return token_ids
+        drop = torch.rand(token_ids.shape, device=token_ids.device) < self.word_dropout
+        drop &= token_ids != self.pad_index
+        return token_ids.masked_fill(drop, self.unk_index)
+
+    def forward(self, token_ids: Tensor, char_ids: Tensor | None = None) -> Tensor:
+        """``token_ids (N, L)``, ``char_ids (N, L, W)`` -> ``(N, L, output_size)``."""
+        features = [self.word_embedding(self._drop_words(token_ids))]
+        if self.char_cnn is not None:
+            if char_ids is None:
+                raise ValueError(
+                    "the character CNN is enabled (char_dim > 0) but the batch has no char_ids; "
+                    "set model.embedding.char_dim=0 or collate char_ids."
+                )
+            features.append(self.char_cnn(char_ids))
+        return self.dropout(torch.cat(features, dim=-1))

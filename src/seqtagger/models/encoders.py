@@ -1,0 +1,139 @@
+"""Contextual encoders over embedded tokens: BiLSTM and Transformer.
+
+Both share one interface, ``forward(x (N, L, D), lengths (N,), mask (N, L) bool) -> (N, L, H)``
+with ``output_size = H``, and both guarantee padding invariance: the outputs at real tokens do not
+depend on what sits at padded positions nor on how much padding follows, and padded positions
+output exactly 0. Thin wrappers around ``nn.LSTM`` / ``nn.TransformerEncoder`` that add exactly
+that guarantee (packing, key-padding masks, positions), which the bare modules leave to the caller.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+__all__ = ["BiLSTMEncoder", "TransformerEncoder"]
+
+
+def _zero_padding(x: Tensor, mask: Tensor) -> Tensor:
+    return x.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+class BiLSTMEncoder(nn.Module):
+    """Bidirectional LSTM; ``hidden_size`` is the total output size (``hidden_size // 2`` each way).
+
+    Sequences are packed (``pack_padded_sequence(enforce_sorted=False)``), so the backward
+    direction starts at each sentence's last real token and padding never reaches real tokens.
+    ``lengths`` go to the CPU as packing requires (one small copy per batch). Empty sentences
+    (length 0) are tolerated and output zeros. ``dropout`` applies between stacked layers only.
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int = 256, num_layers: int = 1, dropout: float = 0.0
+    ) -> None:
+        super().__init__()
+        if hidden_size % 2:
+            raise ValueError(
+                f"BiLSTMEncoder hidden_size is the concatenation of both directions and must be "
+                f"even; received {hidden_size}."
+            )
+        self.lstm = nn.LSTM(
+            input_size,
+            hidden_size // 2,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=True,
+            dropout=dropout if num_layers > 1 else 0.0,
+        )
+        self.output_size = hidden_size
+
+    def forward(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """``x (N, L, D)``, ``lengths (N,)``, ``mask (N, L)`` -> ``(N, L, hidden_size)``."""
+        packed = pack_padded_sequence(
+            x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
+        )
+        output, _ = self.lstm(packed)
+        output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
+        return _zero_padding(output, mask)
+
+
+def sinusoidal_positions(length: int, d_model: int, device=None, dtype=None) -> Tensor:
+    """Fixed sin/cos position encodings ``(length, d_model)`` (Vaswani et al., 2017); any length."""
+    position = torch.arange(length, device=device, dtype=torch.float).unsqueeze(1)
+    steps = torch.arange(0, d_model, 2, device=device, dtype=torch.float)
+    div = torch.exp(steps * (-math.log(10000.0) / d_model))
+    table = torch.zeros(length, d_model, device=device)
+    table[:, 0::2] = torch.sin(position * div)
+    table[:, 1::2] = torch.cos(position * div[: d_model // 2])
+    return table.to(dtype) if dtype is not None else table
+
+
+class TransformerEncoder(nn.Module):
+    """Pre-norm Transformer encoder: input projection, positions, ``nn.TransformerEncoder``.
+
+    Padding is excluded from attention with ``src_key_padding_mask=~mask``, so it never leaks into
+    real tokens; rows without any real token attend to everything instead (a fully masked row
+    would give NaN) and output zeros like all padded positions.
+
+    ``positions="sinusoidal"`` works for any length. ``positions="learned"`` holds
+    ``max_positions`` vectors; positions beyond ``max_positions - 1`` reuse the last vector (the
+    indices are clamped), so longer sentences are still encoded and every token is still scored,
+    with degraded position information past that point.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        d_model: int = 256,
+        num_layers: int = 2,
+        num_heads: int = 4,
+        dim_feedforward: int = 1024,
+        dropout: float = 0.1,
+        positions: str = "sinusoidal",
+        max_positions: int = 512,
+    ) -> None:
+        super().__init__()
+        if d_model % num_heads:
+            raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}.")
+        if positions not in ("sinusoidal", "learned"):
+            raise ValueError(
+                f"positions must be 'sinusoidal' or 'learned'; received {positions!r}."
+            )
+        self.d_model = d_model
+        self.positions = positions
+        self.max_positions = max_positions
+        self.input_projection = nn.Linear(input_size, d_model)
+        self.position_embedding = (
+            nn.Embedding(max_positions, d_model) if positions == "learned" else None
+        )
+        self.dropout = nn.Dropout(dropout)
+        layer = nn.TransformerEncoderLayer(
+            d_model,
+            num_heads,
+            dim_feedforward=dim_feedforward,
+            dropout=dropout,
+            batch_first=True,
+            norm_first=True,
+        )
+        # Pre-norm layers leave the residual stream un-normalised: the final norm fixes that.
+        self.encoder = nn.TransformerEncoder(
+            layer, num_layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False
+        )
+        self.output_size = d_model
+
+    def _positions(self, length: int, like: Tensor) -> Tensor:
+        if self.position_embedding is None:
+            return sinusoidal_positions(length, self.d_model, like.device, like.dtype)
+        index = torch.arange(length, device=like.device).clamp(max=self.max_positions - 1)
+        return self.position_embedding(index)
+
+    def forward(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """``x (N, L, D)``, ``lengths (N,)``, ``mask (N, L)`` -> ``(N, L, d_model)``."""
+        hidden = self.input_projection(x)
+        hidden = self.dropout(hidden + self._positions(x.shape[1], hidden))
+        padding = ~mask & mask.any(dim=1, keepdim=True)  # (N, L); empty rows: mask nothing
+        hidden = self.encoder(hidden, src_key_padding_mask=padding)
+        return _zero_padding(hidden, mask)

@@ -1,0 +1,90 @@
+"""The tagger: embedder -> encoder -> head, and its assembly from Hydra config dicts.
+
+``build_tagger`` exists because the three parts' sizes depend on each other and on the data
+(vocab sizes, label count), which configs cannot know: it instantiates each ``_target_`` mapping as
+a ``functools.partial`` (``hydra.utils.instantiate(..., _partial_=True)``) and then supplies the
+sizes. Going through a partial keeps large Python objects such as the word list out of OmegaConf
+(instantiate would otherwise convert a 100k-word list into a ``ListConfig`` node by node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from torch import Tensor, nn
+
+__all__ = ["Tagger", "build_tagger"]
+
+
+class Tagger(nn.Module):
+    """``forward(batch) -> logits (N, L, C)`` from a ``collate_batch`` dict.
+
+    Reads ``token_ids (N, L)``, ``char_ids (N, L, W)`` (optional), ``lengths (N,)`` and
+    ``mask (N, L)``. The logits are unnormalised; the loss wants them as
+    ``logits.permute(0, 2, 1)``, see :mod:`seqtagger.models.loss`.
+    """
+
+    def __init__(self, embedder: nn.Module, encoder: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.embedder = embedder
+        self.encoder = encoder
+        self.head = head
+
+    @property
+    def num_labels(self) -> int:
+        return self.head.num_labels
+
+    def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
+        embedded = self.embedder(batch["token_ids"], batch.get("char_ids"))  # (N, L, D)
+        encoded = self.encoder(embedded, batch["lengths"], batch["mask"])  # (N, L, H)
+        return self.head(encoded)  # (N, L, C)
+
+
+def _partial(config: Mapping, key: str):
+    if "_target_" not in config:
+        raise ValueError(
+            f"model.{key} config needs a `_target_` (e.g. seqtagger.models.encoders."
+            f"BiLSTMEncoder); received keys {sorted(config)}."
+        )
+    if not isinstance(config, DictConfig):
+        config = dict(config)
+    return instantiate(config, _partial_=True)
+
+
+def build_tagger(
+    embedding: Mapping,
+    encoder: Mapping,
+    head: Mapping,
+    *,
+    num_words: int,
+    num_chars: int,
+    num_labels: int,
+    words: Sequence[str] | None = None,
+    pad_index: int = 0,
+    unk_index: int = 1,
+) -> Tagger:
+    """Assemble a :class:`Tagger` from three ``_target_`` mappings (plain dicts or DictConfigs).
+
+    The embedder receives ``num_words``, ``num_chars``, ``words``, ``pad_index``, ``unk_index``;
+    the encoder ``input_size = embedder.output_size``; the head ``input_size =
+    encoder.output_size`` and ``num_labels``. Example::
+
+        build_tagger(
+            {"_target_": "seqtagger.models.embeddings.TokenEmbedder", "word_dim": 100},
+            {"_target_": "seqtagger.models.encoders.BiLSTMEncoder", "hidden_size": 256},
+            {"_target_": "seqtagger.models.heads.LinearHead"},
+            num_words=len(vocab.words), num_chars=len(vocab.chars), num_labels=len(vocab.labels),
+        )
+    """
+    embedder = _partial(embedding, "embedding")(
+        num_words=num_words,
+        num_chars=num_chars,
+        words=words,
+        pad_index=pad_index,
+        unk_index=unk_index,
+    )
+    contextual = _partial(encoder, "encoder")(input_size=embedder.output_size)
+    scorer = _partial(head, "head")(input_size=contextual.output_size, num_labels=num_labels)
+    return Tagger(embedder, contextual, scorer)
