@@ -1,0 +1,268 @@
+"""``TaggingDataModule``: corpus files -> vocabularies -> encoded, length-bucketed batches.
+
+Data flow (each step cached by ``datasets`` fingerprints, so a second run skips the work):
+
+    reader.read(file)            -> Dataset(tokens, tags)        # file scheme (e.g. IOB1)
+    convert to the train scheme  -> Dataset(tokens, tags)        # e.g. BIOES
+    build_vocabs(train)          -> words, chars, labels         # from the training split only
+    encode_dataset(split)        -> + token_ids, char_ids, tag_ids, length
+    BucketBatchSampler + collate -> padded batches (see ``collate_batch``)
+
+The label set is owned by the data: the model is sized from ``data_info()`` (vocabularies and
+schemes as plain data), never from a hand-written number. ``prepare_data`` (rank zero of each
+node, before the others) downloads missing public corpora and fills the cache; ``setup`` on
+every rank then reads from the cache (Hugging Face's ``main_process_first`` idea).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+from lightning import LightningDataModule
+from torch.utils.data import DataLoader
+
+from seqtagger.data.collate import TaggedDataset, collate_batch
+from seqtagger.data.download import CORPORA, ensure_corpus
+from seqtagger.data.encoding import encode_dataset
+from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reader_for_path
+from seqtagger.data.sampler import BucketBatchSampler
+from seqtagger.data.schemes import check_scheme, convert_tags
+from seqtagger.data.vocab import Vocab, build_vocabs
+from seqtagger.utils.pylogger import RankedLogger
+
+log = RankedLogger(__name__, rank_zero_only=True)
+
+SPLITS = ("train", "validation", "test")
+
+
+def _convert_batch(batch: dict[str, list], source: str, target: str) -> dict[str, list]:
+    """``Dataset.map`` function: re-encode every tag sequence from ``source`` to ``target``."""
+    return {"tags": [convert_tags(tags, source, target) for tags in batch["tags"]]}
+
+
+class TaggingDataModule(LightningDataModule):
+    """Reads a tagged corpus, builds its vocabularies and serves length-bucketed batches.
+
+    Args:
+        reader: a reader object (``seqtagger.data.readers``); ``None`` picks one by file suffix.
+        files: split name (``train``/``validation``/``test``) -> file, relative to ``data_dir``
+            or absolute. Defaults to the named ``corpus``'s files.
+        corpus: a named corpus (``ud_ewt``, ``conll2003``), downloaded when public and missing.
+        file_scheme / train_scheme: tag scheme of the files and the one the model learns;
+            predictions are converted back for scoring.
+        headline: the metric that selects checkpoints (``acc`` for POS, ``f1`` for NER).
+        batch_size / batch_unit: sentences per batch, or padded tokens per batch (``tokens``).
+        max_length: training sentences longer than this are split (never truncated); dev
+            and test are always scored whole.
+        unknown_labels: ``error`` or ``map_to_o`` for dev/test tags the training split lacks.
+    """
+
+    def __init__(
+        self,
+        reader: Reader | None = None,
+        files: Mapping[str, str] | None = None,
+        corpus: str | None = None,
+        data_dir: str = "data",
+        cache_dir: str | None = None,
+        download: bool = True,
+        file_scheme: str = "plain",
+        train_scheme: str | None = None,
+        headline: str = "acc",
+        vocab: Mapping[str, Any] | None = None,
+        unknown_labels: str = "error",
+        max_length: int | None = None,
+        max_word_length: int = 20,
+        batch_size: int = 32,
+        eval_batch_size: int | None = None,
+        batch_unit: str = "sentences",
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if files is None and corpus is None:
+            raise ValueError("data: give `data.files` (split -> path) or a named `data.corpus`")
+        if corpus is not None and corpus not in CORPORA:
+            raise ValueError(f"data.corpus={corpus!r} is not known; choose from {sorted(CORPORA)}")
+        if headline not in ("acc", "f1"):
+            raise ValueError(f"data.headline={headline!r}: expected 'acc' or 'f1'")
+        if batch_unit not in ("sentences", "tokens"):
+            raise ValueError(f"data.batch_unit={batch_unit!r}: expected 'sentences' or 'tokens'")
+        self.reader = reader
+        self.files = dict(files) if files is not None else None
+        self.corpus = corpus
+        self.data_dir = Path(data_dir)
+        self.cache_dir = str(cache_dir) if cache_dir else None
+        self.download = download
+        self.file_scheme = check_scheme(file_scheme)
+        self.train_scheme = check_scheme(train_scheme or file_scheme)
+        self.headline = headline
+        self.vocab_options = dict(vocab or {})
+        self.unknown_labels = unknown_labels
+        self.max_length = max_length
+        self.max_word_length = max_word_length
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.batch_unit = batch_unit
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.seed = seed
+        self.vocabs: dict[str, Vocab] | None = None
+        self.datasets: dict[str, TaggedDataset] = {}
+        self.encoded: dict[str, datasets.Dataset] = {}
+        self.predict_dataset: TaggedDataset | None = None
+
+    # ----- locating and reading the corpus -----
+    def resolve_files(self) -> dict[str, Path | str]:
+        """Split -> existing file path (or hub split name); downloads a public named corpus
+        when its files are missing."""
+        if self.corpus is not None and self.files is None:
+            return ensure_corpus(self.corpus, self.data_dir, download=self.download)
+        resolved: dict[str, Path | str] = {}
+        for split, name in (self.files or {}).items():
+            if name is None:
+                continue
+            if isinstance(self.reader, HubReader):  # hub sources are split names, not files
+                resolved[split] = str(name)
+                continue
+            path = Path(os.path.expanduser(str(name)))
+            resolved[split] = path if path.is_absolute() else self.data_dir / path
+        if "train" not in resolved:
+            raise ValueError(
+                "data.files must name a `train` file (the vocabulary is built from it)"
+            )
+        return resolved
+
+    def _reader_for(self, path: Path | str) -> Reader:
+        return self.reader if self.reader is not None else reader_for_path(path)
+
+    def read_split(self, split: str, path: Path | str) -> datasets.Dataset:
+        """Read one split in the file scheme and convert it to the train scheme (cached)."""
+        if isinstance(path, Path) and not path.exists():
+            raise CorpusNotFoundError(f"data.files.{split}: {path} does not exist")
+        dataset = self._reader_for(path).read(path, cache_dir=self.cache_dir)
+        if self.file_scheme != self.train_scheme:
+            dataset = dataset.map(
+                _convert_batch,
+                batched=True,
+                fn_kwargs={"source": self.file_scheme, "target": self.train_scheme},
+                desc=f"{split}: {self.file_scheme} -> {self.train_scheme}",
+            )
+        return dataset
+
+    def _load(self) -> None:
+        files = self.resolve_files()
+        raw = {split: self.read_split(split, path) for split, path in files.items()}
+        self.vocabs = build_vocabs(raw["train"], **self.vocab_options)
+        for split, dataset in raw.items():
+            self.encoded[split] = encode_dataset(
+                dataset,
+                self.vocabs,
+                split=split,
+                unknown_labels=self.unknown_labels,
+                max_length=self.max_length if split == "train" else None,
+                max_word_length=self.max_word_length,
+            )
+            self.datasets[split] = TaggedDataset(self.encoded[split])
+        sizes = ", ".join(f"{split}: {len(ds):,}" for split, ds in self.datasets.items())
+        log.info(
+            f"Data <{self.corpus or files['train']}>: {sizes} sentences; "
+            f"{len(self.vocabs['words']):,} words, {len(self.vocabs['labels'])} labels"
+        )
+
+    # ----- Lightning hooks -----
+    def prepare_data(self) -> None:
+        """Download missing public corpora and fill the datasets cache (rank zero per node)."""
+        self._load()
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read, build vocabularies and encode (cache hits after ``prepare_data``)."""
+        if self.vocabs is None:
+            self._load()
+
+    # ----- what the model needs to know -----
+    @property
+    def labels(self) -> list[str]:
+        """The label set (index -> tag string) in the train scheme."""
+        if self.vocabs is None:
+            raise RuntimeError("TaggingDataModule.setup() has not run yet")
+        return list(self.vocabs["labels"].itos)
+
+    def data_info(self) -> dict[str, Any]:
+        """Plain data the model stores in its checkpoint: vocabularies, schemes, headline."""
+        if self.vocabs is None:
+            raise RuntimeError("TaggingDataModule.setup() has not run yet")
+        return {
+            "vocabs": {name: vocab.to_dict() for name, vocab in self.vocabs.items()},
+            "file_scheme": self.file_scheme,
+            "train_scheme": self.train_scheme,
+            "headline": self.headline,
+            "max_word_length": self.max_word_length,
+        }
+
+    # ----- loaders -----
+    def _replicas(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 1, 0
+        return trainer.world_size, trainer.global_rank
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if split not in self.datasets:
+            raise ValueError(f"data.files has no `{split}` split (have {sorted(self.datasets)})")
+        dataset = self.datasets[split]
+        num_replicas, rank = self._replicas()
+        sampler = BucketBatchSampler(
+            dataset.lengths,
+            self.batch_size if shuffle else self.eval_batch_size,
+            unit=self.batch_unit,
+            shuffle=shuffle,
+            seed=self.seed,
+            num_replicas=num_replicas,
+            rank=rank,
+        )
+        return DataLoader(
+            dataset,
+            batch_sampler=sampler,
+            collate_fn=collate_batch,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("validation", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def set_predict_tokens(self, sentences: Sequence[Sequence[str]]) -> None:
+        """Raw token lists for ``predict_dataloader``, encoded with the training vocabularies."""
+        if self.vocabs is None:
+            raise RuntimeError("TaggingDataModule.setup() has not run yet")
+        if not sentences:
+            raise ValueError("predict input is empty: give at least one sentence")
+        table = datasets.Dataset.from_dict({"tokens": [list(tokens) for tokens in sentences]})
+        encoded = encode_dataset(
+            table, self.vocabs, split="predict", max_word_length=self.max_word_length
+        )
+        self.predict_dataset = TaggedDataset(encoded)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Length-bucketed batches of the ``set_predict_tokens`` sentences (``index`` restores
+        their order)."""
+        if self.predict_dataset is None:
+            raise RuntimeError("call set_predict_tokens(sentences) before predicting")
+        self.datasets["predict"] = self.predict_dataset
+        return self._loader("predict", shuffle=False)
+
+    def sentences(self, split: str) -> Sequence[dict[str, list[str]]]:
+        """The split's ``tokens``/``tags`` columns (train scheme), in dataset order."""
+        return self.encoded[split].select_columns(["tokens", "tags"])

@@ -1,0 +1,315 @@
+"""``TaggerModule``: the LightningModule that trains, scores and serves a ``Tagger``.
+
+What it owns, and why:
+- The model is built from plain config dicts (``embedding``/``encoder``/``head`` with
+  ``_target_``) and from the data's vocabularies. Hyperparameters are plain values only (no
+  ``nn.Module`` or ``functools.partial`` objects), and the vocabularies and schemes travel in the
+  checkpoint under ``"seqtagger"``; a checkpoint alone rebuilds the model and loads with
+  ``torch.load(weights_only=True)`` (see ``from_checkpoint``).
+- The training step permutes its own (N, L, C) head output to the (N, C, L) layout of
+  ``F.cross_entropy`` before calling ``sequence_cross_entropy``: it cannot pass a transposed
+  tensor, even when L happens to equal C. Targets are range-checked on the host in
+  ``on_before_batch_transfer``, where that costs no device sync.
+- Metrics are torchmetrics objects per stage with sum-reduced states (correct under DDP); no
+  per-step host sync is needed for logging: values stay on the device until Lightning logs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from lightning import LightningModule
+from torch import Tensor
+from torchmetrics import MaxMetric, MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from seqtagger.data.vocab import Vocab
+from seqtagger.metrics.span_f1 import SpanF1
+from seqtagger.models.loss import IGNORE_INDEX, check_targets, sequence_cross_entropy
+from seqtagger.models.tagger import Tagger, build_tagger
+from seqtagger.utils.config import to_plain
+
+CHECKPOINT_KEY = "seqtagger"
+CHECKPOINT_FORMAT = 1
+STAGES = ("train", "val", "test")
+
+
+class CheckpointError(ValueError):
+    """A file that is not a seqtagger checkpoint, or one that does not fit the data."""
+
+
+class TaggerModule(LightningModule):
+    """Embedding + encoder + head, trained with the (N, C, L) cross-entropy contract.
+
+    Args:
+        embedding / encoder / head: plain dicts with ``_target_`` (see ``configs/model``).
+        optimizer: a ``_partial_`` optimizer config, called with the parameters.
+        scheduler: an optional ``_partial_`` scheduler config; a value ``"auto"`` for
+            ``total_steps`` is replaced by the trainer's estimated number of steps.
+        scheduler_interval: ``epoch`` or ``step``.
+        label_smoothing: passed to the loss.
+        probability_check: ``warn`` (check the first batch once), ``error`` (debug: every
+            batch), ``off``: whether probabilities passed as logits are caught.
+        data_info: vocabularies and schemes as plain data; taken from the datamodule at
+            ``setup`` when not given (a checkpoint gives it).
+    """
+
+    def __init__(
+        self,
+        embedding: Mapping[str, Any],
+        encoder: Mapping[str, Any],
+        head: Mapping[str, Any],
+        optimizer: Mapping[str, Any],
+        scheduler: Mapping[str, Any] | None = None,
+        scheduler_interval: str = "epoch",
+        label_smoothing: float = 0.0,
+        probability_check: str = "warn",
+        data_info: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(
+            {
+                "embedding": to_plain(embedding),
+                "encoder": to_plain(encoder),
+                "head": to_plain(head),
+                "optimizer": to_plain(optimizer),
+                "scheduler": to_plain(scheduler),
+                "scheduler_interval": scheduler_interval,
+                "label_smoothing": float(label_smoothing),
+                "probability_check": probability_check,
+            },
+            logger=False,
+        )
+        self.data_info: dict[str, Any] | None = None
+        self.tagger: Tagger | None = None
+        if data_info is not None:
+            self._build(data_info)
+
+    # ----- building from the data -----
+    def _build(self, data_info: Mapping[str, Any]) -> None:
+        """Size the model and the metrics from the data's vocabularies and schemes."""
+        self.data_info = to_plain(dict(data_info))
+        self.vocabs = {name: Vocab.from_dict(v) for name, v in self.data_info["vocabs"].items()}
+        words, chars = self.vocabs["words"], self.vocabs["chars"]
+        self.labels: list[str] = list(self.vocabs["labels"].itos)
+        self.tagger = build_tagger(
+            self.hparams.embedding,
+            self.hparams.encoder,
+            self.hparams.head,
+            num_words=len(words),
+            num_chars=len(chars),
+            num_labels=len(self.labels),
+            words=list(words.itos),
+            pad_index=words.pad_index,
+            unk_index=words.unk_index,
+        )
+        self._build_metrics()
+
+    def _build_metrics(self) -> None:
+        num_labels = len(self.labels)
+        scheme = self.data_info["train_scheme"]
+        self.has_spans = scheme != "plain"
+        for stage in STAGES:
+            setattr(self, f"{stage}_loss", MeanMetric())
+            setattr(
+                self,
+                f"{stage}_acc",
+                MulticlassAccuracy(
+                    num_classes=num_labels,
+                    average="micro",
+                    ignore_index=IGNORE_INDEX,
+                    validate_args=False,
+                ),
+            )
+            if self.has_spans:
+                setattr(self, f"{stage}_spans", SpanF1(self.labels, scheme))
+                setattr(self, f"{stage}_spans_strict", SpanF1(self.labels, scheme, strict=True))
+        self.val_acc_best = MaxMetric()
+        self.val_f1_best = MaxMetric()
+
+    def setup(self, stage: str) -> None:
+        """Build the model from the datamodule's vocabularies (unless a checkpoint did)."""
+        if self.tagger is not None:
+            return
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None or not hasattr(datamodule, "data_info"):
+            raise RuntimeError(
+                "TaggerModule needs a TaggingDataModule (or data_info) to size itself"
+            )
+        self._build(datamodule.data_info())
+
+    # ----- forward and the loss contract -----
+    def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """Return logits (N, L, C) for a collated batch."""
+        return self.tagger(batch)
+
+    def on_before_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> Any:
+        """Range-check targets while they are still on the host (no device sync)."""
+        if "tag_ids" in batch and self.tagger is not None:
+            check_targets(batch["tag_ids"], len(self.labels), ignore_index=IGNORE_INDEX)
+        return batch
+
+    def model_step(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """Loss, predicted tag ids (N, L) and logits (N, L, C) for a batch with ``tag_ids``."""
+        logits = self(batch)  # (N, L, C)
+        logits_ncl = logits.permute(0, 2, 1)  # (N, C, L): the layout F.cross_entropy expects
+        loss = sequence_cross_entropy(
+            logits_ncl,
+            batch["tag_ids"],
+            num_classes=len(self.labels),
+            ignore_index=IGNORE_INDEX,
+            label_smoothing=self.hparams.label_smoothing,
+            probability_check=self.hparams.probability_check,
+        )
+        return loss, logits.argmax(dim=-1), logits
+
+    def _update_metrics(self, stage: str, loss: Tensor, preds: Tensor, batch: Mapping) -> None:
+        targets = batch["tag_ids"]
+        num_tokens = batch["lengths"].sum()
+        getattr(self, f"{stage}_loss").update(loss.detach(), weight=num_tokens)
+        getattr(self, f"{stage}_acc").update(preds, targets)
+        if self.has_spans:
+            getattr(self, f"{stage}_spans").update(preds, targets)
+            getattr(self, f"{stage}_spans_strict").update(preds, targets)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss, preds, _ = self.model_step(batch)
+        self._update_metrics("train", loss, preds, batch)
+        self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        loss, preds, _ = self.model_step(batch)
+        self._update_metrics("val", loss, preds, batch)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        loss, preds, _ = self.model_step(batch)
+        self._update_metrics("test", loss, preds, batch)
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
+        """Predicted tag ids (N, L) with -100 at padding, plus the batch's row ``index``."""
+        preds = self(batch).argmax(dim=-1)
+        preds = preds.masked_fill(~batch["mask"], IGNORE_INDEX)
+        return {"index": batch["index"], "tag_ids": preds, "lengths": batch["lengths"]}
+
+    # ----- epoch ends: log metric values (one sync per epoch, not per step) -----
+    def _log_stage(self, stage: str) -> dict[str, Tensor]:
+        values: dict[str, Tensor] = {
+            "loss": getattr(self, f"{stage}_loss").compute(),
+            "acc": getattr(self, f"{stage}_acc").compute(),
+        }
+        if self.has_spans:
+            for name, value in getattr(self, f"{stage}_spans").compute().items():
+                if name != "accuracy":
+                    values[name] = value
+            strict = getattr(self, f"{stage}_spans_strict").compute()
+            for name in ("precision", "recall", "f1"):
+                values[f"strict/{name}"] = strict[name]
+        self.log_dict(
+            {f"{stage}/{name}": value for name, value in values.items()},
+            prog_bar=False,
+            sync_dist=False,  # torchmetrics states are already reduced across ranks
+        )
+        for metric_name in ("loss", "acc", "spans", "spans_strict"):
+            metric = getattr(self, f"{stage}_{metric_name}", None)
+            if metric is not None:
+                metric.reset()
+        return values
+
+    def on_train_start(self) -> None:
+        # the sanity check's validation must not leak into the first epoch's numbers
+        for name in ("val_loss", "val_acc", "val_spans", "val_spans_strict"):
+            metric = getattr(self, name, None)
+            if metric is not None:
+                metric.reset()
+        self.val_acc_best.reset()
+        self.val_f1_best.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_stage("train")
+
+    def on_validation_epoch_end(self) -> None:
+        values = self._log_stage("val")
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best(values["acc"])
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=self.headline == "acc")
+        if self.has_spans:
+            self.val_f1_best(values["f1"])
+            self.log("val/f1_best", self.val_f1_best.compute(), prog_bar=self.headline == "f1")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_stage("test")
+
+    @property
+    def headline(self) -> str:
+        """The metric that selects checkpoints: ``acc`` (POS) or ``f1`` (NER)."""
+        return self.data_info["headline"] if self.data_info else "acc"
+
+    # ----- optimisation -----
+    def configure_optimizers(self) -> dict[str, Any]:
+        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(params=self.parameters())
+        scheduler_cfg = self.hparams.scheduler
+        if not scheduler_cfg:
+            return {"optimizer": optimizer}
+        kwargs = {}
+        if scheduler_cfg.get("total_steps") == "auto":
+            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+        scheduler = hydra.utils.instantiate(scheduler_cfg, **kwargs)(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": f"val/{self.headline}",
+                "interval": self.hparams.scheduler_interval,
+                "frequency": 1,
+            },
+        }
+
+    # ----- checkpoints carry their own vocabularies -----
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, **self.data_info}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        stored = checkpoint.get(CHECKPOINT_KEY)
+        if stored is None:
+            raise CheckpointError("this checkpoint has no seqtagger data (vocabularies, schemes)")
+        if self.data_info is not None and stored["vocabs"] != self.data_info["vocabs"]:
+            raise CheckpointError(
+                "the checkpoint's vocabularies differ from the data's: resume with the same "
+                "training file and `data.vocab` options, or evaluate with seqtagger-eval"
+            )
+
+    @classmethod
+    def from_checkpoint(
+        cls, path: str | Path, map_location: str | torch.device = "cpu"
+    ) -> TaggerModule:
+        """Rebuild a trained module from a checkpoint file alone (``weights_only=True`` load)."""
+        checkpoint = load_checkpoint(path, map_location=map_location)
+        module = cls(**checkpoint["hyper_parameters"], data_info=checkpoint[CHECKPOINT_KEY])
+        module.load_state_dict(checkpoint["state_dict"])
+        module.eval()
+        return module
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a seqtagger checkpoint safely (no code runs on load) with clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"ckpt_path={path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"ckpt_path={path}: not a loadable checkpoint ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from error
+    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
+        raise CheckpointError(f"ckpt_path={path}: not a seqtagger checkpoint (no vocabularies)")
+    if "hyper_parameters" not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"ckpt_path={path}: incomplete checkpoint (no hparams or weights)")
+    return checkpoint

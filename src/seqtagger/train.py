@@ -1,0 +1,141 @@
+"""``seqtagger-train``: fit a tagger, then test its best checkpoint.
+
+Thin on purpose: everything is built from the config (``configs/train.yaml``) by ``_target_``.
+Examples::
+
+    seqtagger-train                                   # UD English-EWT UPOS, BiLSTM
+    seqtagger-train data=conll2003 model=bilstm trainer.max_epochs=30
+    seqtagger-train experiment=ewt_transformer trainer=gpu
+    seqtagger-train run_name=ewt ckpt_path=auto       # resume that run in its own folder
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from lightning import LightningDataModule, LightningModule, Trainer
+from omegaconf import DictConfig
+
+from seqtagger.utils.config import (
+    apply_extras,
+    flatten,
+    instantiate_callbacks,
+    instantiate_loggers,
+    save_resolved_config,
+    to_plain,
+    write_json,
+)
+from seqtagger.utils.pylogger import RankedLogger
+
+log = RankedLogger(__name__, rank_zero_only=True)
+
+CONFIG_DIR = os.environ.get("SEQTAGGER_CONFIG_DIR") or str(
+    Path(__file__).resolve().parents[2] / "configs"
+)
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | None:
+    """``auto`` -> the run folder's ``checkpoints/last.ckpt`` when it exists, else a fresh start."""
+    if ckpt_path != "auto":
+        if ckpt_path is not None and not Path(ckpt_path).is_file():
+            raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+        return ckpt_path
+    last = Path(output_dir) / "checkpoints" / "last.ckpt"
+    if last.is_file():
+        log.info(f"Resuming from <{last}>")
+        return str(last)
+    log.info(f"ckpt_path=auto: no {last} yet, starting a new run")
+    return None
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Callback metrics (tensors) as plain floats for JSON and hparams."""
+    return {name: float(value) for name, value in metrics.items() if _is_scalar(value)}
+
+
+def _is_scalar(value: Any) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit (unless ``train=false``) and test; return the final metrics as floats."""
+    if cfg.get("seed") is not None:  # seed 0 is honoured
+        L.seed_everything(cfg.seed, workers=True)
+
+    log.info(f"Instantiating datamodule <{cfg.data._target_}>")
+    datamodule: LightningDataModule = hydra.utils.instantiate(cfg.data)
+    log.info(f"Instantiating model <{cfg.model._target_}>")
+    model: LightningModule = hydra.utils.instantiate(cfg.model, _recursive_=False)
+    callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    loggers = instantiate_loggers(cfg.get("logger"))
+    log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
+    trainer: Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+
+    output_dir = Path(cfg.paths.output_dir)
+    if trainer.is_global_zero:
+        save_resolved_config(cfg, output_dir)
+
+    if cfg.get("train"):
+        log.info("Starting training")
+        trainer.fit(
+            model,
+            datamodule=datamodule,
+            ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir),
+        )
+    fit_metrics = scalar_metrics(trainer.callback_metrics)
+
+    test_metrics: dict[str, float] = {}
+    if cfg.get("test"):
+        log.info("Starting testing")
+        checkpoint = trainer.checkpoint_callback
+        best = checkpoint.best_model_path if checkpoint is not None else ""
+        if not best:
+            log.warning("No best checkpoint was saved: testing the current weights")
+        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
+        log.info(f"Best checkpoint: {best}")
+        test_metrics = {
+            name: value
+            for name, value in scalar_metrics(trainer.callback_metrics).items()
+            if name.startswith("test/")
+        }
+
+    metrics = {**fit_metrics, **test_metrics}
+    if trainer.is_global_zero:
+        write_json(test_metrics or metrics, output_dir / "metrics.json")
+        _log_hparams(cfg, loggers, metrics)
+    return metrics
+
+
+def _log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:
+    """Record the run's hyperparameters beside its final metrics (TensorBoard's HPARAMS tab)."""
+    params = flatten(
+        {key: to_plain(cfg[key]) for key in ("data", "model", "trainer") if key in cfg}
+    )
+    params["seed"] = cfg.get("seed")
+    final = {
+        f"hp/{name}": value for name, value in metrics.items() if name.startswith(("test/", "val/"))
+    }
+    for logger in loggers:
+        logger.log_hyperparams(params, metrics=final) if final else logger.log_hyperparams(params)
+        logger.save()
+
+
+@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry point; returns the optimised metric for Hydra sweepers."""
+    apply_extras(cfg)
+    metrics = train(cfg)
+    optimized = cfg.get("optimized_metric")
+    return metrics.get(optimized) if optimized else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""TaggingDataModule on a tiny generated corpus: files -> vocab -> batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtagger.data.datamodule import TaggingDataModule
+from seqtagger.data.readers import ConllReader, CorpusNotFoundError
+
+
+def make_datamodule(folder: Path, **options) -> TaggingDataModule:
+    defaults = dict(
+        reader=ConllReader(),
+        files={"train": "train.txt", "validation": "dev.txt", "test": "test.txt"},
+        data_dir=str(folder),
+        file_scheme="iob2",
+        train_scheme="bioes",
+        headline="f1",
+        batch_size=8,
+    )
+    return TaggingDataModule(**{**defaults, **options})
+
+
+def test_setup_sizes_the_labels_from_the_data(tiny_ner_dir: Path) -> None:
+    datamodule = make_datamodule(tiny_ner_dir)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    labels = datamodule.labels
+    assert "S-LOC" in labels and "E-PER" in labels and "O" in labels  # converted to BIOES
+    info = datamodule.data_info()
+    assert info["train_scheme"] == "bioes" and info["file_scheme"] == "iob2"
+    assert info["vocabs"]["labels"]["itos"] == labels
+    assert len(datamodule.datasets["train"]) == 240
+
+
+def test_loaders_yield_padded_batches(tiny_ner_dir: Path) -> None:
+    datamodule = make_datamodule(tiny_ner_dir)
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    n, length = batch["token_ids"].shape
+    assert n <= 8 and batch["char_ids"].shape[:2] == (n, length)
+    assert torch.equal(batch["mask"].sum(1), batch["lengths"])
+    assert (batch["tag_ids"][~batch["mask"]] == -100).all()
+    seen = [i for b in datamodule.val_dataloader() for i in b["index"].tolist()]
+    assert sorted(seen) == list(range(40))
+
+
+def test_predict_dataloader_takes_raw_token_lists(tiny_ner_dir: Path) -> None:
+    datamodule = make_datamodule(tiny_ner_dir)
+    datamodule.setup("predict")
+    datamodule.set_predict_tokens([["Anna", "visited", "Zzyzx", "."], ["Oslo"]])
+    batches = list(datamodule.predict_dataloader())
+    assert "tag_ids" not in batches[0]
+    assert sorted(i for b in batches for i in b["index"].tolist()) == [0, 1]
+    unk = datamodule.vocabs["words"].unk_index
+    assert unk in torch.cat([b["token_ids"].flatten() for b in batches]).tolist()  # Zzyzx
+
+
+def test_missing_train_file_names_the_config_key(tmp_path: Path) -> None:
+    datamodule = make_datamodule(tmp_path)
+    with pytest.raises(CorpusNotFoundError, match=r"data\.files\.train"):
+        datamodule.setup("fit")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"corpus": "nope", "files": None}, "data.corpus='nope'"),
+        ({"headline": "bleu"}, "data.headline='bleu'"),
+        ({"batch_unit": "chars"}, "data.batch_unit='chars'"),
+        ({"files": None}, "data.files"),
+    ],
+)
+def test_bad_options_name_the_config_key(tmp_path: Path, options: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message.replace(".", r"\.")):
+        make_datamodule(tmp_path, **options)
+
+
+def test_hub_reader_sources_are_split_names(tmp_path: Path) -> None:
+    """The hub path, exercised offline on a local folder laid out like a hub dataset."""
+    import datasets
+
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"])),
+        }
+    )
+    rows = {"tokens": [["Anna", "Berg", "ran"], ["ok"]], "ner_tags": [[1, 2, 0], [0]]}
+    (tmp_path / "data").mkdir()
+    for split in ("train", "validation"):
+        table = datasets.Dataset.from_dict(rows, features=features)
+        table.to_parquet(str(tmp_path / "data" / f"{split}-00000-of-00001.parquet"))
+    from seqtagger.data.readers import HubReader
+
+    datamodule = make_datamodule(
+        tmp_path,
+        reader=HubReader(str(tmp_path)),
+        files={"train": "train", "validation": "validation"},
+        cache_dir=str(tmp_path / "cache"),
+    )
+    datamodule.setup("fit")
+    assert datamodule.labels == ["B-PER", "E-PER", "O"]

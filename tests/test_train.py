@@ -1,0 +1,119 @@
+"""In-process training tests on the real configs (lightning-hydra-template style)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from seqtagger.lightning_module import TaggerModule, load_checkpoint
+from seqtagger.train import train
+from tests.conftest import compose_train, tiny_ner_overrides
+
+
+def event_tags(folder: Path) -> set[str]:
+    """Every scalar tag in the TensorBoard event files under ``folder``."""
+    tags: set[str] = set()
+    for events in folder.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        tags |= set(accumulator.Tags()["scalars"])
+    return tags
+
+
+@pytest.mark.parametrize("model", ["bilstm", "transformer"])
+def test_fast_dev_run(model: str, tiny_ner_dir: Path, tmp_path: Path) -> None:
+    cfg = compose_train([*tiny_ner_overrides(tiny_ner_dir, model), "debug=fdr"], tmp_path)
+    metrics = train(cfg)
+    assert {"test/loss", "test/acc", "test/f1", "test/strict/f1"} <= set(metrics)
+    assert 0.0 <= metrics["test/f1"] <= 1.0
+
+
+def test_seed_zero_is_honoured(tiny_ner_dir: Path, tmp_path: Path) -> None:
+    runs = []
+    for name in ("a", "b"):
+        cfg = compose_train(
+            [*tiny_ner_overrides(tiny_ner_dir), "debug=fdr", "seed=0"], tmp_path / name
+        )
+        runs.append(train(cfg)["test/loss"])
+    assert runs[0] == runs[1]
+
+
+@pytest.mark.parametrize(("corpus", "headline"), [("ud_ewt", "acc"), ("conll2003", "f1")])
+def test_one_epoch_on_real_corpus(
+    corpus: str, headline: str, real_data_dir: Path, tmp_path: Path
+) -> None:
+    cfg = compose_train(
+        [
+            f"data={corpus}",
+            f"paths.data_dir={real_data_dir}",
+            "trainer.max_epochs=1",
+            "trainer.limit_train_batches=8",
+            "trainer.limit_val_batches=4",
+            "trainer.limit_test_batches=4",
+            "trainer.log_every_n_steps=2",
+            "model.encoder.hidden_size=32",
+            "model.embedding.word_dim=16",
+            "model.embedding.char_filters=8",
+            "callbacks.rich_progress_bar=null",
+        ],
+        tmp_path,
+    )
+    metrics = train(cfg)
+
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
+    assert (tmp_path / "checkpoints" / "epoch_000.ckpt").is_file()
+    assert (tmp_path / "config.yaml").is_file()
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written[f"test/{headline}"] == pytest.approx(metrics[f"test/{headline}"])
+
+    tags = event_tags(tmp_path / "tensorboard")
+    expected = {"train/loss_step", "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"}
+    expected |= {"test/loss", "test/acc", "lr-Adam"}
+    if headline == "f1":
+        expected |= {
+            "val/f1",
+            "val/f1_best",
+            "val/precision",
+            "val/recall",
+            "test/f1",
+            "test/strict/f1",
+        }
+    assert expected <= tags, sorted(expected - tags)
+
+    checkpoint = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")  # weights_only=True
+    assert checkpoint["seqtagger"]["headline"] == headline
+    assert checkpoint["seqtagger"]["vocabs"]["labels"]["itos"]
+
+
+def test_resume_from_last_checkpoint_matches_uninterrupted(
+    tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    base = [*tiny_ner_overrides(tiny_ner_dir), "callbacks.early_stopping=null", "seed=3"]
+    straight = train(compose_train([*base, "trainer.max_epochs=2"], tmp_path / "straight"))
+
+    resumed_dir = tmp_path / "resumed"
+    first = train(compose_train([*base, "trainer.max_epochs=1", "test=false"], resumed_dir))
+    assert "val/f1" in first
+    resumed = train(compose_train([*base, "trainer.max_epochs=2", "ckpt_path=auto"], resumed_dir))
+
+    for name in ("val/f1", "val/loss", "test/f1", "test/acc", "test/loss"):
+        assert resumed[name] == pytest.approx(straight[name], abs=1e-6), name
+    last_straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.ckpt")
+    last_resumed = load_checkpoint(resumed_dir / "checkpoints" / "last.ckpt")
+    assert last_resumed["epoch"] == last_straight["epoch"] == 1
+    for key, weight in last_straight["state_dict"].items():
+        torch.testing.assert_close(last_resumed["state_dict"][key], weight, msg=key)
+
+
+def test_checkpoint_alone_rebuilds_the_model(tiny_ner_dir: Path, tmp_path: Path) -> None:
+    cfg = compose_train(
+        [*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=1", "test=false"], tmp_path
+    )
+    train(cfg)
+    module = TaggerModule.from_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
+    assert module.labels[0] and "S-PER" in module.labels
+    assert module.data_info["train_scheme"] == "bioes"
