@@ -23,16 +23,42 @@ def ds():
     return TaggedDataset(datasets.Dataset.from_dict(ROWS))
 
 
+def as_lists(row: dict) -> dict:
+    return {k: v.tolist() if hasattr(v, "tolist") else v for k, v in row.items()}
+
+
 def test_dataset_rows_and_lengths(ds):
     assert len(ds) == 3 and ds.lengths == [3, 1, 2]
-    assert ds[1] == {
+    assert as_lists(ds[1]) == {
         "token_ids": [5],
-        "char_ids": [[6, 7, 8, 9]],
+        "char_ids": [6, 7, 8, 9],
+        "word_lengths": [4],
         "tag_ids": [1],
         "length": 1,
         "index": 1,
     }
-    assert ds.__getitems__([2, 0]) == [ds[2], ds[0]]
+    assert as_lists(ds[2])["word_lengths"] == [1, 2]
+    assert [as_lists(r) for r in ds.__getitems__([2, 0])] == [as_lists(ds[2]), as_lists(ds[0])]
+
+
+def test_rows_of_a_sliced_dataset_are_its_own():
+    """Offsets come from the list lengths, so a selected/sliced Arrow table still lines up."""
+    sliced = TaggedDataset(datasets.Dataset.from_dict(ROWS).select([2, 1]))
+    assert as_lists(sliced[0])["token_ids"] == [6, 7]
+    assert as_lists(sliced[0])["char_ids"] == [10, 11, 12]
+    assert as_lists(sliced[1])["tag_ids"] == [1]
+
+
+def test_encode_row_matches_the_dataset_rows():
+    from seqtagger.data.collate import encode_row
+    from seqtagger.data.vocab import Vocab
+
+    words, chars = Vocab(["the", "cat"]), Vocab(sorted(set("thecat")))
+    row = as_lists(encode_row(["the", "dog"], words, chars, max_word_length=2, index=7))
+    assert row["token_ids"] == [words.index("the"), words.unk_index]
+    assert row["word_lengths"] == [2, 2]
+    assert row["char_ids"] == chars.indices(["t", "h", "d", "o"])
+    assert row["index"] == 7 and row["length"] == 2
 
 
 def test_collate_shapes_padding_and_mask(ds):

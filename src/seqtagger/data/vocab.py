@@ -13,6 +13,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,10 +85,37 @@ class Vocab:
             raise ValueError(f"Vocab.build: min_freq must be >= 1, got {min_freq}")
         if max_size is not None and max_size < 0:
             raise ValueError(f"Vocab.build: max_size must be >= 0 or None, got {max_size}")
+        return cls.from_counts(
+            Counter(chain.from_iterable(sequences)),
+            min_freq=min_freq,
+            max_size=max_size,
+            pad=pad,
+            unk=unk,
+            lowercase=lowercase,
+            normalize_digits=normalize_digits,
+            sort=sort,
+        )
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: Counter[str],
+        *,
+        min_freq: int = 1,
+        max_size: int | None = None,
+        pad: str | None = PAD,
+        unk: str | None = UNK,
+        lowercase: bool = False,
+        normalize_digits: bool = False,
+        sort: str = "frequency",
+    ) -> Vocab:
+        """Like :meth:`build`, from raw token counts (normalised here, once per distinct token)."""
         probe = cls([], pad=pad, unk=unk, lowercase=lowercase, normalize_digits=normalize_digits)
-        counts: Counter[str] = Counter()
-        for seq in sequences:
-            counts.update(probe.normalize(t) for t in seq)
+        if lowercase or normalize_digits:
+            normalized: Counter[str] = Counter()
+            for token, count in counts.items():
+                normalized[probe.normalize(token)] += count
+            counts = normalized
         kept = [(t, c) for t, c in counts.items() if c >= min_freq and t not in probe.stoi]
         if sort == "frequency":
             kept.sort(key=lambda tc: (-tc[1], tc[0]))
@@ -106,7 +134,16 @@ class Vocab:
     @classmethod
     def build_chars(cls, sequences: Iterable[Iterable[str]], **kw: Any) -> Vocab:
         """Character vocabulary from the raw (not normalised) words; ``kw`` as in :meth:`build`."""
-        return cls.build(((ch for word in seq for ch in word) for seq in sequences), **kw)
+        return cls.chars_from_word_counts(Counter(chain.from_iterable(sequences)), **kw)
+
+    @classmethod
+    def chars_from_word_counts(cls, word_counts: Counter[str], **kw: Any) -> Vocab:
+        """Character vocabulary from raw word counts (each distinct word is split once)."""
+        char_counts: Counter[str] = Counter()
+        for word, count in word_counts.items():
+            for char, times in Counter(word).items():
+                char_counts[char] += count * times
+        return cls.from_counts(char_counts, **kw)
 
     # -- lookup -----------------------------------------------------------------------------------
     def normalize(self, token: str) -> str:
@@ -222,14 +259,15 @@ def build_vocabs(
     if "tags" not in train.column_names:
         raise ValueError("build_vocabs: the training split has no 'tags' column")
     tokens = train.select_columns(["tokens"]).with_format(None)[:]["tokens"]
+    word_counts = Counter(chain.from_iterable(tokens))
     return {
-        "words": Vocab.build(
-            tokens,
+        "words": Vocab.from_counts(
+            word_counts,
             min_freq=min_freq,
             max_size=max_size,
             lowercase=lowercase,
             normalize_digits=normalize_digits,
         ),
-        "chars": Vocab.build_chars(tokens),
+        "chars": Vocab.chars_from_word_counts(word_counts),
         "labels": Vocab.build(train["tags"], pad=None, unk=None, sort="alpha"),
     }
