@@ -1,4 +1,4 @@
-"""Callbacks of our own.
+"""Callbacks of our own: exact-resume seeding and a per-epoch summary line.
 
 ``StepSeed`` makes the randomness of every training step (dropout, word dropout) a function of
 (seed, epoch, batch, rank) alone. Lightning restores weights, optimizer and loop state on resume,
@@ -11,11 +11,16 @@ generator state only: no kernel, no device sync.)
 from __future__ import annotations
 
 import random
+import time
 from typing import Any
 
 import numpy as np
 import torch
 from lightning import Callback, LightningModule, Trainer
+
+from seqtagger.utils.pylogger import RankedLogger
+
+log = RankedLogger(__name__, rank_zero_only=True)
 
 
 class StepSeed(Callback):
@@ -37,3 +42,57 @@ class StepSeed(Callback):
         self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
     ) -> None:
         torch.manual_seed(self.step_seed(trainer.current_epoch, batch_idx, trainer.global_rank))
+
+
+class EpochSummary(Callback):
+    """One log line per epoch: headline metrics, wall time and training tokens/s.
+
+    Progress bars draw nothing useful in a non-interactive log (SLURM, nohup); this line does,
+    and it lands in the run's log file. Tokens are summed on the device and read once per epoch,
+    so it adds no per-step host sync.
+    """
+
+    VAL_METRICS = (
+        "val/loss",
+        "val/acc",
+        "val/f1",
+        "val/acc_best",
+        "val/f1_best",
+    )
+
+    def __init__(self) -> None:
+        self._start = 0.0
+        self._tokens: torch.Tensor | int = 0
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._start = time.perf_counter()
+        self._tokens = 0
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
+        self._tokens = self._tokens + batch["lengths"].sum()
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        seconds = time.perf_counter() - self._start
+        tokens = int(self._tokens) * trainer.world_size
+        shown = self._train_metrics(pl_module)
+        metrics = trainer.callback_metrics
+        shown += [
+            f"{name} {float(metrics[name]):.4f}" for name in self.VAL_METRICS if name in metrics
+        ]
+        log.info(
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {', '.join(shown)} | "
+            f"{seconds:.1f} s, {tokens / max(seconds, 1e-9):,.0f} train tokens/s"
+        )
+
+    @staticmethod
+    def _train_metrics(pl_module: LightningModule) -> list[str]:
+        # Lightning calls this hook before the module's own on_train_epoch_end, so the logged
+        # train/* values would be last epoch's: read the module's metric objects instead.
+        shown = []
+        for name in ("loss", "acc"):
+            metric = getattr(pl_module, f"train_{name}", None)
+            if metric is not None and metric.update_called:
+                shown.append(f"train/{name} {float(metric.compute()):.4f}")
+        return shown
