@@ -1,0 +1,129 @@
+"""``Predictor``: tag token lists with a trained checkpoint, in bounded memory, in input order.
+
+    predictor = Predictor.from_checkpoint("logs/train/runs/ewt/checkpoints/last.ckpt")
+    predictor.predict([["EU", "rejects", "German", "call"]])   # -> [["PROPN", "VERB", ...]]
+
+Inputs are read a window at a time, sorted by length inside the window (little padding), run in
+batches under ``torch.inference_mode`` and put back in input order (``OrderedWriter``), so a
+file of any size streams through with flat memory. Unknown words take the same ``<unk>`` path as
+in training (the checkpoint's own vocabularies). Sentences are never truncated: every token gets
+a tag. Tags come out in the corpus file's scheme unless ``scheme`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from seqtagger.data.collate import collate_batch, encode_row
+from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
+from seqtagger.data.streaming import OrderedWriter, windowed_batches
+from seqtagger.lightning_module import TaggerModule
+
+
+def default_device() -> torch.device:
+    """The first GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Predictor:
+    """Tags sentences (lists of tokens) with a ``TaggerModule``.
+
+    Args:
+        module: a trained module (``TaggerModule.from_checkpoint``).
+        device: where to run; default: a GPU when available.
+        batch_size: sentences per forward pass.
+        window: sentences read ahead and length-sorted at a time (bounds memory).
+        scheme: scheme of the output tags; default: the training corpus file's scheme.
+    """
+
+    def __init__(
+        self,
+        module: TaggerModule,
+        *,
+        device: str | torch.device | None = None,
+        batch_size: int = 64,
+        window: int = 4096,
+        scheme: str | None = None,
+    ) -> None:
+        if module.data_info is None:
+            raise ValueError("Predictor needs a trained TaggerModule (one built with data_info)")
+        self.device = torch.device(device) if device is not None else default_device()
+        self.module = module.to(self.device).eval()
+        self.batch_size = batch_size
+        self.window = window
+        self.train_scheme: str = module.data_info["train_scheme"]
+        self.scheme = check_scheme(scheme or module.data_info["file_scheme"])
+        self.max_word_length: int = module.data_info.get("max_word_length", 20)
+        self.words = module.vocabs["words"]
+        self.chars = module.vocabs["chars"]
+        self.labels: list[str] = module.labels
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, **options: Any) -> Predictor:
+        """Load a checkpoint (``weights_only=True``: loading runs no code) and wrap it."""
+        return cls(TaggerModule.from_checkpoint(path), **options)
+
+    # ----- encoding and one batch -----
+    def _encode(self, tokens: Sequence[str], index: int) -> dict[str, Any]:
+        return encode_row(
+            tokens, self.words, self.chars, max_word_length=self.max_word_length, index=index
+        )
+
+    @torch.inference_mode()
+    def predict_batch_ids(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
+        """Predicted label ids (train scheme) for one batch of sentences, in the given order."""
+        batch = collate_batch([self._encode(tokens, i) for i, tokens in enumerate(sentences)])
+        batch = {name: tensor.to(self.device, non_blocking=True) for name, tensor in batch.items()}
+        tag_ids = self.module(batch).argmax(dim=-1).cpu().tolist()  # (N, L)
+        return [ids[: len(tokens)] for ids, tokens in zip(tag_ids, sentences, strict=True)]
+
+    def _to_tags(self, tag_ids: list[int]) -> list[str]:
+        tags = [self.labels[i] for i in tag_ids]
+        if self.scheme != self.train_scheme:
+            tags = convert_tags(tags, self.train_scheme, self.scheme)
+        return tags
+
+    # ----- public API -----
+    def predict_stream(self, sentences: Iterable[Sequence[str]]) -> Iterator[list[str]]:
+        """Tags for each sentence, yielded in input order; reads the input lazily."""
+        ready: deque[list[str]] = deque()
+        writer: OrderedWriter[list[str]] = OrderedWriter(lambda _, tags: ready.append(tags))
+        total = 0
+        for batch in windowed_batches(
+            sentences, length=len, batch_size=self.batch_size, window=self.window
+        ):
+            positions = [position for position, _ in batch]
+            tokens = [list(sentence) for _, sentence in batch]
+            for position, tag_ids in zip(positions, self.predict_batch_ids(tokens), strict=True):
+                writer.add(position, self._to_tags(tag_ids))
+            total += len(batch)
+            while ready:
+                yield ready.popleft()
+        writer.close(total=total)
+        while ready:
+            yield ready.popleft()
+
+    def predict(self, sentences: Iterable[Sequence[str]]) -> list[list[str]]:
+        """Tags for each sentence (a list of tokens), in input order."""
+        return list(self.predict_stream(sentences))
+
+    def spans(self, tokens: Sequence[str], tags: Sequence[str]) -> list[dict[str, Any]]:
+        """Entity spans of a tagged sentence (the metric's span code): type, start, end, text."""
+        if self.scheme == "plain":
+            return []
+        return [span_record(span, tokens) for span in get_spans(tags, self.scheme)]
+
+
+def span_record(span: Span, tokens: Sequence[str]) -> dict[str, Any]:
+    """A JSON-ready span: ``end`` is exclusive, ``text`` joins its tokens with spaces."""
+    return {
+        "type": span.type,
+        "start": span.start,
+        "end": span.end,
+        "text": " ".join(tokens[span.start : span.end]),
+    }

@@ -1,0 +1,296 @@
+"""seqtagger-predict (``seqtagger.predict.main``, in process) and the ``Predictor`` Python API."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import sys
+import tracemalloc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtagger.data.readers import ConllReader
+from seqtagger.data.schemes import get_spans
+from seqtagger.data.tokenizer import tokenize
+from seqtagger.predict import Progress, detect_format, main, tag_stream
+from seqtagger.predictor import Predictor, span_record
+
+TEXT_LINES = [
+    "Anna Smith visited Paris today.",
+    "The United Nations met with Acme Corp in Oslo, said Dana.",
+    "Zyxqwv Überraschungsei-Konstruktionsbüro flew to Quito!",
+]
+IOB2_TAGS = {"O"} | {f"{p}-{t}" for p in "BI" for t in ("PER", "LOC", "ORG")}
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
+    """Run ``main`` in process; returns (exit code, stdout, stderr)."""
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def jsonl(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def set_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
+
+
+@pytest.fixture
+def varied_tags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the (tiny, mostly-O) model predict many entities, so span checks are not vacuous."""
+
+    def fake_ids(self: Predictor, sentences: list[list[str]]) -> list[list[int]]:
+        n = len(self.labels)
+        return [[(len(tok) * 7 + i) % n for i, tok in enumerate(s)] for s in sentences]
+
+    monkeypatch.setattr(Predictor, "predict_batch_ids", fake_ids)
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_text_to_jsonl_spans_round_trip(
+    tiny_checkpoint: Path, tmp_path: Path, capsys, varied_tags
+) -> None:
+    text = tmp_path / "in.txt"
+    text.write_text("\n".join(TEXT_LINES) + "\n", encoding="utf-8")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, text, "--format", "jsonl")
+    assert code == 0, err
+    records = jsonl(out)
+    assert [r["tokens"] for r in records] == [tokenize(line) for line in TEXT_LINES]
+    assert sum(len(r["spans"]) for r in records) > 0
+    for record in records:
+        tokens, tags = record["tokens"], record["tags"]
+        assert len(tags) == len(tokens) and set(tags) <= IOB2_TAGS
+        for span in record["spans"]:
+            assert span["text"] == " ".join(tokens[span["start"] : span["end"]])
+        assert record["spans"] == [span_record(s, tokens) for s in get_spans(tags, "iob2")]
+
+
+def test_conll_output_has_one_line_per_token_and_blank_lines(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    sentences = [["EU", "rejects", "German", "call"], ["Anna"], ["a", "b", "c", "d", "e", "."]]
+    source = tmp_path / "in.tok"
+    source.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
+    args = ("--ckpt", tiny_checkpoint, source, "--input-format", "tokens")
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    assert out.endswith("\n\n") and "\n\n\n" not in out
+    blocks = [block.split("\n") for block in out.rstrip("\n").split("\n\n")]
+    assert [[line.split("\t")[0] for line in block] for block in blocks] == sentences
+    assert all(len(line.split("\t")) == 2 for block in blocks for line in block)
+
+
+def test_conll_file_input_gives_every_sentence(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, capsys
+) -> None:
+    test_file = tiny_ner_dir / "test.txt"
+    assert detect_format(str(test_file)) == "conll"
+    gold = [s["tokens"] for s in ConllReader().iter_sentences(test_file)]
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, test_file, "--format", "jsonl")
+    assert code == 0, err
+    records = jsonl(out)
+    assert len(records) == len(gold) == 40
+    assert [r["tokens"] for r in records] == gold
+    assert all(set(r["tags"]) <= IOB2_TAGS for r in records)
+
+
+def test_stdin_text_skips_and_counts_blank_lines(
+    tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    set_stdin(monkeypatch, "\n".join([TEXT_LINES[0], "", "  ", TEXT_LINES[1]]).encode())
+    output = tmp_path / "out.conll"
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, "-", "--output", output)
+    assert code == 0, err
+    assert out == ""  # predictions went to --output; stdout stays clean
+    assert output.read_text(encoding="utf-8").count("\n\n") == 2
+    assert "tagged 2 sentences" in err and "skipped 2 blank lines" in err
+
+
+def test_stdin_jsonl_and_bioes_output(tiny_checkpoint: Path, capsys, monkeypatch) -> None:
+    lines = [json.dumps({"tokens": ["Anna", "Smith"], "tags": ["B-PER", "I-PER"]}), ""]
+    set_stdin(monkeypatch, "\n".join([*lines, json.dumps({"tokens": ["Oslo"]})]).encode())
+    args = ("--input-format", "jsonl", "--scheme", "bioes", "--format", "jsonl")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, *args)
+    assert code == 0, err
+    records = jsonl(out)
+    assert [r["tokens"] for r in records] == [["Anna", "Smith"], ["Oslo"]]
+    bioes = {"O"} | {f"{p}-{t}" for p in "BIES" for t in ("PER", "LOC", "ORG")}
+    assert all(set(r["tags"]) <= bioes for r in records)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("a.conllu", "", "conllu"),
+        ("a.jsonl", "", "jsonl"),
+        ("a.json", "", "jsonl"),
+        ("a.conll", "Hello world\n", "conll"),
+        ("a.txt", "-DOCSTART- -X- O O\n\nEU X B-ORG\n", "conll"),
+        ("a.txt", "EU B-ORG\nrejects O\n\nb O\n", "conll"),
+        ("a.txt", "Hello big world.\nA second sentence here.\n", "text"),
+        ("a.txt", "Just one line\n", "text"),
+        ("a.tsv", "EU\tB-ORG\tx\nsays\tO\tx\n", "conll"),
+    ],
+)
+def test_detect_format(name: str, content: str, expected: str, tmp_path: Path) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    assert detect_format(str(path)) == expected
+    assert detect_format("-") == "text"
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def test_order_preserved_on_shuffled_lengths(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    rng = random.Random(3)
+    sentences = [[f"w{i}x{j}" for j in range(rng.randint(1, 60))] for i in range(300)]
+    source = tmp_path / "in.tok"
+    source.write_text("\n".join(" ".join(s) for s in sentences) + "\n", encoding="utf-8")
+    args = ("--input-format", "tokens", "--window", "16", "--batch-size", "4", "--format", "jsonl")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source, *args)
+    assert code == 0, err
+    records = jsonl(out)
+    assert [r["tokens"] for r in records] == sentences
+    assert [len(r["tags"]) for r in records] == [len(s) for s in sentences]
+
+
+def _tag_lazily(predictor: Predictor, count: int) -> tuple[int, int]:
+    """Tag ``count`` generated sentences; returns (sentences out, most read ahead of output)."""
+    read = 0
+
+    def sentences() -> Iterator[list[str]]:
+        nonlocal read
+        for i in range(count):
+            read += 1
+            yield ["w"] * (1 + i % 7)
+
+    done = ahead = 0
+    for tokens, tags in tag_stream(predictor, sentences()):
+        assert len(tags) == len(tokens)
+        done += 1
+        ahead = max(ahead, read - done)
+    return done, ahead
+
+
+def test_stream_reads_at_most_a_window_ahead(tiny_checkpoint: Path) -> None:
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", batch_size=16, window=64)
+    done, ahead = _tag_lazily(predictor, 20_000)
+    assert done == 20_000
+    assert ahead <= predictor.window + predictor.batch_size
+
+
+@pytest.mark.slow
+def test_memory_peak_does_not_grow_with_input(tiny_checkpoint: Path) -> None:
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", batch_size=16, window=64)
+    peaks = []
+    for count in (5_000, 50_000):
+        tracemalloc.start()
+        assert _tag_lazily(predictor, count)[0] == count
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] < 2 * peaks[0], peaks
+
+
+def test_progress_goes_to_stderr_only(capsys) -> None:
+    progress = Progress(enabled=True, every_s=0.0)
+    for _ in range(3):
+        progress.advance()
+    progress.close()
+    out, err = capsys.readouterr()
+    assert out == "" and "3 sentences" in err
+
+
+# --------------------------------------------------------------------------- Python API
+
+
+def test_python_api_tags_every_token_unknown_words_too(tiny_checkpoint: Path) -> None:
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu")
+    sentences = [["EU", "rejects", "German", "call"], ["Qzxv", "Überraschungsei" * 4, "!"]]
+    tags = predictor.predict(sentences)
+    assert [len(t) for t in tags] == [4, 3]
+    assert all(set(t) <= IOB2_TAGS for t in tags)
+
+
+def test_checkpoint_loads_with_weights_only(tiny_checkpoint: Path) -> None:
+    checkpoint = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
+    assert {"state_dict", "hyper_parameters"} <= set(checkpoint)
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+BAD_INPUTS = {
+    # case: (input file name, its bytes (None: not created), extra options, message parts)
+    "missing input": ("nope.txt", None, [], ["nope.txt", "no such input file"]),
+    "empty file": ("empty.txt", b"", [], ["no sentences in", "empty.txt"]),
+    "empty conll": ("empty.conll", b"", [], ["no sentences in", "empty.conll"]),
+    "only blank lines": ("blank.txt", b"\n  \n\n", [], ["no sentences in", "blank.txt"]),
+    "malformed conll": ("bad.conll", b"EU X B-ORG\nsays\n\n", [], ["bad.conll:2", "columns"]),
+    "malformed conllu": ("bad.conllu", b"1\tEU\n", [], ["bad.conllu:1", "CoNLL-U columns"]),
+    "malformed jsonl": ("bad.jsonl", b'{"tokens": ["a"]}\n{"tokens": [\n', [], ["bad.jsonl:2"]),
+    "jsonl without tokens": ("bad.jsonl", b'{"words": ["a"]}\n', [], ["bad.jsonl:1", "tokens"]),
+    "invalid utf-8": (
+        "bad.tok",
+        b"fine\n\xff broken\n",
+        ["--input-format", "tokens"],
+        ["bad.tok:2"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_message(
+    case: str, tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    name, content, options, expected = BAD_INPUTS[case]
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    code, _out, err = cli(capsys, "--ckpt", tiny_checkpoint, path, *options)
+    assert code == 2
+    assert "Traceback" not in err and err.startswith("seqtagger-predict: error:")
+    for part in expected:
+        assert part in err
+
+
+@pytest.mark.parametrize("case", ["missing", "not a checkpoint", "directory"])
+def test_bad_checkpoint_exits_2(case: str, tmp_path: Path, capsys) -> None:
+    source = _write(tmp_path / "in.txt", "Hello world\n")
+    ckpt = {
+        "missing": tmp_path / "missing.ckpt",
+        "not a checkpoint": _write(tmp_path / "notes.ckpt", "not a checkpoint"),
+        "directory": tmp_path,
+    }[case]
+    code, out, err = cli(capsys, "--ckpt", ckpt, source)
+    assert code == 2 and out == ""
+    assert "Traceback" not in err and str(ckpt) in err
+
+
+def test_empty_stdin_and_bad_options_exit_2(
+    tiny_checkpoint: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_stdin(monkeypatch, b"")
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint)
+    assert code == 2 and "no sentences in <stdin>" in err
+    set_stdin(monkeypatch, b"")
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--input-format", "conll")
+    assert code == 2 and "no sentences in <stdin>" in err
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--scheme", "plain", "-")
+    assert code == 2 and "--scheme plain" in err
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--window", "0")
+    assert code == 2 and "--window" in err

@@ -1,0 +1,123 @@
+"""Tests for seqtagger.data.tokenizer: one test per documented rule."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from seqtagger.data.tokenizer import tokenize
+
+
+def test_whitespace_and_punctuation() -> None:
+    assert tokenize("  Hello,\tworld!\n") == ["Hello", ",", "world", "!"]
+    assert tokenize('He said "no" (twice).') == [
+        "He",
+        "said",
+        '"',
+        "no",
+        '"',
+        "(",
+        "twice",
+        ")",
+        ".",
+    ]
+    assert tokenize("?!") == ["?", "!"]
+
+
+def test_empty_and_blank() -> None:
+    assert tokenize("") == []
+    assert tokenize(" \n\t ") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("pi is 3.14.", ["pi", "is", "3.14", "."]),
+        ("1,000 people", ["1,000", "people"]),
+        ("$1,000,000.50!", ["$", "1,000,000.50", "!"]),
+        ("1,2", ["1", ",", "2"]),
+        ("12,3456", ["12", ",", "3456"]),
+        ("192.168.0.1", ["192.168.0.1"]),
+        ("v1.2.3 2.5mm", ["v1.2.3", "2.5mm"]),
+        ("50%", ["50", "%"]),
+    ],
+)
+def test_numbers(text: str, expected: list[str]) -> None:
+    assert tokenize(text) == expected
+
+
+def test_internal_hyphens_and_apostrophes() -> None:
+    assert tokenize("a state-of-the-art model") == ["a", "state-of-the-art", "model"]
+    assert tokenize("O'Neil and rock'n'roll") == ["O'Neil", "and", "rock'n'roll"]
+    assert tokenize("pre- and -post") == ["pre", "-", "and", "-", "post"]
+    assert tokenize("dogs' bones") == ["dogs", "'", "bones"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("don't", ["do", "n't"]),
+        ("can't", ["ca", "n't"]),
+        ("it's", ["it", "'s"]),
+        ("we'll", ["we", "'ll"]),
+        ("they're", ["they", "'re"]),
+        ("I've", ["I", "'ve"]),
+        ("I'm", ["I", "'m"]),
+        ("she'd", ["she", "'d"]),
+        ("DON'T", ["DO", "N'T"]),
+        ("isn’t", ["is", "n’t"]),
+        ("O'Neil's", ["O'Neil", "'s"]),
+        ("it's.", ["it", "'s", "."]),
+    ],
+)
+def test_clitics(text: str, expected: list[str]) -> None:
+    assert tokenize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("see https://x.org/a?b=1.", ["see", "https://x.org/a?b=1", "."]),
+        ("(http://x.com/it's).", ["(", "http://x.com/it's", ")", "."]),
+        ("www.example.com,", ["www.example.com", ","]),
+        ("mail me@ex.com!", ["mail", "me@ex.com", "!"]),
+        ("a.b+c@mail.co.uk", ["a.b+c@mail.co.uk"]),
+    ],
+)
+def test_urls_and_emails(text: str, expected: list[str]) -> None:
+    assert tokenize(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the U.S. and", ["the", "U.S.", "and"]),
+        ("e.g., i.e.", ["e.g.", ",", "i.e."]),
+        ("U.S.A. won", ["U.S.A.", "won"]),
+        ("Mr. Smith", ["Mr", ".", "Smith"]),
+        ("end.Start", ["end", ".", "Start"]),
+    ],
+)
+def test_abbreviations(text: str, expected: list[str]) -> None:
+    assert tokenize(text) == expected
+
+
+def test_ellipsis_and_dashes() -> None:
+    assert tokenize("wait... what") == ["wait", "...", "what"]
+    assert tokenize("so…") == ["so", "…"]
+    assert tokenize("yes -- no") == ["yes", "--", "no"]
+
+
+def test_unicode_words() -> None:
+    assert tokenize("Straße in Zürich, naïve.") == ["Straße", "in", "Zürich", ",", "naïve", "."]
+
+
+def test_large_input_is_fast() -> None:
+    sentence = "The U.S. economy grew 3.5% in 2023, didn't it? Officials said it's fine. "
+    text = sentence * 20_000  # ~1.5 MB
+    start = time.perf_counter()
+    tokens = tokenize(text)
+    elapsed = time.perf_counter() - start
+    assert len(tokens) == 20_000 * len(tokenize(sentence))
+    assert elapsed < 2.0
