@@ -142,3 +142,21 @@ def tiny_ner_overrides(tiny_dir: Path, model: str = "bilstm") -> list[str]:
         *small,
         "callbacks.rich_progress_bar=null",
     ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_ner_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder of a tiny NER tagger trained for 3 epochs (checkpoints, config, metrics)."""
+    from seqtagger.train import train
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    cfg = compose_train([*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=3"], run_dir)
+    train(cfg)
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tiny_run: Path) -> Path:
+    """The best checkpoint of ``tiny_run``."""
+    best = sorted((tiny_run / "checkpoints").glob("epoch_*.ckpt"))
+    return best[-1]

@@ -194,3 +194,12 @@ def test_label_types() -> None:
 
 def test_schemes_constant() -> None:
     assert SCHEMES == ("plain", "iob1", "iob2", "bioes")
+
+
+def test_scheme_labels_lists_every_prefix_per_type() -> None:
+    from seqtagger.data.schemes import scheme_labels
+
+    assert scheme_labels(["LOC", "PER"], "iob2") == ["O", "B-LOC", "I-LOC", "B-PER", "I-PER"]
+    assert scheme_labels(["X"], "bioes") == ["O", "B-X", "I-X", "E-X", "S-X"]
+    with pytest.raises(SchemeError):
+        scheme_labels(["X"], "plain")

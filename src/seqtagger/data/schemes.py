@@ -247,3 +247,13 @@ def _format_problems(problems: list[tuple[int, str]]) -> list[str]:
 def label_types(labels: Iterable[str]) -> list[str]:
     """Sorted entity types in a label set (``["B-PER", "I-LOC", "O"]`` -> ``["LOC", "PER"]``)."""
     return sorted({type_ for _, type_ in map(split_tag, labels) if type_})
+
+
+def scheme_labels(types: Iterable[str], scheme: str) -> list[str]:
+    """Every tag of ``scheme`` for entity ``types``: ``O`` first, then each type's prefixes
+    (``["LOC"], "bioes"`` -> ``["O", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]``)."""
+    scheme = check_scheme(scheme)
+    if scheme == "plain":
+        raise SchemeError("the plain scheme has no prefixed labels; use the label set itself")
+    prefixes = [prefix for prefix in _PREFIXES[scheme] if prefix != OUTSIDE]
+    return [OUTSIDE] + [f"{prefix}-{type_}" for type_ in types for prefix in prefixes]

@@ -1,0 +1,163 @@
+"""seqtagger-eval: several sets in several formats, train == eval, re-scoring, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from seqtagger.eval import evaluate, main
+from seqtagger.metrics.conlleval import evaluate as conlleval_evaluate
+from seqtagger.metrics.conlleval import read_columns
+from tests.conftest import CONFIG_DIR
+
+
+def compose_eval(overrides: list[str], output_dir: Path) -> DictConfig:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        cfg = compose(config_name="eval", return_hydra_config=True, overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.log_dir = str(output_dir)
+        cfg.device = "cpu"
+        cfg.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig().set_config(cfg)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def conll_to_jsonl(conll: Path, jsonl: Path) -> Path:
+    """The same sentences as JSON Lines (another format for the same gold)."""
+    lines, tokens, tags = [], [], []
+    for line in [*conll.read_text().splitlines(), ""]:
+        if line.startswith("-DOCSTART-"):
+            continue
+        if not line.strip():
+            if tokens:
+                lines.append(json.dumps({"tokens": tokens, "tags": tags}))
+            tokens, tags = [], []
+            continue
+        token, _, tag = line.split()
+        tokens.append(token)
+        tags.append(tag)
+    jsonl.write_text("\n".join(lines) + "\n")
+    return jsonl
+
+
+def test_eval_equals_the_training_runs_test_numbers(tiny_run: Path, tmp_path: Path) -> None:
+    """lightning-hydra-template's best test: train, then evaluate the saved checkpoint."""
+    trained = json.loads((tiny_run / "metrics.json").read_text())
+    best = sorted((tiny_run / "checkpoints").glob("epoch_*.ckpt"))[-1]
+    results = evaluate(compose_eval([f"ckpt_path={best}"], tmp_path))  # default: run's test split
+    for name in ("acc", "precision", "recall", "f1", "strict/f1"):
+        assert results["test"][name] == pytest.approx(trained[f"test/{name}"], abs=1e-6), name
+
+
+def test_two_sets_in_two_formats(tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path) -> None:
+    jsonl = conll_to_jsonl(tiny_ner_dir / "test.txt", tmp_path / "test.jsonl")
+    cfg = compose_eval(
+        [
+            f"ckpt_path={tiny_checkpoint}",
+            f"+sets.conll={tiny_ner_dir / 'dev.txt'}",
+            f"+sets.json={jsonl}",
+        ],
+        tmp_path / "out",
+    )
+    results = evaluate(cfg)
+    assert set(results) == {"conll", "json"}
+    for name in ("conll", "json"):
+        folder = tmp_path / "out" / name
+        for file in ("metrics.json", "report.txt", "confusion.csv", "confusion_normalized.csv"):
+            assert (folder / file).is_file(), file
+        assert (folder / "confusion.png").stat().st_size > 1000
+        assert (folder / "per_type_f1.png").is_file()
+        report = (folder / "report.txt").read_text()
+        assert "processed" in report and "FB1:" in report and "precision" in report
+        assert set(results[name]["per_type"]) <= {"PER", "LOC", "ORG"}
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert summary["json"]["sentences"] == 40
+
+
+def test_prediction_file_rescores_to_the_reported_numbers(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    results = evaluate(
+        compose_eval(
+            [f"ckpt_path={tiny_checkpoint}", f"+sets.dev={tiny_ner_dir / 'dev.txt'}"], tmp_path
+        )
+    )
+    rows = list(read_columns(tmp_path / "dev" / "predictions.conll"))
+    assert sum(len(tokens) for tokens, _, _ in rows) == results["dev"]["tokens"]
+    counts = conlleval_evaluate(((gold, pred) for _, gold, pred in rows), scheme="iob2")
+    assert counts.f1() == pytest.approx(results["dev"]["f1"])
+    assert counts.precision() == pytest.approx(results["dev"]["precision"])
+    assert counts.accuracy == pytest.approx(results["dev"]["conlleval_accuracy"])
+
+
+def test_unknown_gold_tags_are_scored_as_errors(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    gold = tmp_path / "odd.txt"
+    gold.write_text("Anna X B-PER\nin X O\nMay X B-DATE\n. X O\n\n")
+    results = evaluate(
+        compose_eval([f"ckpt_path={tiny_checkpoint}", f"+sets.odd={gold}"], tmp_path / "o")
+    )
+    assert results["odd"]["unknown_tags"] == {"B-DATE": 1}
+    assert results["odd"]["per_type"]["DATE"]["recall"] == 0.0
+    assert "B-DATE" in (tmp_path / "o" / "odd" / "confusion.csv").read_text()
+
+
+def test_tensorboard_holds_scalars_images_and_text(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    evaluate(
+        compose_eval(
+            [f"ckpt_path={tiny_checkpoint}", f"+sets.dev={tiny_ner_dir / 'dev.txt'}"], tmp_path
+        )
+    )
+    events = EventAccumulator(
+        str(tmp_path / "tensorboard"), size_guidance={"images": 0, "tensors": 0}
+    )
+    events.Reload()
+    tags = events.Tags()
+    assert {"dev/acc", "dev/f1", "dev/precision"} <= set(tags["scalars"])
+    assert {"dev/confusion", "dev/per_type_f1"} <= set(tags["images"])
+    assert any(tag.startswith("dev/worst_sentences") for tag in tags["tensors"])
+
+
+BAD_SET_FILES = {
+    "absent": (None, "absent.txt does not exist"),
+    "empty": ("", "empty.txt"),
+    "short": ("a O\nb\n", "short.txt:2"),
+}
+
+
+@pytest.mark.parametrize("case", ["missing ckpt", "not a ckpt", *BAD_SET_FILES])
+def test_bad_input_is_one_clear_message(
+    case: str, tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    ckpt, set_file = tiny_checkpoint, tmp_path / "good.txt"
+    set_file.write_text("Anna X B-PER\n\n")
+    if case == "missing ckpt":
+        ckpt, message = tmp_path / "missing.ckpt", "no such file"
+    elif case == "not a ckpt":
+        ckpt, message = tmp_path / "bad.ckpt", "not a loadable checkpoint"
+        ckpt.write_text("nope")
+    else:
+        content, message = BAD_SET_FILES[case]
+        set_file = tmp_path / f"{case}.txt"
+        if content is not None:
+            set_file.write_text(content)
+    args = [f"ckpt_path={ckpt}", f"hydra.run.dir={tmp_path / 'run'}", f"+sets.x={set_file}"]
+    monkeypatch.setattr("sys.argv", ["seqtagger-eval", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert "Traceback" not in err
