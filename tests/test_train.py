@@ -25,9 +25,13 @@ def event_tags(folder: Path) -> set[str]:
 
 
 @pytest.mark.parametrize("model", ["bilstm", "transformer"])
-def test_fast_dev_run(model: str, tiny_ner_dir: Path, tmp_path: Path) -> None:
+def test_fast_dev_run(
+    model: str, tiny_ner_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = compose_train([*tiny_ner_overrides(tiny_ner_dir, model), "debug=fdr"], tmp_path)
-    metrics = train(cfg)
+    with caplog.at_level("INFO", logger="seqtagger.callbacks"):
+        metrics = train(cfg)
+    assert "epoch 1/" in caplog.text and "train tokens/s" in caplog.text  # EpochSummary
     assert {"test/loss", "test/acc", "test/f1", "test/strict/f1"} <= set(metrics)
     assert 0.0 <= metrics["test/f1"] <= 1.0
 

@@ -61,12 +61,21 @@ class EpochSummary(Callback):
     )
 
     def __init__(self) -> None:
-        self._start = 0.0
+        self._start = self._val_start = self._val_seconds = 0.0
         self._tokens: torch.Tensor | int = 0
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
         self._start = time.perf_counter()
+        self._val_seconds = 0.0
         self._tokens = 0
+
+    # validation at the end of an epoch runs inside it: its time is not training time
+    def on_validation_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self._val_start = time.perf_counter()
+
+    def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self._val_seconds += time.perf_counter() - self._val_start
 
     def on_train_batch_end(
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
@@ -75,6 +84,7 @@ class EpochSummary(Callback):
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         seconds = time.perf_counter() - self._start
+        train_seconds = max(seconds - self._val_seconds, 1e-9)
         tokens = int(self._tokens) * trainer.world_size
         shown = self._train_metrics(pl_module)
         metrics = trainer.callback_metrics
@@ -83,7 +93,8 @@ class EpochSummary(Callback):
         ]
         log.info(
             f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {', '.join(shown)} | "
-            f"{seconds:.1f} s, {tokens / max(seconds, 1e-9):,.0f} train tokens/s"
+            f"{seconds:.1f} s ({train_seconds:.1f} s training), "
+            f"{tokens / train_seconds:,.0f} train tokens/s"
         )
 
     @staticmethod
