@@ -161,3 +161,29 @@ def test_bad_input_is_one_clear_message(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+class FixedPredictor:
+    """Stands in for Predictor: BIOES output chosen by the test, ill-formed chunks included."""
+
+    train_scheme = scheme = "bioes"
+    labels = ("B-PER", "E-PER", "I-PER", "O", "S-PER")
+
+    def __init__(self, outputs: list[list[str]]) -> None:
+        self.outputs = outputs
+
+    def predict(self, sentences: list[list[str]]) -> list[list[str]]:
+        return self.outputs[: len(sentences)]
+
+
+def test_strict_scores_judge_the_models_own_tags(tmp_path: Path) -> None:
+    from seqtagger.evaluation import held_out_from_file, score_set
+
+    gold = tmp_path / "gold.txt"
+    gold.write_text("Anna X I-PER\nsaw X O\nBob X I-PER\n\n")  # IOB1 file
+    # "I-PER" after "O" is an ill-formed BIOES chunk: conlleval counts it, strict drops it
+    predictor = FixedPredictor([["S-PER", "O", "I-PER"]])
+    result = score_set(predictor, held_out_from_file("x", gold, "iob1"))
+    assert result.metrics["f1"] == 1.0
+    assert result.metrics["strict/recall"] == 0.5
+    assert result.pred == [["I-PER", "O", "I-PER"]]  # written in the file's scheme
