@@ -121,3 +121,9 @@ def test_checkpoint_alone_rebuilds_the_model(tiny_ner_dir: Path, tmp_path: Path)
     module = TaggerModule.from_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert module.labels[0] and "S-PER" in module.labels
     assert module.data_info["train_scheme"] == "bioes"
+
+
+def test_no_test_split_skips_testing(tiny_ner_dir: Path, tmp_path: Path) -> None:
+    overrides = [*tiny_ner_overrides(tiny_ner_dir), "debug=fdr", "data.files.test=null"]
+    metrics = train(compose_train(overrides, tmp_path))
+    assert "val/f1" in metrics and not any(name.startswith("test/") for name in metrics)

@@ -93,7 +93,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     fit_metrics = scalar_metrics(trainer.callback_metrics)
 
     test_metrics: dict[str, float] = {}
-    if cfg.get("test"):
+    if cfg.get("test") and not datamodule.has_split("test"):
+        log.warning("test=true but the data has no test split: skipping the test stage")
+    elif cfg.get("test"):
         log.info("Starting testing")
         checkpoint = trainer.checkpoint_callback
         best = checkpoint.best_model_path if checkpoint is not None else ""

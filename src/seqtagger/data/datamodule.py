@@ -204,6 +204,11 @@ class TaggingDataModule(LightningDataModule):
             "max_word_length": self.max_word_length,
         }
 
+    def has_split(self, split: str) -> bool:
+        """Whether ``split`` is configured (sets the data up first if needed)."""
+        self.setup()
+        return split in self.datasets
+
     # ----- loaders -----
     def _replicas(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -262,7 +267,3 @@ class TaggingDataModule(LightningDataModule):
             raise RuntimeError("call set_predict_tokens(sentences) before predicting")
         self.datasets["predict"] = self.predict_dataset
         return self._loader("predict", shuffle=False)
-
-    def sentences(self, split: str) -> Sequence[dict[str, list[str]]]:
-        """The split's ``tokens``/``tags`` columns (train scheme), in dataset order."""
-        return self.encoded[split].select_columns(["tokens", "tags"])
