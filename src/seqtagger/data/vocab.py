@@ -61,40 +61,9 @@ class Vocab:
 
     # -- construction -----------------------------------------------------------------------------
     @classmethod
-    def build(
-        cls,
-        sequences: Iterable[Iterable[str]],
-        *,
-        min_freq: int = 1,
-        max_size: int | None = None,
-        pad: str | None = PAD,
-        unk: str | None = UNK,
-        lowercase: bool = False,
-        normalize_digits: bool = False,
-        sort: str = "frequency",
-    ) -> Vocab:
-        """Count (normalised) tokens; keep those seen ``min_freq`` times, at most ``max_size``.
-
-        ``sort="frequency"``: most frequent first, ties alphabetical (deterministic ids).
-        ``sort="alpha"``: alphabetical (labels: ids independent of the corpus' tag frequencies).
-        ``max_size`` counts regular entries only, not the specials.
-        """
-        if sort not in _SORTS:
-            raise ValueError(f"Vocab.build: sort must be one of {_SORTS}, got {sort!r}")
-        if min_freq < 1:
-            raise ValueError(f"Vocab.build: min_freq must be >= 1, got {min_freq}")
-        if max_size is not None and max_size < 0:
-            raise ValueError(f"Vocab.build: max_size must be >= 0 or None, got {max_size}")
-        return cls.from_counts(
-            Counter(chain.from_iterable(sequences)),
-            min_freq=min_freq,
-            max_size=max_size,
-            pad=pad,
-            unk=unk,
-            lowercase=lowercase,
-            normalize_digits=normalize_digits,
-            sort=sort,
-        )
+    def build(cls, sequences: Iterable[Iterable[str]], **options: Any) -> Vocab:
+        """Count (normalised) tokens of ``sequences``; ``options`` as in :meth:`from_counts`."""
+        return cls.from_counts(Counter(chain.from_iterable(sequences)), **options)
 
     @classmethod
     def from_counts(
@@ -109,7 +78,19 @@ class Vocab:
         normalize_digits: bool = False,
         sort: str = "frequency",
     ) -> Vocab:
-        """Like :meth:`build`, from raw token counts (normalised here, once per distinct token)."""
+        """A vocabulary from raw token counts (normalised here, once per distinct token): tokens
+        seen ``min_freq`` times, at most ``max_size`` of them.
+
+        ``sort="frequency"``: most frequent first, ties alphabetical (deterministic ids).
+        ``sort="alpha"``: alphabetical (labels: ids independent of the corpus' tag frequencies).
+        ``max_size`` counts regular entries only, not the specials.
+        """
+        if sort not in _SORTS:
+            raise ValueError(f"Vocab.build: sort must be one of {_SORTS}, got {sort!r}")
+        if min_freq < 1:
+            raise ValueError(f"Vocab.build: min_freq must be >= 1, got {min_freq}")
+        if max_size is not None and max_size < 0:
+            raise ValueError(f"Vocab.build: max_size must be >= 0 or None, got {max_size}")
         probe = cls([], pad=pad, unk=unk, lowercase=lowercase, normalize_digits=normalize_digits)
         if lowercase or normalize_digits:
             normalized: Counter[str] = Counter()
