@@ -47,28 +47,27 @@ def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def instantiate_group(group_cfg: DictConfig | None, group: str) -> list[Any]:
+    """Instantiate every entry of a config group mapping name -> ``_target_`` config
+    (``callbacks``, ``logger``); ``null`` entries are switched off."""
+    objects: list[Any] = []
+    for name, conf in (group_cfg or {}).items():
+        if isinstance(conf, DictConfig) and "_target_" in conf:
+            log.info(f"Instantiating {group} <{conf._target_}>")
+            objects.append(hydra.utils.instantiate(conf))
+        elif conf is not None:
+            raise ValueError(f"{group}.{name}: expected a config with _target_, got {conf!r}")
+    return objects
+
+
 def instantiate_callbacks(callbacks_cfg: DictConfig | None) -> list[Callback]:
-    """Instantiate every callback config (a mapping of name -> ``_target_`` config)."""
-    callbacks: list[Callback] = []
-    for name, cb_conf in (callbacks_cfg or {}).items():
-        if isinstance(cb_conf, DictConfig) and "_target_" in cb_conf:
-            log.info(f"Instantiating callback <{cb_conf._target_}>")
-            callbacks.append(hydra.utils.instantiate(cb_conf))
-        elif cb_conf is not None:
-            raise ValueError(f"callbacks.{name}: expected a config with _target_, got {cb_conf!r}")
-    return callbacks
+    """Instantiate every callback config."""
+    return instantiate_group(callbacks_cfg, "callbacks")
 
 
 def instantiate_loggers(logger_cfg: DictConfig | None) -> list[Logger]:
-    """Instantiate every logger config (a mapping of name -> ``_target_`` config)."""
-    loggers: list[Logger] = []
-    for name, lg_conf in (logger_cfg or {}).items():
-        if isinstance(lg_conf, DictConfig) and "_target_" in lg_conf:
-            log.info(f"Instantiating logger <{lg_conf._target_}>")
-            loggers.append(hydra.utils.instantiate(lg_conf))
-        elif lg_conf is not None:
-            raise ValueError(f"logger.{name}: expected a config with _target_, got {lg_conf!r}")
-    return loggers
+    """Instantiate every logger config."""
+    return instantiate_group(logger_cfg, "logger")
 
 
 def apply_extras(cfg: DictConfig) -> None:
