@@ -96,22 +96,25 @@ def tiny_ner_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
-    """Compose the real ``train.yaml`` with ``overrides``, outputs under ``output_dir``."""
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose a real config (``train``, ``eval``) with ``overrides``; outputs to ``output_dir``."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
-        cfg = compose(config_name="train", return_hydra_config=True, overrides=overrides)
+        cfg = compose(config_name=config_name, return_hydra_config=True, overrides=overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = str(output_dir)
         cfg.paths.log_dir = str(output_dir)
         cfg.extras.print_config = False
-        cfg.trainer.accelerator = "cpu"
-        cfg.trainer.devices = 1
-        cfg.trainer.enable_progress_bar = False
         cfg.hydra.runtime.output_dir = str(output_dir)
     HydraConfig().set_config(cfg)
     GlobalHydra.instance().clear()
     return cfg
+
+
+def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
+    """``train.yaml`` on one CPU, without a progress bar."""
+    cpu = ["trainer.accelerator=cpu", "trainer.devices=1", "+trainer.enable_progress_bar=false"]
+    return compose_config("train", [*overrides, *cpu], output_dir)
 
 
 def tiny_ner_overrides(tiny_dir: Path, model: str = "bilstm") -> list[str]:

@@ -6,29 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
 from seqtagger.eval import evaluate, main
 from seqtagger.metrics.conlleval import evaluate as conlleval_evaluate
 from seqtagger.metrics.conlleval import read_columns
-from tests.conftest import CONFIG_DIR
+from tests.conftest import compose_config
 
 
 def compose_eval(overrides: list[str], output_dir: Path) -> DictConfig:
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
-        cfg = compose(config_name="eval", return_hydra_config=True, overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        cfg.paths.log_dir = str(output_dir)
-        cfg.device = "cpu"
-        cfg.hydra.runtime.output_dir = str(output_dir)
-    HydraConfig().set_config(cfg)
-    GlobalHydra.instance().clear()
-    return cfg
+    return compose_config("eval", [*overrides, "device=cpu"], output_dir)
 
 
 def conll_to_jsonl(conll: Path, jsonl: Path) -> Path:
