@@ -15,12 +15,18 @@ from tests.conftest import compose_train, tiny_ner_overrides
 
 
 def event_tags(folder: Path) -> set[str]:
-    """Every scalar tag in the TensorBoard event files under ``folder``."""
+    """Every scalar tag in the TensorBoard event files under ``folder``, plus ``"<hparams>"``
+    when a file holds an hparams session (the HPARAMS tab)."""
     tags: set[str] = set()
     for events in folder.rglob("events.out.tfevents.*"):
         accumulator = EventAccumulator(str(events))
         accumulator.Reload()
         tags |= set(accumulator.Tags()["scalars"])
+        try:
+            if "_hparams_/experiment" in accumulator.PluginTagToContent("hparams"):
+                tags.add("<hparams>")
+        except KeyError:  # this file has no hparams plugin data
+            pass
     return tags
 
 
@@ -76,7 +82,7 @@ def test_one_epoch_on_real_corpus(
 
     tags = event_tags(tmp_path / "tensorboard")
     expected = {"train/loss_step", "train/loss", "train/acc", "val/loss", "val/acc", "val/acc_best"}
-    expected |= {"test/loss", "test/acc", "lr-Adam"}
+    expected |= {"test/loss", "test/acc", "lr-Adam", "<hparams>", f"hp/test/{headline}"}
     if headline == "f1":
         expected |= {
             "val/f1",

@@ -16,6 +16,7 @@ What it owns, and why:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,13 @@ from seqtagger.metrics.span_f1 import SpanF1
 from seqtagger.models.loss import IGNORE_INDEX, check_targets, sequence_cross_entropy
 from seqtagger.models.tagger import Tagger, build_tagger
 from seqtagger.utils.config import to_plain
+
+# Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
+# overrides on_before_batch_transfer on purpose (host-side target checks) and is used with a
+# datamodule; and epoch-level values come from torchmetrics' compute(), already reduced across
+# ranks, so sync_dist would only average equal numbers.
+warnings.filterwarnings("ignore", message=r".*overridden `on_before_batch_transfer` in `Lightni")
+warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(val|test|train)/")
 
 CHECKPOINT_KEY = "seqtagger"
 CHECKPOINT_FORMAT = 1
