@@ -34,9 +34,9 @@ from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
 
-CONFIG_DIR = os.environ.get("SEQTAGGER_CONFIG_DIR") or str(
-    Path(__file__).resolve().parents[2] / "configs"
-)
+# configs/ at the repository root; the package's `configs` links to it in a checkout and is a
+# copy inside a wheel, so installed commands find the same configs
+CONFIG_DIR = os.environ.get("SEQTAGGER_CONFIG_DIR") or str(Path(__file__).parent / "configs")
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | None:
