@@ -156,8 +156,9 @@ class TaggerModule(LightningModule):
         return self.tagger(batch)
 
     def on_before_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> Any:
-        """Range-check targets while they are still on the host (no device sync)."""
-        if "tag_ids" in batch and self.tagger is not None:
+        """Range-check targets while they are still on the host (no device sync). On the CPU
+        the loss checks them itself, so this only runs for batches bound for an accelerator."""
+        if "tag_ids" in batch and self.tagger is not None and self.device.type != "cpu":
             check_targets(batch["tag_ids"], len(self.labels), ignore_index=IGNORE_INDEX)
         return batch
 
