@@ -133,3 +133,17 @@ def test_no_test_split_skips_testing(tiny_ner_dir: Path, tmp_path: Path) -> None
     overrides = [*tiny_ner_overrides(tiny_ner_dir), "debug=fdr", "data.files.test=null"]
     metrics = train(compose_train(overrides, tmp_path))
     assert "val/f1" in metrics and not any(name.startswith("test/") for name in metrics)
+
+
+def test_bad_input_ends_in_one_message(tmp_path: Path, capsys, monkeypatch) -> None:
+    from seqtagger.train import main
+
+    args = ["data=files", f"paths.data_dir={tmp_path}", "data.files.train=absent.conll"]
+    args += ["data.files.validation=absent.conll", f"hydra.run.dir={tmp_path / 'run'}"]
+    monkeypatch.setattr("sys.argv", ["seqtagger-train", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "seqtagger-train: error: data.files.train:" in err and "absent.conll" in err
+    assert "Traceback" not in err

@@ -12,7 +12,6 @@ Bad input ends in one message naming the file, line or config key, and exit code
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from seqtagger.data.download import CORPORA, ensure_corpus
-from seqtagger.data.readers import CorpusFormatError, CorpusNotFoundError
-from seqtagger.data.schemes import SchemeError
 from seqtagger.evaluation import (
     HeldOutSet,
     held_out_from_file,
@@ -30,22 +27,15 @@ from seqtagger.evaluation import (
     score_set,
     write_set,
 )
-from seqtagger.lightning_module import CheckpointError, TaggerModule
+from seqtagger.lightning_module import TaggerModule
 from seqtagger.predictor import Predictor
 from seqtagger.train import CONFIG_DIR
+from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import apply_extras, write_json
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
 
-USER_ERRORS = (
-    CheckpointError,
-    CorpusFormatError,
-    CorpusNotFoundError,
-    SchemeError,
-    FileNotFoundError,
-    ValueError,
-)
 SUMMARY_KEYS = ("acc", "precision", "recall", "f1", "strict/f1")
 
 
@@ -164,12 +154,8 @@ def _tensorboard(output_dir: Path) -> Any:
 def main(cfg: DictConfig) -> None:
     """Console entry point: one clear message and exit code 2 on bad input."""
     apply_extras(cfg)
-    try:
+    with user_errors("seqtagger-eval"):
         evaluate(cfg)
-    except USER_ERRORS as error:
-        log.error(f"seqtagger-eval: {error}")
-        print(f"seqtagger-eval: error: {error}", file=sys.stderr)
-        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import lightning as L
 from lightning import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig
 
+from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import (
     apply_extras,
     flatten,
@@ -132,9 +133,11 @@ def _log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> N
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
-    """Console entry point; returns the optimised metric for Hydra sweepers."""
+    """Console entry point; returns the optimised metric for Hydra sweepers. Bad input (a
+    corpus, a checkpoint, a config value) ends in one message and exit code 2."""
     apply_extras(cfg)
-    metrics = train(cfg)
+    with user_errors("seqtagger-train"):
+        metrics = train(cfg)
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
 
