@@ -216,14 +216,14 @@ class TaggingDataModule(LightningDataModule):
             return 1, 0
         return trainer.world_size, trainer.global_rank
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+    def _loader(self, split: str, shuffle: bool, batch_size: int | None = None) -> DataLoader:
         if split not in self.datasets:
             raise ValueError(f"data.files has no `{split}` split (have {sorted(self.datasets)})")
         dataset = self.datasets[split]
         num_replicas, rank = self._replicas()
         sampler = BucketBatchSampler(
             dataset.lengths,
-            self.batch_size if shuffle else self.eval_batch_size,
+            batch_size or self.eval_batch_size,
             unit=self.batch_unit,
             shuffle=shuffle,
             seed=self.seed,
@@ -240,7 +240,9 @@ class TaggingDataModule(LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        # Lightning turns shuffling off for overfit_batches only in its own samplers
+        overfit = self.trainer is not None and self.trainer.overfit_batches > 0
+        return self._loader("train", shuffle=not overfit, batch_size=self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("validation", shuffle=False)
