@@ -174,3 +174,19 @@ def test_strict_scores_judge_the_models_own_tags(tmp_path: Path) -> None:
     assert result.metrics["f1"] == 1.0
     assert result.metrics["strict/recall"] == 0.5
     assert result.pred == [["I-PER", "O", "I-PER"]]  # written in the file's scheme
+
+
+def test_every_gold_token_of_a_very_long_sentence_is_scored(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """Longer than any training sentence (and than max_length): nothing is truncated."""
+    long_file = tmp_path / "long.txt"
+    words = [("Anna", "B-PER"), ("met", "O"), ("Lima", "B-LOC"), ("today", "O")] * 150
+    long_file.write_text("".join(f"{w} X {t}\n" for w, t in words) + "\nOslo X B-LOC\n\n")
+    results = evaluate(
+        compose_eval([f"ckpt_path={tiny_checkpoint}", f"+sets.long={long_file}"], tmp_path)
+    )
+    assert results["long"]["tokens"] == 601
+    assert results["long"]["per_type"]["PER"]["support"] == 150
+    rows = list(read_columns(tmp_path / "long" / "predictions.conll"))
+    assert [len(tokens) for tokens, _, _ in rows] == [600, 1]

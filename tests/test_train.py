@@ -77,6 +77,13 @@ def test_one_epoch_on_real_corpus(
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     assert (tmp_path / "checkpoints" / "epoch_000.ckpt").is_file()
     assert (tmp_path / "config.yaml").is_file()
+    labels = json.loads((tmp_path / "vocab" / "labels.json").read_text())
+    assert (
+        labels["itos"]
+        == load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["seqtagger"]["vocabs"]["labels"][
+            "itos"
+        ]
+    )
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written[f"test/{headline}"] == pytest.approx(metrics[f"test/{headline}"])
 

@@ -54,6 +54,13 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
     return None
 
 
+def save_vocabs(datamodule: LightningDataModule, folder: Path) -> None:
+    """Words, characters and labels as plain JSON beside the checkpoints (the checkpoints carry
+    the same data; these are for people and other tools)."""
+    for name, vocab in (getattr(datamodule, "vocabs", None) or {}).items():
+        vocab.save(folder / f"{name}.json")
+
+
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
     """Callback metrics (tensors) as plain floats for JSON and hparams."""
     return {name: float(value) for name, value in metrics.items() if _is_scalar(value)}
@@ -91,6 +98,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
             datamodule=datamodule,
             ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir),
         )
+        if trainer.is_global_zero:
+            save_vocabs(datamodule, output_dir / "vocab")
     fit_metrics = scalar_metrics(trainer.callback_metrics)
 
     test_metrics: dict[str, float] = {}
