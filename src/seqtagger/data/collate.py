@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import torch
 
-# Same value as seqtagger.models.loss.IGNORE_INDEX; kept local so data code never imports models.
-IGNORE_INDEX = -100
+from seqtagger.constants import IGNORE_INDEX
+
 ID_COLUMNS = ("token_ids", "char_ids", "tag_ids")
 
 

@@ -38,6 +38,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from seqtagger.constants import IGNORE_INDEX
+
 __all__ = [
     "IGNORE_INDEX",
     "LossContractError",
@@ -47,8 +49,6 @@ __all__ = [
     "sequence_cross_entropy",
 ]
 
-IGNORE_INDEX = -100
-"""Target value of padding positions; ``collate_batch`` pads ``tag_ids`` with it."""
 
 PROBABILITY_CHECK_MODES = ("error", "warn", "off")
 _MAX_REPORTED = 5  # offending (row, col) positions listed in an error message
