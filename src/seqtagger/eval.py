@@ -59,7 +59,7 @@ def default_sets(ckpt_path: Path, file_scheme: str) -> dict[str, HeldOutSet]:
         raise ValueError("sets is empty and the training data has no test split: name the sets")
     source = files["test"]
     return {
-        "test": HeldOutSet("test", source, datamodule._reader_for(source), datamodule.file_scheme)
+        "test": HeldOutSet("test", source, datamodule.reader_for(source), datamodule.file_scheme)
     }
 
 

@@ -137,14 +137,15 @@ class TaggingDataModule(LightningDataModule):
             )
         return resolved
 
-    def _reader_for(self, path: Path | str) -> Reader:
+    def reader_for(self, path: Path | str) -> Reader:
+        """The configured reader, or one chosen by the file's suffix."""
         return self.reader if self.reader is not None else reader_for_path(path)
 
     def read_split(self, split: str, path: Path | str) -> datasets.Dataset:
         """Read one split in the file scheme and convert it to the train scheme (cached)."""
         if isinstance(path, Path) and not path.exists():
             raise CorpusNotFoundError(f"data.files.{split}: {path} does not exist")
-        dataset = self._reader_for(path).read(path, cache_dir=self.cache_dir)
+        dataset = self.reader_for(path).read(path, cache_dir=self.cache_dir)
         if self.file_scheme != self.train_scheme:
             dataset = dataset.map(
                 _convert_batch,
