@@ -217,10 +217,14 @@ class TaggingDataModule(LightningDataModule):
             return 1, 0
         return trainer.world_size, trainer.global_rank
 
-    def _loader(self, split: str, shuffle: bool, batch_size: int | None = None) -> DataLoader:
+    def _split(self, split: str) -> TaggedDataset:
         if split not in self.datasets:
             raise ValueError(f"data.files has no `{split}` split (have {sorted(self.datasets)})")
-        dataset = self.datasets[split]
+        return self.datasets[split]
+
+    def _loader(
+        self, dataset: TaggedDataset, shuffle: bool, batch_size: int | None = None
+    ) -> DataLoader:
         num_replicas, rank = self._replicas()
         sampler = BucketBatchSampler(
             dataset.lengths,
@@ -243,13 +247,13 @@ class TaggingDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         # Lightning turns shuffling off for overfit_batches only in its own samplers
         overfit = self.trainer is not None and self.trainer.overfit_batches > 0
-        return self._loader("train", shuffle=not overfit, batch_size=self.batch_size)
+        return self._loader(self._split("train"), shuffle=not overfit, batch_size=self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader("validation", shuffle=False)
+        return self._loader(self._split("validation"), shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+        return self._loader(self._split("test"), shuffle=False)
 
     def set_predict_tokens(self, sentences: Sequence[Sequence[str]]) -> None:
         """Raw token lists for ``predict_dataloader``, encoded with the training vocabularies."""
@@ -268,5 +272,4 @@ class TaggingDataModule(LightningDataModule):
         their order)."""
         if self.predict_dataset is None:
             raise RuntimeError("call set_predict_tokens(sentences) before predicting")
-        self.datasets["predict"] = self.predict_dataset
-        return self._loader("predict", shuffle=False)
+        return self._loader(self.predict_dataset, shuffle=False)
