@@ -199,3 +199,21 @@ def test_update_makes_no_host_sync() -> None:
 def test_chunk_counts_round_trip() -> None:
     metric = SpanF1(labels_for("iob2"), "iob2")
     assert metric.chunk_counts() == ChunkCounts(0, 0, {}, {}, {})
+
+
+@pytest.mark.parametrize("scheme", ["iob1", "iob2", "bioes"])
+def test_with_strict_equals_a_separate_strict_metric(scheme: str) -> None:
+    """One pass counts both modes: the strict/* keys equal a strict=True metric's scores."""
+    rng = random.Random(f"with-strict-{scheme}")
+    labels = labels_for(scheme)
+    both = SpanF1(labels, scheme, with_strict=True)
+    lenient, strict = SpanF1(labels, scheme), SpanF1(labels, scheme, strict=True)
+    for _ in range(20):
+        ids = [[rng.randrange(len(labels)) for _ in range(12)] for _ in range(2)]
+        preds, target = torch.tensor(ids[0])[None], torch.tensor(ids[1])[None]
+        for metric in (both, lenient, strict):
+            metric.update(preds, target)
+    got, expected_lenient, expected_strict = both.compute(), lenient.compute(), strict.compute()
+    for name in ("precision", "recall", "f1"):
+        assert torch.equal(got[name], expected_lenient[name])
+        assert torch.equal(got[f"strict/{name}"], expected_strict[name])

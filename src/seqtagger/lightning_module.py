@@ -134,8 +134,7 @@ class TaggerModule(LightningModule):
                 ),
             )
             if self.has_spans:
-                setattr(self, f"{stage}_spans", SpanF1(self.labels, scheme))
-                setattr(self, f"{stage}_spans_strict", SpanF1(self.labels, scheme, strict=True))
+                setattr(self, f"{stage}_spans", SpanF1(self.labels, scheme, with_strict=True))
         self.val_acc_best = MaxMetric()
         self.val_f1_best = MaxMetric()
 
@@ -183,7 +182,6 @@ class TaggerModule(LightningModule):
         getattr(self, f"{stage}_acc").update(preds, targets)
         if self.has_spans:
             getattr(self, f"{stage}_spans").update(preds, targets)
-            getattr(self, f"{stage}_spans_strict").update(preds, targets)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss, preds, _ = self.model_step(batch)
@@ -215,15 +213,12 @@ class TaggerModule(LightningModule):
             for name, value in getattr(self, f"{stage}_spans").compute().items():
                 if name != "accuracy":
                     values[name] = value
-            strict = getattr(self, f"{stage}_spans_strict").compute()
-            for name in ("precision", "recall", "f1"):
-                values[f"strict/{name}"] = strict[name]
         self.log_dict(
             {f"{stage}/{name}": value for name, value in values.items()},
             prog_bar=False,
             sync_dist=False,  # torchmetrics states are already reduced across ranks
         )
-        for metric_name in ("loss", "acc", "spans", "spans_strict"):
+        for metric_name in ("loss", "acc", "spans"):
             metric = getattr(self, f"{stage}_{metric_name}", None)
             if metric is not None:
                 metric.reset()
@@ -231,7 +226,7 @@ class TaggerModule(LightningModule):
 
     def on_train_start(self) -> None:
         # the sanity check's validation must not leak into the first epoch's numbers
-        for name in ("val_loss", "val_acc", "val_spans", "val_spans_strict"):
+        for name in ("val_loss", "val_acc", "val_spans"):
             metric = getattr(self, name, None)
             if metric is not None:
                 metric.reset()

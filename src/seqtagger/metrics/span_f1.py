@@ -51,6 +51,9 @@ class SpanF1(Metric):
             ``PREFIX-TYPE`` tags valid in ``scheme``; any strings for ``"plain"``.
         scheme: ``"plain"`` (token accuracy only), ``"iob1"``, ``"iob2"`` or ``"bioes"``.
         strict: drop chunks whose first IOB2-mapped prefix is not ``B`` (no effect for IOB1).
+        with_strict: also count the strict chunks in the same pass and report them as
+            ``strict/precision``, ``strict/recall`` and ``strict/f1`` (one metric object and
+            one chunk computation per step for both modes).
         ignore_index: target value of padding; such positions count as ``O`` in both tensors
             and are not tokens.
     """
@@ -71,12 +74,14 @@ class SpanF1(Metric):
         scheme: str,
         strict: bool = False,
         ignore_index: int = -100,
+        with_strict: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.scheme = check_scheme(scheme)
         self.labels = list(labels)
         self.strict = strict
+        self.with_strict = with_strict
         self.ignore_index = ignore_index
         self.types = [] if self.scheme == "plain" else label_types(self.labels)
         codes, type_ids = self._label_buffers()
@@ -85,6 +90,9 @@ class SpanF1(Metric):
         n_types = len(self.types)
         for name in ("correct", "pred", "gold"):
             self.add_state(name, torch.zeros(n_types, dtype=torch.long), dist_reduce_fx="sum")
+        if with_strict:
+            for name in ("strict_correct", "strict_pred", "strict_gold"):
+                self.add_state(name, torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
         for name in ("correct_tokens", "tokens"):
             self.add_state(name, torch.zeros((), dtype=torch.long), dist_reduce_fx="sum")
 
@@ -106,7 +114,7 @@ class SpanF1(Metric):
         return torch.tensor(codes, dtype=torch.long), torch.tensor(type_ids, dtype=torch.long)
 
     def _chunks(self, ids: Tensor, ignored: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """IOB2 codes, types, kept chunk starts and next-chunk-end index, each ``(N, L)``."""
+        """IOB2 codes, types, chunk starts and next-chunk-end index, each ``(N, L)``."""
         safe = ids.masked_fill(ignored, 0)
         raw = self.label_code[safe].masked_fill(ignored, _O)
         types = self.label_type[safe].masked_fill(ignored, -1)
@@ -125,9 +133,11 @@ class SpanF1(Metric):
         positions = torch.arange(length, device=ids.device).expand_as(ids)
         end_at = torch.where(end, positions, length)
         next_end = torch.cummin(end_at.flip(1), dim=1).values.flip(1)
-        if self.strict and self.scheme != "iob1":
-            start = start & (iob == _B)
         return iob, types, start, next_end
+
+    def _well_formed(self, iob: Tensor, start: Tensor) -> Tensor:
+        """The starts of chunks strict mode keeps: first IOB2 prefix ``B`` (IOB1: all)."""
+        return start if self.scheme == "iob1" else start & (iob == _B)
 
     def update(self, preds: Tensor, target: Tensor) -> None:
         """Add one batch; ``preds``, ``target``: ``(N, L)`` int64 label ids."""
@@ -144,9 +154,21 @@ class SpanF1(Metric):
         same_token = (g_iob == p_iob) & (g_type == p_type)
         self.correct_tokens += (same_token & counted).sum()
         hit = g_start & p_start & (g_type == p_type) & (g_end == p_end)
+        if self.strict or self.with_strict:
+            g_strict, p_strict = (
+                self._well_formed(g_iob, g_start),
+                self._well_formed(p_iob, p_start),
+            )
+            strict_hit = hit & g_strict & p_strict
+        if self.strict:
+            g_start, p_start, hit = g_strict, p_strict, strict_hit
         self._add_per_type(self.gold, g_type, g_start)
         self._add_per_type(self.pred, p_type, p_start)
         self._add_per_type(self.correct, g_type, hit)
+        if self.with_strict:
+            self.strict_gold += g_strict.sum()
+            self.strict_pred += p_strict.sum()
+            self.strict_correct += strict_hit.sum()
 
     @staticmethod
     def _add_per_type(state: Tensor, types: Tensor, chunk_starts: Tensor) -> None:
@@ -168,6 +190,9 @@ class SpanF1(Metric):
             )
         )
         out["accuracy"] = _ratio(self.correct_tokens, self.tokens)
+        if self.with_strict:
+            strict = _prf(self.strict_correct, self.strict_pred, self.strict_gold)
+            out.update(zip(("strict/precision", "strict/recall", "strict/f1"), strict, strict=True))
         precision, recall, f1 = _prf(self.correct, self.pred, self.gold)
         for i, type_ in enumerate(self.types):
             out[f"precision/{type_}"] = precision[i]
