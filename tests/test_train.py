@@ -154,3 +154,12 @@ def test_bad_input_ends_in_one_message(tmp_path: Path, capsys, monkeypatch) -> N
     err = capsys.readouterr().err
     assert "seqtagger-train: error: data.files.train:" in err and "absent.conll" in err
     assert "Traceback" not in err
+
+
+def test_every_logger_config_runs(tiny_ner_dir: Path, tmp_path: Path) -> None:
+    """csv alone and tensorboard + csv: only TensorBoard takes the final metrics with hparams."""
+    for logger in ("csv", "many_loggers"):
+        overrides = [*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=1", f"logger={logger}"]
+        metrics = train(compose_train(overrides, tmp_path / logger))
+        assert "test/f1" in metrics
+        assert list((tmp_path / logger / "csv").rglob("metrics.csv")), logger

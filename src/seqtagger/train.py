@@ -19,6 +19,7 @@ from typing import Any
 import hydra
 import lightning as L
 from lightning import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
 from seqtagger.utils.cli import user_errors
@@ -136,7 +137,10 @@ def _log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> N
         f"hp/{name}": value for name, value in metrics.items() if name.startswith(("test/", "val/"))
     }
     for logger in loggers:
-        logger.log_hyperparams(params, metrics=final) if final else logger.log_hyperparams(params)
+        if isinstance(logger, TensorBoardLogger):  # the only one that takes final metrics
+            logger.log_hyperparams(params, metrics=final or None)
+        else:
+            logger.log_hyperparams(params)
         logger.save()
 
 
