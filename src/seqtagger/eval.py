@@ -45,7 +45,7 @@ def run_config(ckpt_path: Path) -> DictConfig | None:
     return OmegaConf.load(path) if path.is_file() else None
 
 
-def default_sets(ckpt_path: Path, file_scheme: str) -> dict[str, HeldOutSet]:
+def default_sets(ckpt_path: Path) -> dict[str, HeldOutSet]:
     """The training run's test split, read as training read it."""
     cfg = run_config(ckpt_path)
     if cfg is None or "data" not in cfg:
@@ -114,7 +114,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     if sets_cfg:
         sets = {name: held_out_set(name, spec, cfg, file_scheme) for name, spec in sets_cfg.items()}
     else:
-        sets = default_sets(ckpt_path, file_scheme)
+        sets = default_sets(ckpt_path)
 
     output_dir = Path(cfg.paths.output_dir)
     writer = _tensorboard(output_dir) if cfg.get("tensorboard", True) else None
