@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from seqtagger.eval import evaluate, main
 from seqtagger.metrics.conlleval import evaluate as conlleval_evaluate
 from seqtagger.metrics.conlleval import read_columns
-from tests.conftest import compose_config
+from tests.helpers import compose_config
 
 
 def compose_eval(overrides: list[str], output_dir: Path) -> DictConfig:

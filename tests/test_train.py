@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from seqtagger.lightning_module import TaggerModule, load_checkpoint
 from seqtagger.train import train
-from tests.conftest import compose_train, tiny_ner_overrides
+from tests.helpers import compose_train, tiny_ner_overrides
 
 
 def event_tags(folder: Path) -> set[str]:

@@ -20,6 +20,7 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from seqtagger.data.download import CORPORA, ensure_corpus
+from seqtagger.errors import ConfigError
 from seqtagger.evaluation import (
     HeldOutSet,
     held_out_from_file,
@@ -49,14 +50,14 @@ def default_sets(ckpt_path: Path) -> dict[str, HeldOutSet]:
     """The training run's test split, read as training read it."""
     cfg = run_config(ckpt_path)
     if cfg is None or "data" not in cfg:
-        raise ValueError(
+        raise ConfigError(
             f"sets is empty and no training config.yaml was found beside {ckpt_path.parent}: "
             "name the held-out sets, e.g. +sets.test=path/to/test.conll"
         )
     datamodule = hydra.utils.instantiate(cfg.data)
     files = datamodule.resolve_files()
     if "test" not in files:
-        raise ValueError("sets is empty and the training data has no test split: name the sets")
+        raise ConfigError("sets is empty and the training data has no test split: name the sets")
     source = files["test"]
     return {
         "test": HeldOutSet("test", source, datamodule.reader_for(source), datamodule.file_scheme)
@@ -68,11 +69,11 @@ def held_out_set(name: str, spec: Any, cfg: DictConfig, file_scheme: str) -> Hel
     if isinstance(spec, str):
         return held_out_from_file(name, _find(spec, cfg), file_scheme)
     if not isinstance(spec, Mapping):
-        raise ValueError(f"sets.{name}: expected a file path or a mapping, got {spec!r}")
+        raise ConfigError(f"sets.{name}: expected a file path or a mapping, got {spec!r}")
     if "corpus" in spec:
         return _corpus_set(name, spec, cfg)
     if "file" not in spec:
-        raise ValueError(f"sets.{name}: give `file` (or `corpus` and `split`)")
+        raise ConfigError(f"sets.{name}: give `file` (or `corpus` and `split`)")
     reader = hydra.utils.instantiate(spec["reader"]) if spec.get("reader") else None
     return held_out_from_file(
         name, _find(spec["file"], cfg), spec.get("scheme") or file_scheme, reader
@@ -82,13 +83,13 @@ def held_out_set(name: str, spec: Any, cfg: DictConfig, file_scheme: str) -> Hel
 def _corpus_set(name: str, spec: Mapping, cfg: DictConfig) -> HeldOutSet:
     corpus = spec["corpus"]
     if corpus not in CORPORA:
-        raise ValueError(
+        raise ConfigError(
             f"sets.{name}.corpus={corpus!r} is not known; choose from {sorted(CORPORA)}"
         )
     files = ensure_corpus(corpus, cfg.paths.data_dir)
     split = spec.get("split", "test")
     if split not in files:
-        raise ValueError(f"sets.{name}.split={split!r}: {corpus} has {sorted(files)}")
+        raise ConfigError(f"sets.{name}.split={split!r}: {corpus} has {sorted(files)}")
     scheme = spec.get("scheme") or CORPORA[corpus].scheme
     return held_out_from_file(name, files[split], scheme)
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from seqtagger.data.readers import Reader, reader_for_path
 from seqtagger.data.schemes import convert_tags, label_types, scheme_labels
+from seqtagger.errors import CorpusFormatError, CorpusNotFoundError
 from seqtagger.metrics import report as reports
 from seqtagger.metrics.conlleval import ChunkCounts, evaluate, format_report
 from seqtagger.predictor import Predictor
@@ -67,7 +68,7 @@ def read_set(held_out: HeldOutSet) -> tuple[list[list[str]], list[list[str]]]:
         tokens.append(list(sentence["tokens"]))
         gold.append(list(sentence["tags"]))
     if not tokens:
-        raise ValueError(f"sets.{held_out.name}: no sentences in {held_out.source}")
+        raise CorpusFormatError(f"sets.{held_out.name}: no sentences in {held_out.source}")
     return tokens, gold
 
 
@@ -237,5 +238,5 @@ def held_out_from_file(
     """A set read from ``path`` with ``reader`` (default: chosen by file suffix)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"sets.{name}: {path} does not exist")
+        raise CorpusNotFoundError(f"sets.{name}: {path} does not exist")
     return HeldOutSet(name, path, reader or reader_for_path(path), scheme)

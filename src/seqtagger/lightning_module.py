@@ -29,6 +29,7 @@ from torchmetrics import MaxMetric, MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqtagger.data.vocab import Vocab
+from seqtagger.errors import CheckpointError
 from seqtagger.metrics.span_f1 import SpanF1
 from seqtagger.models.loss import IGNORE_INDEX, check_targets, sequence_cross_entropy
 from seqtagger.models.tagger import Tagger, build_tagger
@@ -44,10 +45,6 @@ warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(v
 CHECKPOINT_KEY = "seqtagger"
 CHECKPOINT_FORMAT = 1
 STAGES = ("train", "val", "test")
-
-
-class CheckpointError(ValueError):
-    """A file that is not a seqtagger checkpoint, or one that does not fit the data."""
 
 
 class TaggerModule(LightningModule):

@@ -22,6 +22,7 @@ from lightning import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from seqtagger.errors import CheckpointError
 from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import (
     apply_extras,
@@ -45,7 +46,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
     """``auto`` -> the run folder's ``checkpoints/last.ckpt`` when it exists, else a fresh start."""
     if ckpt_path != "auto":
         if ckpt_path is not None and not Path(ckpt_path).is_file():
-            raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+            raise CheckpointError(f"ckpt_path={ckpt_path}: no such checkpoint file")
         return ckpt_path
     last = Path(output_dir) / "checkpoints" / "last.ckpt"
     if last.is_file():

@@ -32,6 +32,7 @@ from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reade
 from seqtagger.data.sampler import BucketBatchSampler
 from seqtagger.data.schemes import check_scheme, convert_tags
 from seqtagger.data.vocab import Vocab, build_vocabs
+from seqtagger.errors import ConfigError
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
@@ -85,13 +86,13 @@ class TaggingDataModule(LightningDataModule):
     ) -> None:
         super().__init__()
         if files is None and corpus is None:
-            raise ValueError("data: give `data.files` (split -> path) or a named `data.corpus`")
+            raise ConfigError("data: give `data.files` (split -> path) or a named `data.corpus`")
         if corpus is not None and corpus not in CORPORA:
-            raise ValueError(f"data.corpus={corpus!r} is not known; choose from {sorted(CORPORA)}")
+            raise ConfigError(f"data.corpus={corpus!r} is not known; choose from {sorted(CORPORA)}")
         if headline not in ("acc", "f1"):
-            raise ValueError(f"data.headline={headline!r}: expected 'acc' or 'f1'")
+            raise ConfigError(f"data.headline={headline!r}: expected 'acc' or 'f1'")
         if batch_unit not in ("sentences", "tokens"):
-            raise ValueError(f"data.batch_unit={batch_unit!r}: expected 'sentences' or 'tokens'")
+            raise ConfigError(f"data.batch_unit={batch_unit!r}: expected 'sentences' or 'tokens'")
         self.reader = reader
         self.files = dict(files) if files is not None else None
         self.corpus = corpus
@@ -132,7 +133,7 @@ class TaggingDataModule(LightningDataModule):
             path = Path(os.path.expanduser(str(name)))
             resolved[split] = path if path.is_absolute() else self.data_dir / path
         if "train" not in resolved:
-            raise ValueError(
+            raise ConfigError(
                 "data.files must name a `train` file (the vocabulary is built from it)"
             )
         return resolved
@@ -219,7 +220,7 @@ class TaggingDataModule(LightningDataModule):
 
     def _split(self, split: str) -> TaggedDataset:
         if split not in self.datasets:
-            raise ValueError(f"data.files has no `{split}` split (have {sorted(self.datasets)})")
+            raise ConfigError(f"data.files has no `{split}` split (have {sorted(self.datasets)})")
         return self.datasets[split]
 
     def _loader(
@@ -260,7 +261,7 @@ class TaggingDataModule(LightningDataModule):
         if self.vocabs is None:
             raise RuntimeError("TaggingDataModule.setup() has not run yet")
         if not sentences:
-            raise ValueError("predict input is empty: give at least one sentence")
+            raise ConfigError("predict input is empty: give at least one sentence")
         table = datasets.Dataset.from_dict({"tokens": [list(tokens) for tokens in sentences]})
         encoded = encode_dataset(
             table, self.vocabs, split="predict", max_word_length=self.max_word_length

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtagger.data.readers import CorpusNotFoundError
+from seqtagger.errors import ConfigError
 
 __all__ = [
     "CORPORA",
@@ -143,7 +144,7 @@ def ensure_corpus(
     naming the expected paths and how to get the files when any is missing.
     """
     if name not in CORPORA:
-        raise ValueError(f"unknown corpus {name!r} (expected one of {sorted(CORPORA)})")
+        raise ConfigError(f"unknown corpus {name!r} (expected one of {sorted(CORPORA)})")
     spec = CORPORA[name]
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     folder = root / spec.folder

@@ -19,15 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seqtagger.data.vocab import Vocab
+from seqtagger.errors import ConfigError, CorpusFormatError, UnknownLabelError
 
 log = logging.getLogger(__name__)
 
 UNKNOWN_LABEL_POLICIES = ("error", "map_to_o")
 OUTSIDE = "O"
-
-
-class UnknownLabelError(ValueError):
-    """A dev/test/predict split has tags that the training split never showed."""
 
 
 def _column(dataset: datasets.Dataset, name: str) -> pa.ChunkedArray:
@@ -142,15 +139,15 @@ def encode_dataset(
         num_proc: worker processes for ``map``.
     """
     if unknown_labels not in UNKNOWN_LABEL_POLICIES:
-        raise ValueError(
+        raise ConfigError(
             f"data.unknown_labels must be one of {UNKNOWN_LABEL_POLICIES}, got {unknown_labels!r}"
         )
     if max_length is not None and max_length < 1:
-        raise ValueError(f"data.max_length must be >= 1 or null, got {max_length}")
+        raise ConfigError(f"data.max_length must be >= 1 or null, got {max_length}")
     if max_word_length < 1:
-        raise ValueError(f"data.max_word_length must be >= 1, got {max_word_length}")
+        raise ConfigError(f"data.max_word_length must be >= 1, got {max_word_length}")
     if "tokens" not in dataset.column_names:
-        raise ValueError(
+        raise CorpusFormatError(
             f"split {split!r}: dataset has no 'tokens' column ({dataset.column_names})"
         )
 

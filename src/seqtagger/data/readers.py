@@ -35,6 +35,8 @@ from datasets import ClassLabel, LargeList, Sequence, Value
 from datasets.exceptions import DatasetGenerationError
 from datasets.fingerprint import Hasher
 
+from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError
+
 __all__ = [
     "FEATURES",
     "ConllReader",
@@ -59,22 +61,6 @@ _FORMAT_VERSION = 1
 # Runs of ASCII whitespace; used only for non-ASCII lines (str.split() would also split at
 # U+00A0 and other Unicode spaces, which occur *inside* tokens of some corpora).
 _ASCII_WS = re.compile(r"[ \t\n\r\f\v]+")
-
-
-class CorpusFormatError(ValueError):
-    """A corpus file is malformed: ``"path:LINE: what is wrong (expected ...)"``."""
-
-    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
-        super().__init__(message)
-        self.path = None if path is None else str(path)
-        self.line = line
-
-    def __reduce__(self):  # keep path/line across pickling (e.g. worker processes)
-        return type(self), self.args, {"path": self.path, "line": self.line}
-
-
-class CorpusNotFoundError(FileNotFoundError):
-    """A corpus file, folder, split or hub dataset does not exist."""
 
 
 def _error(path: str | Path, line: int | None, what: str) -> CorpusFormatError:
@@ -273,9 +259,9 @@ class ConllReader(Reader):
         docstart: str = "-DOCSTART-",
     ):
         if token_column == tag_column:
-            raise ValueError(f"token_column and tag_column are both {token_column}")
+            raise ConfigError(f"token_column and tag_column are both {token_column}")
         if separator == "":
-            raise ValueError("separator must be None (whitespace) or a non-empty string")
+            raise ConfigError("separator must be None (whitespace) or a non-empty string")
         self.token_column = token_column
         self.tag_column = tag_column
         self.separator = separator
@@ -383,7 +369,7 @@ class ConlluReader(Reader):
     def __init__(self, tag_column: str | int = "upos"):
         if isinstance(tag_column, str):
             if tag_column.lower() not in self._NAMED:
-                raise ValueError(
+                raise ConfigError(
                     f"tag_column={tag_column!r}: expected one of {sorted(self._NAMED)} or a "
                     "0-based column number"
                 )
@@ -391,7 +377,7 @@ class ConlluReader(Reader):
         else:
             index = int(tag_column)
         if not 0 <= index < 10 or index in (0, 1):
-            raise ValueError(f"tag_column={tag_column!r}: expected a column 2..9 of CoNLL-U")
+            raise ConfigError(f"tag_column={tag_column!r}: expected a column 2..9 of CoNLL-U")
         self.tag_column = tag_column
         self._index = index
 

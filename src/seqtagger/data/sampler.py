@@ -32,6 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqtagger.errors import ConfigError
+
 UNITS = ("sentences", "tokens")
 
 
@@ -63,11 +65,11 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         pool_factor: int = 50,
     ) -> None:
         if unit not in UNITS:
-            raise ValueError(f"data.batch_unit must be one of {UNITS}, got {unit!r}")
+            raise ConfigError(f"data.batch_unit must be one of {UNITS}, got {unit!r}")
         if batch_size < 1:
-            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+            raise ConfigError(f"data.batch_size must be >= 1, got {batch_size}")
         if pool_factor < 1:
-            raise ValueError(f"data.pool_factor must be >= 1, got {pool_factor}")
+            raise ConfigError(f"data.pool_factor must be >= 1, got {pool_factor}")
         if num_replicas < 1 or not 0 <= rank < num_replicas:
             raise ValueError(f"need 0 <= rank < num_replicas, got rank={rank}, {num_replicas=}")
         self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)

@@ -17,14 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from seqtagger.errors import SchemeError
+
 SCHEMES = ("plain", "iob1", "iob2", "bioes")
 OUTSIDE = "O"
 # Prefixes each scheme may use; plain tags are opaque labels (POS) and carry no prefix.
 _PREFIXES = {"iob1": "BIO", "iob2": "BIO", "bioes": "BIOES"}
-
-
-class SchemeError(ValueError):
-    """A tag, tag sequence or scheme name that does not fit the tagging scheme."""
 
 
 @dataclass(frozen=True, order=True)

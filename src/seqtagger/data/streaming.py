@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from typing import Generic, TypeVar
 
+from seqtagger.errors import ConfigError
+
 __all__ = ["OrderedWriter", "windowed_batches"]
 
 T = TypeVar("T")
@@ -42,9 +44,9 @@ def windowed_batches(
     items; a batch never spans two windows. Positions count from 0 over the whole input.
     """
     if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
     if window < 1:
-        raise ValueError(f"window must be >= 1, got {window}")
+        raise ConfigError(f"window must be >= 1, got {window}")
     iterator = iter(items)
     offset = 0
     while True:

@@ -17,6 +17,8 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seqtagger.errors import ConfigError, CorpusFormatError, VocabularyError
+
 if TYPE_CHECKING:
     import datasets
 
@@ -86,11 +88,11 @@ class Vocab:
         ``max_size`` counts regular entries only, not the specials.
         """
         if sort not in _SORTS:
-            raise ValueError(f"Vocab.build: sort must be one of {_SORTS}, got {sort!r}")
+            raise ConfigError(f"Vocab.build: sort must be one of {_SORTS}, got {sort!r}")
         if min_freq < 1:
-            raise ValueError(f"Vocab.build: min_freq must be >= 1, got {min_freq}")
+            raise ConfigError(f"Vocab.build: min_freq must be >= 1, got {min_freq}")
         if max_size is not None and max_size < 0:
-            raise ValueError(f"Vocab.build: max_size must be >= 0 or None, got {max_size}")
+            raise ConfigError(f"Vocab.build: max_size must be >= 0 or None, got {max_size}")
         probe = cls([], pad=pad, unk=unk, lowercase=lowercase, normalize_digits=normalize_digits)
         if lowercase or normalize_digits:
             normalized: Counter[str] = Counter()
@@ -189,16 +191,16 @@ class Vocab:
     def from_dict(cls, data: dict[str, Any], *, source: str = "vocab data") -> Vocab:
         """Inverse of :meth:`to_dict`; ``source`` names the file in error messages."""
         if not isinstance(data, dict):
-            raise ValueError(f"{source}: expected a JSON object, got {type(data).__name__}")
+            raise VocabularyError(f"{source}: expected a JSON object, got {type(data).__name__}")
         version = data.get("version", FORMAT_VERSION)
         if version != FORMAT_VERSION:
-            raise ValueError(f"{source}: unsupported vocab format version {version!r}")
+            raise VocabularyError(f"{source}: unsupported vocab format version {version!r}")
         missing = [k for k in ("itos", "pad", "unk") if k not in data]
         if missing:
-            raise ValueError(f"{source}: missing key(s) {missing}")
+            raise VocabularyError(f"{source}: missing key(s) {missing}")
         itos = data["itos"]
         if not isinstance(itos, list) or not all(isinstance(t, str) for t in itos):
-            raise ValueError(f"{source}: 'itos' must be a list of strings")
+            raise VocabularyError(f"{source}: 'itos' must be a list of strings")
         return cls(
             itos,
             pad=data["pad"],
@@ -220,7 +222,7 @@ class Vocab:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{e.lineno}: invalid JSON in vocab file: {e.msg}") from e
+            raise VocabularyError(f"{path}:{e.lineno}: invalid JSON in vocab file: {e.msg}") from e
         return cls.from_dict(data, source=str(path))
 
 
@@ -238,7 +240,7 @@ def build_vocabs(
     case and digits); labels have no pad/unk and alphabetical ids.
     """
     if "tags" not in train.column_names:
-        raise ValueError("build_vocabs: the training split has no 'tags' column")
+        raise CorpusFormatError("build_vocabs: the training split has no 'tags' column")
     tokens = train.select_columns(["tokens"]).with_format(None)[:]["tokens"]
     word_counts = Counter(chain.from_iterable(tokens))
     return {

@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError
+
 __all__ = ["CharCNN", "TokenEmbedder", "load_pretrained_vectors"]
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ def _open_text(path: Path) -> Iterator[str]:
 def _split_vector_line(parts: list[str], dim: int, path: Path, line_no: int) -> tuple[str, list]:
     """``word v1 ... vD`` -> (word, values); words containing spaces (GloVe 840B) are re-joined."""
     if len(parts) < dim + 1:
-        raise ValueError(
+        raise CorpusFormatError(
             f"{path}:{line_no}: expected a word followed by {dim} values, found "
             f"{len(parts) - 1} values. Check the embedding file and the configured word_dim."
         )
@@ -66,7 +68,7 @@ def load_pretrained_vectors(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"pretrained vectors file not found: {path}")
+        raise CorpusNotFoundError(f"pretrained vectors file not found: {path}")
     bound = math.sqrt(3.0 / dim)
     weights = torch.empty(len(words), dim).uniform_(-bound, bound)
     exact_rows: dict[str, list[int]] = {}
@@ -82,7 +84,7 @@ def load_pretrained_vectors(
         parts = line.rstrip("\r\n ").split(" ")
         if line_no == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
             if int(parts[1]) != dim:
-                raise ValueError(
+                raise ConfigError(
                     f"{path}:1: word2vec header declares {parts[1]}-dimensional vectors but "
                     f"word_dim={dim}. Set word_dim to {parts[1]} or use another file."
                 )
@@ -90,7 +92,7 @@ def load_pretrained_vectors(
         if parts == [""]:
             continue
         if first_data_line and len(parts) - 1 != dim:
-            raise ValueError(
+            raise ConfigError(
                 f"{path}:{line_no}: vectors have {len(parts) - 1} values but word_dim={dim}. "
                 f"Set word_dim to {len(parts) - 1} or use another file."
             )
@@ -192,7 +194,7 @@ class TokenEmbedder(nn.Module):
     ) -> None:
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
-            raise ValueError(f"word_dropout must be in [0, 1); received {word_dropout}.")
+            raise ConfigError(f"word_dropout must be in [0, 1); received {word_dropout}.")
         self.pad_index = pad_index
         self.unk_index = unk_index
         self.word_dropout = word_dropout
@@ -218,7 +220,7 @@ class TokenEmbedder(nn.Module):
     ) -> None:
         if words is None or len(words) != num_words:
             got = "None" if words is None else f"{len(words)} words"
-            raise ValueError(
+            raise ConfigError(
                 f"pretrained={pretrained!r} needs `words`, the word vocab in index order "
                 f"({num_words} entries); received {got}."
             )

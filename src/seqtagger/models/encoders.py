@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from seqtagger.errors import ConfigError
+
 __all__ = ["BiLSTMEncoder", "TransformerEncoder"]
 
 
@@ -36,7 +38,7 @@ class BiLSTMEncoder(nn.Module):
     ) -> None:
         super().__init__()
         if hidden_size % 2:
-            raise ValueError(
+            raise ConfigError(
                 f"BiLSTMEncoder hidden_size is the concatenation of both directions and must be "
                 f"even; received {hidden_size}."
             )
@@ -97,9 +99,9 @@ class TransformerEncoder(nn.Module):
     ) -> None:
         super().__init__()
         if d_model % num_heads:
-            raise ValueError(f"d_model={d_model} must be divisible by num_heads={num_heads}.")
+            raise ConfigError(f"d_model={d_model} must be divisible by num_heads={num_heads}.")
         if positions not in ("sinusoidal", "learned"):
-            raise ValueError(
+            raise ConfigError(
                 f"positions must be 'sinusoidal' or 'learned'; received {positions!r}."
             )
         self.d_model = d_model

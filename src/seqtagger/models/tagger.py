@@ -15,6 +15,8 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from seqtagger.errors import ConfigError
+
 __all__ = ["Tagger", "build_tagger"]
 
 
@@ -44,7 +46,7 @@ class Tagger(nn.Module):
 
 def _partial(config: Mapping, key: str):
     if "_target_" not in config:
-        raise ValueError(
+        raise ConfigError(
             f"model.{key} config needs a `_target_` (e.g. seqtagger.models.encoders."
             f"BiLSTMEncoder); received keys {sorted(config)}."
         )

@@ -1,8 +1,11 @@
 """One clear message instead of a traceback for mistakes in the user's input.
 
-Corpora, checkpoints and config values are the user's; an error in them is reported as one line
-naming the file and line or the config key, with exit code 2. Set ``SEQTAGGER_TRACEBACK=1`` to
-get the full traceback instead (for bug reports).
+Corpora, checkpoints and config values are the user's; an error in them (a
+:class:`~seqtagger.errors.UserError`, or a file-system error on one of their paths) is reported as
+one line naming the file and line or the config key, with exit code 2. Anything else is a bug and
+keeps its traceback (exit code 1). Hydra wraps errors raised while instantiating a ``_target_``
+in its own exception; the user's error is found inside it. Set ``SEQTAGGER_TRACEBACK=1`` to get
+the full traceback of a user error too (for bug reports).
 """
 
 from __future__ import annotations
@@ -12,31 +15,39 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from seqtagger.data.encoding import UnknownLabelError
-from seqtagger.data.readers import CorpusFormatError, CorpusNotFoundError
-from seqtagger.data.schemes import SchemeError
-from seqtagger.lightning_module import CheckpointError
-from seqtagger.models.loss import LossContractError
+from seqtagger.errors import UserError
 
-USER_ERRORS: tuple[type[Exception], ...] = (
-    CheckpointError,
-    CorpusFormatError,
-    CorpusNotFoundError,
-    FileNotFoundError,
-    LossContractError,
-    SchemeError,
-    UnknownLabelError,
-    ValueError,
-)
+
+def find_user_error(error: BaseException) -> BaseException | None:
+    """``error`` itself or the first error in its cause/context chain that is the user's:
+    a ``UserError`` or an ``OSError`` about a named file (not found, no permission, disk full)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, UserError):
+            return current
+        if isinstance(current, OSError) and current.filename is not None:
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe(error: BaseException) -> str:
+    """The one-line message for a user error (``OSError``: ``path: reason``)."""
+    if isinstance(error, OSError) and not isinstance(error, UserError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return str(error)
 
 
 @contextmanager
 def user_errors(program: str) -> Iterator[None]:
-    """Turn the errors in ``USER_ERRORS`` into ``<program>: error: <message>`` and exit 2."""
+    """Turn user errors into ``<program>: error: <message>`` on stderr and exit code 2."""
     try:
         yield
-    except USER_ERRORS as error:
-        if os.environ.get("SEQTAGGER_TRACEBACK"):
+    except Exception as error:
+        found = find_user_error(error)
+        if found is None or os.environ.get("SEQTAGGER_TRACEBACK"):
             raise
-        print(f"{program}: error: {error}", file=sys.stderr)
+        print(f"{program}: error: {describe(found)}", file=sys.stderr)
         sys.exit(2)

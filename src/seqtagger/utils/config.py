@@ -17,6 +17,7 @@ from lightning import Callback
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from seqtagger.errors import ConfigError
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
@@ -56,7 +57,7 @@ def instantiate_group(group_cfg: DictConfig | None, group: str) -> list[Any]:
             log.info(f"Instantiating {group} <{conf._target_}>")
             objects.append(hydra.utils.instantiate(conf))
         elif conf is not None:
-            raise ValueError(f"{group}.{name}: expected a config with _target_, got {conf!r}")
+            raise ConfigError(f"{group}.{name}: expected a config with _target_, got {conf!r}")
     return objects
 
 

@@ -1,0 +1,71 @@
+"""Errors caused by the user's input: one type, so the entry points can tell them from bugs.
+
+Every problem with something the user gave — a corpus file, a tag scheme, a vocabulary, a
+checkpoint, a config value or an API argument — raises a subclass of :class:`UserError`. The
+entry points (``seqtagger.utils.cli.user_errors``) turn exactly these, plus file-system errors on
+the user's paths, into one line and exit code 2; anything else is a bug and keeps its traceback.
+
+The subclasses also derive from the built-in type that callers caught before this module
+existed (``ValueError``, ``FileNotFoundError``), so ``except ValueError`` in user code still works.
+This module imports nothing from seqtagger: every layer may raise these.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "CorpusError",
+    "CorpusFormatError",
+    "CorpusNotFoundError",
+    "SchemeError",
+    "UnknownLabelError",
+    "UserError",
+    "VocabularyError",
+]
+
+
+class UserError(Exception):
+    """Base class: the user's input is wrong; the message says where and how to fix it."""
+
+
+class ConfigError(UserError, ValueError):
+    """A config value (``data.batch_size=0``) or API argument that cannot work; names the key."""
+
+
+class CorpusError(UserError):
+    """Something wrong with a corpus file, folder or dataset."""
+
+
+class CorpusFormatError(CorpusError, ValueError):
+    """A corpus file is malformed: ``"path:LINE: what is wrong (expected ...)"``."""
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        super().__init__(message)
+        self.path = None if path is None else str(path)
+        self.line = line
+
+    def __reduce__(self):  # keep path/line across pickling (e.g. worker processes)
+        return type(self), self.args, {"path": self.path, "line": self.line}
+
+
+class CorpusNotFoundError(CorpusError, FileNotFoundError):
+    """A corpus file, folder, split or hub dataset does not exist."""
+
+
+class SchemeError(UserError, ValueError):
+    """A tag, tag sequence or scheme name that does not fit the tagging scheme."""
+
+
+class VocabularyError(UserError, ValueError):
+    """A vocabulary file or label set that does not fit the data or the model."""
+
+
+class UnknownLabelError(VocabularyError):
+    """A dev/test/predict split has tags that the training split never showed."""
+
+
+class CheckpointError(UserError, ValueError):
+    """A file that is not a seqtagger checkpoint, or one that does not fit the data."""

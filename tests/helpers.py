@@ -1,0 +1,118 @@
+"""Helpers the tests import: tiny generated corpora, the shared real corpora, composed configs."""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO_ROOT / "configs"
+
+FIRST_NAMES = ["Anna", "Boris", "Chen", "Dana", "Emil", "Fatima", "Goran", "Hana"]
+LAST_NAMES = ["Smith", "Ivanova", "Li", "Okafor", "Berg", "Haddad"]
+PLACES = ["Paris", "Lagos", "Oslo", "Lima", "Hanoi", "Quito"]
+ORGS = [["Acme", "Corp"], ["United", "Nations"], ["Red", "Cross"], ["EU"]]
+FILLER = [
+    *("the", "a", "said", "on", "in", "of", "to", "visited", "met", "with", "from"),
+    *("and", "today", "report", "new", "big", "city"),
+]
+
+
+def shared_data_dir() -> Path | None:
+    """The real corpora folder: $SEQTAGGER_DATA_DIR, else ../shared/data beside the repo."""
+    path = Path(os.environ.get("SEQTAGGER_DATA_DIR", REPO_ROOT.parent / "shared" / "data"))
+    has_both = (path / "ud_en_ewt").is_dir() and (path / "conll2003").is_dir()
+    return path if has_both else None
+
+
+def make_ner_sentence(rng: random.Random) -> tuple[list[str], list[str]]:
+    """A random sentence with PER/LOC/ORG entities, tagged in IOB2."""
+    tokens: list[str] = []
+    tags: list[str] = []
+    for _ in range(rng.randint(1, 4)):
+        for _ in range(rng.randint(0, 3)):
+            tokens.append(rng.choice(FILLER))
+            tags.append("O")
+        kind = rng.choice(["PER", "LOC", "ORG"])
+        if kind == "PER":
+            words = [rng.choice(FIRST_NAMES)] + (
+                [rng.choice(LAST_NAMES)] if rng.random() < 0.6 else []
+            )
+        elif kind == "LOC":
+            words = [rng.choice(PLACES)]
+        else:
+            words = list(rng.choice(ORGS))
+        tokens.extend(words)
+        tags.extend([f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1))
+    tokens.append(".")
+    tags.append("O")
+    return tokens, tags
+
+
+def write_conll(
+    path: Path, sentences: list[tuple[list[str], list[str]]], docstart: bool = True
+) -> Path:
+    """Write ``token POS tag`` CoNLL columns, IOB2 tags, ``-DOCSTART-`` on top."""
+    lines = ["-DOCSTART- -X- O O", ""] if docstart else []
+    for tokens, tags in sentences:
+        lines += [f"{token} X {tag}" for token, tag in zip(tokens, tags, strict=True)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """Compose a real config (``train``, ``eval``) with ``overrides``; outputs to ``output_dir``."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        cfg = compose(config_name=config_name, return_hydra_config=True, overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        cfg.paths.log_dir = str(output_dir)
+        cfg.extras.print_config = False
+        cfg.hydra.runtime.output_dir = str(output_dir)
+    HydraConfig().set_config(cfg)
+    GlobalHydra.instance().clear()
+    return cfg
+
+
+def compose_train(overrides: list[str], output_dir: Path) -> DictConfig:
+    """``train.yaml`` on one CPU, without a progress bar."""
+    cpu = ["trainer.accelerator=cpu", "trainer.devices=1", "+trainer.enable_progress_bar=false"]
+    return compose_config("train", [*overrides, *cpu], output_dir)
+
+
+def tiny_ner_overrides(tiny_dir: Path, model: str = "bilstm") -> list[str]:
+    """Overrides that point ``data=files`` at the tiny corpus and shrink the model."""
+    small = (
+        ["model.encoder.hidden_size=32"]
+        if model == "bilstm"
+        else [
+            "model.encoder.d_model=32",
+            "model.encoder.dim_feedforward=64",
+            "model.encoder.num_heads=2",
+        ]
+    )
+    return [
+        "data=files",
+        f"model={model}",
+        f"paths.data_dir={tiny_dir}",
+        "data.files.train=train.txt",
+        "data.files.validation=dev.txt",
+        "data.files.test=test.txt",
+        "data.file_scheme=iob2",
+        "data.train_scheme=bioes",
+        "data.headline=f1",
+        "data.batch_size=16",
+        "model.embedding.word_dim=16",
+        "model.embedding.char_dim=8",
+        "model.embedding.char_filters=8",
+        *small,
+        "callbacks.rich_progress_bar=null",
+    ]
