@@ -1,0 +1,169 @@
+"""Every config composes and builds: each file of each group, each experiment and debug config.
+
+For each choice the real ``train.yaml`` is composed with that choice on a tiny corpus, the
+datamodule is instantiated and set up, the model is sized from its data and one training batch
+goes through it: logits come out as (N, L, C) with C the corpus' label count.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import hydra
+import pytest
+import torch
+from omegaconf import DictConfig
+
+from seqtagger.data.download import CORPORA
+from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers
+from tests.helpers import (
+    CONFIG_DIR,
+    compose_config,
+    compose_train,
+    make_ner_sentence,
+    tiny_ner_overrides,
+    write_conll,
+)
+
+UPOS = ["DET", "NOUN", "VERB", "ADP", "PROPN", "PUNCT"]
+
+
+def choices(group: str) -> list[str]:
+    """Every selectable file of a config group (``_base`` files and READMEs are not choices)."""
+    folder = CONFIG_DIR / group
+    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
+
+
+def write_conllu(path: Path, rng: random.Random, count: int) -> None:
+    lines = []
+    for n in range(count):
+        lines.append(f"# sent_id = s{n}")
+        for i in range(1, rng.randint(2, 6) + 1):
+            word = rng.choice(["the", "cat", "sat", "on", "Oslo", "."])
+            lines.append(f"{i}\t{word}\t_\t{rng.choice(UPOS)}\t_\t_\t0\t_\t_\t_")
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding tiny stand-ins of the named corpora, under their real file names."""
+    root = tmp_path_factory.mktemp("named_corpora")
+    rng = random.Random(3)
+    ud = CORPORA["ud_ewt"]
+    (root / ud.folder).mkdir()
+    for name in ud.files.values():
+        write_conllu(root / ud.folder / name, rng, 30)
+    conll = CORPORA["conll2003"]
+    (root / conll.folder).mkdir()
+    for name in conll.files.values():  # IOB2 tags are valid IOB1 too
+        write_conll(root / conll.folder / name, [make_ner_sentence(rng) for _ in range(30)])
+    return root
+
+
+@pytest.fixture(scope="module")
+def hub_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local folder laid out like a hub dataset (parquet files with ClassLabel tags)."""
+    import datasets
+
+    root = tmp_path_factory.mktemp("hub_like")
+    (root / "data").mkdir()
+    names = ["O", "B-PER", "I-PER"]
+    features = datasets.Features(
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=names)),
+        }
+    )
+    rows = {"tokens": [["Ann", "Lee", "ran"], ["ok"]] * 4, "ner_tags": [[1, 2, 0], [0]] * 4}
+    table = datasets.Dataset.from_dict(rows, features=features)
+    for split in ("train", "validation", "test"):
+        table.to_parquet(str(root / "data" / f"{split}-00000-of-00001.parquet"))
+    return root
+
+
+def build_and_forward(cfg: DictConfig) -> tuple[torch.Tensor, int]:
+    """Instantiate the config's datamodule and module; logits of one training batch."""
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.setup("fit")
+    module = hydra.utils.instantiate(cfg.model, _recursive_=False)
+    module._build(datamodule.data_info())
+    batch = next(iter(datamodule.train_dataloader()))
+    with torch.no_grad():
+        logits = module(batch)
+    assert logits.shape[:2] == batch["token_ids"].shape
+    return logits, len(datamodule.labels)
+
+
+def tiny(tiny_ner_dir: Path, model: str = "bilstm") -> list[str]:
+    return [*tiny_ner_overrides(tiny_ner_dir, model), "data.batch_size=4"]
+
+
+@pytest.mark.parametrize("corpus", choices("data"))
+def test_every_data_config_builds(corpus, data_dir, hub_folder, tiny_ner_dir, tmp_path):
+    overrides = [f"data={corpus}", f"paths.data_dir={data_dir}", "model.encoder.hidden_size=8"]
+    if corpus == "files":
+        overrides = [*tiny(tiny_ner_dir)]
+    if corpus == "hub":
+        overrides += [f"data.reader.name={hub_folder}", "data.file_scheme=iob2"]
+    cfg = compose_train([*overrides, f"paths.cache_dir={tmp_path / 'cache'}"], tmp_path)
+    logits, num_labels = build_and_forward(cfg)
+    assert logits.shape[-1] == num_labels
+
+
+@pytest.mark.parametrize(
+    "group", ["model", "model/embedding", "model/encoder", "model/head", "experiment", "debug"]
+)
+def test_every_model_experiment_and_debug_config_builds(group, tiny_ner_dir, data_dir, tmp_path):
+    for choice in choices(group):
+        overrides = [f"{group}={choice}"]
+        if group == "experiment":  # experiments name their corpus: point it at the stand-ins
+            overrides += [f"paths.data_dir={data_dir}", "data.batch_size=4"]
+        else:  # the encoder configs share their names with the model recipes that use them
+            recipe = choice if group in ("model", "model/encoder") else "bilstm"
+            overrides = [*tiny(tiny_ner_dir, recipe), *overrides]
+        cfg = compose_train(overrides, tmp_path / choice)
+        logits, num_labels = build_and_forward(cfg)
+        assert logits.shape[-1] == num_labels, (group, choice)
+
+
+def test_model_parts_compose_without_copying(tmp_path):
+    """model/encoder swaps the encoder alone: the rest of the recipe stays."""
+    cfg = compose_train(["model/encoder=transformer"], tmp_path)
+    assert cfg.model.encoder._target_.endswith("TransformerEncoder")
+    assert cfg.model.optimizer._target_ == "torch.optim.Adam"  # still the BiLSTM recipe's
+    cfg = compose_train(["model=transformer", "model/embedding=word"], tmp_path)
+    assert cfg.model.embedding.char_dim == 0 and cfg.model.embedding.dropout == 0.1
+
+
+def test_train_scheme_defaults_to_file_scheme(tiny_ner_dir, tmp_path):
+    """Issue 7 item 14: `data=files data.file_scheme=iob2` alone trains on IOB2."""
+    overrides = [o for o in tiny(tiny_ner_dir) if not o.startswith("data.train_scheme")]
+    cfg = compose_train(overrides, tmp_path)
+    assert cfg.data.train_scheme is None
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.setup("fit")
+    assert datamodule.train_scheme == "iob2"
+    assert "B-PER" in datamodule.labels and not any(t.startswith("E-") for t in datamodule.labels)
+
+
+@pytest.mark.parametrize("group", ["trainer", "callbacks", "logger"])
+def test_every_trainer_callback_and_logger_config_composes(group, tiny_ner_dir, tmp_path):
+    for choice in choices(group):
+        overrides = [o for o in tiny(tiny_ner_dir) if not o.startswith(f"{group}.")]
+        cfg = compose_train([*overrides, f"{group}={choice}"], tmp_path / choice)
+        callbacks = instantiate_callbacks(cfg.get("callbacks"))
+        loggers = instantiate_loggers(cfg.get("logger"))
+        assert all(hasattr(c, "on_train_start") for c in callbacks)
+        assert all(hasattr(lg, "log_metrics") for lg in loggers)
+        if group == "trainer":
+            assert cfg.trainer._target_ == "lightning.pytorch.trainer.Trainer"
+            if cfg.trainer.accelerator == "cpu" or choice == "default":
+                trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+                assert trainer.max_epochs == cfg.trainer.max_epochs
+
+
+def test_eval_config_composes(tmp_path):
+    cfg = compose_config("eval", ["ckpt_path=model.ckpt", "+sets.dev=dev.txt"], tmp_path)
+    assert cfg.ckpt_path == "model.ckpt" and dict(cfg.sets) == {"dev": "dev.txt"}
