@@ -32,12 +32,12 @@ def test_dataset_rows_and_lengths(ds):
     assert as_lists(ds[1]) == {
         "token_ids": [5],
         "char_ids": [6, 7, 8, 9],
-        "word_lengths": [4],
+        "char_ids_lengths": [4],
         "tag_ids": [1],
         "length": 1,
         "index": 1,
     }
-    assert as_lists(ds[2])["word_lengths"] == [1, 2]
+    assert as_lists(ds[2])["char_ids_lengths"] == [1, 2]
     assert [as_lists(r) for r in ds.__getitems__([2, 0])] == [as_lists(ds[2]), as_lists(ds[0])]
 
 
@@ -49,16 +49,22 @@ def test_rows_of_a_sliced_dataset_are_its_own():
     assert as_lists(sliced[1])["tag_ids"] == [1]
 
 
-def test_encode_row_matches_the_dataset_rows():
-    from seqtagger.data.collate import encode_row
+def test_featurizer_rows_match_the_dataset_rows():
+    """Prediction builds its rows from the featurizer's columns, in the dataset's own layout."""
+    from seqtagger.data.collate import rows_from_columns
+    from seqtagger.data.featurizers import WordCharFeaturizer
     from seqtagger.data.vocab import Vocab
 
     words, chars = Vocab(["the", "cat"]), Vocab(sorted(set("thecat")))
-    row = as_lists(encode_row(["the", "dog"], words, chars, max_word_length=2, index=7))
+    featurizer = WordCharFeaturizer(words, chars, max_word_length=2)
+    columns = featurizer.encode([["the", "dog"]])
+    (row,) = (as_lists(r) for r in rows_from_columns(columns, start_index=7))
     assert row["token_ids"] == [words.index("the"), words.unk_index]
-    assert row["word_lengths"] == [2, 2]
+    assert row["char_ids_lengths"] == [2, 2]
     assert row["char_ids"] == chars.indices(["t", "h", "d", "o"])
     assert row["index"] == 7 and row["length"] == 2
+    encoded = TaggedDataset(datasets.Dataset.from_dict(columns))
+    assert as_lists(encoded[0]) == {**row, "index": 0}
 
 
 def test_collate_shapes_padding_and_mask(ds):

@@ -48,15 +48,21 @@ def test_loaders_yield_padded_batches(tiny_ner_dir: Path) -> None:
     assert sorted(seen) == list(range(40))
 
 
-def test_predict_dataloader_takes_raw_token_lists(tiny_ner_dir: Path) -> None:
+def test_data_is_encoded_with_the_embedders_featurizer(tiny_ner_dir: Path) -> None:
+    """An embedder without characters gets batches without char ids, and says so in data_info
+    (the checkpoint rebuilds the same featurizer for prediction)."""
     datamodule = make_datamodule(tiny_ner_dir)
-    datamodule.setup("predict")
-    datamodule.set_predict_tokens([["Anna", "visited", "Zzyzx", "."], ["Oslo"]])
-    batches = list(datamodule.predict_dataloader())
-    assert "tag_ids" not in batches[0]
-    assert sorted(i for b in batches for i in b["index"].tolist()) == [0, 1]
-    unk = datamodule.vocabs["words"].unk_index
-    assert unk in torch.cat([b["token_ids"].flatten() for b in batches]).tolist()  # Zzyzx
+    datamodule.set_embedding(
+        {"_target_": "seqtagger.models.embeddings.TokenEmbedder", "char_dim": 0}
+    )
+    datamodule.setup("fit")
+    batch = next(iter(datamodule.train_dataloader()))
+    assert "char_ids" not in batch and batch["token_ids"].shape == batch["mask"].shape
+    assert datamodule.data_info()["featurizer"] == {
+        "kind": "word_char",
+        "use_chars": False,
+        "max_word_length": 20,
+    }
 
 
 def test_missing_train_file_names_the_config_key(tmp_path: Path) -> None:

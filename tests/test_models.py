@@ -89,12 +89,13 @@ def test_token_embedder_shapes():
     emb = TokenEmbedder(NUM_WORDS, NUM_CHARS, word_dim=16, char_dim=8, char_filters=10)
     batch = make_batch([4, 2])
     assert emb.output_size == 26
-    assert emb(batch["token_ids"], batch["char_ids"]).shape == (2, 4, 26)
+    assert emb(batch).shape == (2, 4, 26)
     no_chars = TokenEmbedder(NUM_WORDS, NUM_CHARS, word_dim=16, char_dim=0)
     assert no_chars.output_size == 16 and no_chars.char_cnn is None
-    assert no_chars(batch["token_ids"], None).shape == (2, 4, 16)
+    words_only = {"token_ids": batch["token_ids"]}
+    assert no_chars(words_only).shape == (2, 4, 16)
     with pytest.raises(ValueError, match="char_ids"):
-        emb(batch["token_ids"], None)
+        emb(words_only)
 
 
 def test_word_dropout_only_in_training_and_never_on_padding():

@@ -6,12 +6,12 @@ What it owns, and why:
   ``nn.Module`` or ``functools.partial`` objects), and the vocabularies and schemes travel in the
   checkpoint under ``"seqtagger"``; a checkpoint alone rebuilds the model and loads with
   ``torch.load(weights_only=True)`` (see ``from_checkpoint``).
-- The training step permutes its own (N, L, C) head output to the (N, C, L) layout of
-  ``F.cross_entropy`` before calling ``sequence_cross_entropy``: it cannot pass a transposed
-  tensor, even when L happens to equal C. Targets are range-checked on the host in
-  ``on_before_batch_transfer``, where that costs no device sync.
-- Metrics are torchmetrics objects per stage with sum-reduced states (correct under DDP); no
-  per-step host sync is needed for logging: values stay on the device until Lightning logs them.
+- The head owns its loss and its decoding (``head.loss``, ``head.decode``): nothing here is
+  head-specific. Targets are range-checked on the host in ``on_before_batch_transfer``, where
+  that costs no device sync.
+- Metrics are one ``MetricCollection`` per stage with sum-reduced states (correct under DDP);
+  adding a metric is one line in ``_stage_scores``. No per-step host sync is needed for logging:
+  values stay on the device until Lightning logs them.
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from typing import Any
 import hydra
 import torch
 from lightning import LightningModule
-from torch import Tensor
-from torchmetrics import MaxMetric, MeanMetric
+from torch import Tensor, nn
+from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import CheckpointError
 from seqtagger.metrics.span_f1 import SpanF1
-from seqtagger.models.loss import IGNORE_INDEX, check_targets, sequence_cross_entropy
+from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.tagger import Tagger, build_tagger
 from seqtagger.utils.config import to_plain
 
@@ -47,6 +48,22 @@ CHECKPOINT_FORMAT = 1
 STAGES = ("train", "val", "test")
 
 
+class StageMetrics(nn.Module):
+    """One stage's token-weighted mean loss and its scores (a ``MetricCollection``)."""
+
+    def __init__(self, scores: MetricCollection) -> None:
+        super().__init__()
+        self.loss = MeanMetric()
+        self.scores = scores
+
+    def compute(self) -> dict[str, Tensor]:
+        return {"loss": self.loss.compute(), **self.scores.compute()}
+
+    def reset(self) -> None:
+        self.loss.reset()
+        self.scores.reset()
+
+
 class TaggerModule(LightningModule):
     """Embedding + encoder + head, trained with the (N, C, L) cross-entropy contract.
 
@@ -56,9 +73,8 @@ class TaggerModule(LightningModule):
         scheduler: an optional ``_partial_`` scheduler config; a value ``"auto"`` for
             ``total_steps`` is replaced by the trainer's estimated number of steps.
         scheduler_interval: ``epoch`` or ``step``.
-        label_smoothing: passed to the loss.
-        probability_check: ``warn`` (check the first batch once), ``error`` (debug: every
-            batch), ``off``: whether probabilities passed as logits are caught.
+        label_smoothing / probability_check: loss options handed to the head (see
+            ``seqtagger.models.heads.Head``).
         data_info: vocabularies and schemes as plain data; taken from the datamodule at
             ``setup`` when not given (a checkpoint gives it).
     """
@@ -96,44 +112,57 @@ class TaggerModule(LightningModule):
 
     # ----- building from the data -----
     def _build(self, data_info: Mapping[str, Any]) -> None:
-        """Size the model and the metrics from the data's vocabularies and schemes."""
+        """Size the model, its featurizer and the metrics from the data's vocabularies."""
         self.data_info = to_plain(dict(data_info))
         self.vocabs = {name: Vocab.from_dict(v) for name, v in self.data_info["vocabs"].items()}
-        words, chars = self.vocabs["words"], self.vocabs["chars"]
+        words = self.vocabs["words"]
         self.labels: list[str] = list(self.vocabs["labels"].itos)
+        self.featurizer: Featurizer = featurizer_from_dict(
+            self.data_info.get("featurizer") or {"max_word_length": self.max_word_length},
+            self.vocabs,
+        )
         self.tagger = build_tagger(
             self.hparams.embedding,
             self.hparams.encoder,
             self.hparams.head,
             num_words=len(words),
-            num_chars=len(chars),
+            num_chars=len(self.vocabs["chars"]),
             num_labels=len(self.labels),
             words=list(words.itos),
             pad_index=words.pad_index,
             unk_index=words.unk_index,
+            loss_options={
+                "label_smoothing": self.hparams.label_smoothing,
+                "probability_check": self.hparams.probability_check,
+            },
         )
-        self._build_metrics()
-
-    def _build_metrics(self) -> None:
-        num_labels = len(self.labels)
-        scheme = self.data_info["train_scheme"]
-        self.has_spans = scheme != "plain"
-        for stage in STAGES:
-            setattr(self, f"{stage}_loss", MeanMetric())
-            setattr(
-                self,
-                f"{stage}_acc",
-                MulticlassAccuracy(
-                    num_classes=num_labels,
-                    average="micro",
-                    ignore_index=IGNORE_INDEX,
-                    validate_args=False,
-                ),
-            )
-            if self.has_spans:
-                setattr(self, f"{stage}_spans", SpanF1(self.labels, scheme, with_strict=True))
+        self.metrics = {stage: StageMetrics(self._stage_scores()) for stage in STAGES}
+        self.metric_modules = nn.ModuleList(self.metrics.values())  # moves with the module
         self.val_acc_best = MaxMetric()
         self.val_f1_best = MaxMetric()
+
+    @property
+    def max_word_length(self) -> int:
+        return int((self.data_info or {}).get("max_word_length", 20))
+
+    @property
+    def has_spans(self) -> bool:
+        return self.data_info["train_scheme"] != "plain"
+
+    def _stage_scores(self) -> MetricCollection:
+        """The metrics of one stage, updated with ``(pred_ids, tag_ids)`` each ``(N, L)``."""
+        metrics: dict[str, Any] = {
+            "acc": MulticlassAccuracy(
+                num_classes=len(self.labels),
+                average="micro",
+                ignore_index=IGNORE_INDEX,
+                validate_args=False,
+            )
+        }
+        if self.has_spans:  # precision, recall, f1, f1/<TYPE>, strict/...
+            scheme = self.data_info["train_scheme"]
+            metrics["spans"] = SpanF1(self.labels, scheme, with_strict=True)
+        return MetricCollection(metrics, compute_groups=False)
 
     def setup(self, stage: str) -> None:
         """Build the model from the datamodule's vocabularies (unless a checkpoint did)."""
@@ -158,75 +187,43 @@ class TaggerModule(LightningModule):
             check_targets(batch["tag_ids"], len(self.labels), ignore_index=IGNORE_INDEX)
         return batch
 
-    def model_step(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
-        """Loss, predicted tag ids (N, L) and logits (N, L, C) for a batch with ``tag_ids``."""
+    def model_step(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
+        """The head's loss and decoded tag ids ``(N, L)`` for a batch with ``tag_ids``."""
         logits = self(batch)  # (N, L, C)
-        logits_ncl = logits.permute(0, 2, 1)  # (N, C, L): the layout F.cross_entropy expects
-        loss = sequence_cross_entropy(
-            logits_ncl,
-            batch["tag_ids"],
-            num_classes=len(self.labels),
-            ignore_index=IGNORE_INDEX,
-            label_smoothing=self.hparams.label_smoothing,
-            probability_check=self.hparams.probability_check,
-        )
-        return loss, logits.argmax(dim=-1), logits
+        head = self.tagger.head
+        return head.loss(logits, batch), head.decode(logits.detach(), batch["mask"])
 
-    def _update_metrics(self, stage: str, loss: Tensor, preds: Tensor, batch: Mapping) -> None:
-        targets = batch["tag_ids"]
-        num_tokens = batch["lengths"].sum()
-        getattr(self, f"{stage}_loss").update(loss.detach(), weight=num_tokens)
-        getattr(self, f"{stage}_acc").update(preds, targets)
-        if self.has_spans:
-            getattr(self, f"{stage}_spans").update(preds, targets)
+    def _update_metrics(self, stage: str, loss: Tensor, pred_ids: Tensor, batch: Mapping) -> None:
+        self.metrics[stage].loss.update(loss.detach(), weight=batch["lengths"].sum())
+        self.metrics[stage].scores.update(pred_ids, batch["tag_ids"])
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        loss, preds, _ = self.model_step(batch)
-        self._update_metrics("train", loss, preds, batch)
+        loss, pred_ids = self.model_step(batch)
+        self._update_metrics("train", loss, pred_ids, batch)
         self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        loss, preds, _ = self.model_step(batch)
-        self._update_metrics("val", loss, preds, batch)
+        self._update_metrics("val", *self.model_step(batch), batch)
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        loss, preds, _ = self.model_step(batch)
-        self._update_metrics("test", loss, preds, batch)
-
-    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> dict[str, Tensor]:
-        """Predicted tag ids (N, L) with -100 at padding, plus the batch's row ``index``."""
-        preds = self(batch).argmax(dim=-1)
-        preds = preds.masked_fill(~batch["mask"], IGNORE_INDEX)
-        return {"index": batch["index"], "tag_ids": preds, "lengths": batch["lengths"]}
+        self._update_metrics("test", *self.model_step(batch), batch)
 
     # ----- epoch ends: log metric values (one sync per epoch, not per step) -----
     def _log_stage(self, stage: str) -> dict[str, Tensor]:
-        values: dict[str, Tensor] = {
-            "loss": getattr(self, f"{stage}_loss").compute(),
-            "acc": getattr(self, f"{stage}_acc").compute(),
-        }
-        if self.has_spans:
-            for name, value in getattr(self, f"{stage}_spans").compute().items():
-                if name != "accuracy":
-                    values[name] = value
+        values = self.metrics[stage].compute()
+        values.pop("accuracy", None)  # SpanF1's conlleval accuracy: `acc` is the token accuracy
         self.log_dict(
             {f"{stage}/{name}": value for name, value in values.items()},
             prog_bar=False,
             sync_dist=False,  # torchmetrics states are already reduced across ranks
         )
-        for metric_name in ("loss", "acc", "spans"):
-            metric = getattr(self, f"{stage}_{metric_name}", None)
-            if metric is not None:
-                metric.reset()
+        self.metrics[stage].reset()
         return values
 
     def on_train_start(self) -> None:
         # the sanity check's validation must not leak into the first epoch's numbers
-        for name in ("val_loss", "val_acc", "val_spans"):
-            metric = getattr(self, name, None)
-            if metric is not None:
-                metric.reset()
+        self.metrics["val"].reset()
         self.val_acc_best.reset()
         self.val_f1_best.reset()
 

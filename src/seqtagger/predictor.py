@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from seqtagger.data.collate import collate_batch, encode_row
+from seqtagger.data.collate import collate_batch, rows_from_columns
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
 from seqtagger.data.streaming import OrderedWriter, windowed_batches
 from seqtagger.lightning_module import TaggerModule
@@ -58,9 +58,7 @@ class Predictor:
         self.window = window
         self.train_scheme: str = module.data_info["train_scheme"]
         self.scheme = check_scheme(scheme or module.data_info["file_scheme"])
-        self.max_word_length: int = module.data_info.get("max_word_length", 20)
-        self.words = module.vocabs["words"]
-        self.chars = module.vocabs["chars"]
+        self.featurizer = module.featurizer
         self.labels: list[str] = module.labels
 
     @classmethod
@@ -68,18 +66,16 @@ class Predictor:
         """Load a checkpoint (``weights_only=True``: loading runs no code) and wrap it."""
         return cls(TaggerModule.from_checkpoint(path), **options)
 
-    # ----- encoding and one batch -----
-    def _encode(self, tokens: Sequence[str], index: int) -> dict[str, Any]:
-        return encode_row(
-            tokens, self.words, self.chars, max_word_length=self.max_word_length, index=index
-        )
-
+    # ----- one batch -----
     @torch.inference_mode()
     def predict_batch_ids(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
-        """Predicted label ids (train scheme) for one batch of sentences, in the given order."""
-        batch = collate_batch([self._encode(tokens, i) for i, tokens in enumerate(sentences)])
+        """Predicted label ids (train scheme) for one batch of sentences, in the given order:
+        the training featurizer, collate and the head's own decoding."""
+        rows = rows_from_columns(self.featurizer.encode(sentences))
+        batch = collate_batch(rows, pad_values=self.featurizer.pad_values)
         batch = {name: tensor.to(self.device, non_blocking=True) for name, tensor in batch.items()}
-        tag_ids = self.module(batch).argmax(dim=-1).cpu().tolist()  # (N, L)
+        logits = self.module(batch)  # (N, L, C)
+        tag_ids = self.module.tagger.head.decode(logits, batch["mask"]).cpu().tolist()  # (N, L)
         return [ids[: len(tokens)] for ids, tokens in zip(tag_ids, sentences, strict=True)]
 
     def _to_tags(self, tag_ids: list[int]) -> list[str]:

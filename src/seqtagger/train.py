@@ -82,6 +82,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     log.info(f"Instantiating datamodule <{cfg.data._target_}>")
     datamodule: LightningDataModule = hydra.utils.instantiate(cfg.data)
+    datamodule.set_embedding(to_plain(cfg.model.embedding))  # encode for the model's embedder
     log.info(f"Instantiating model <{cfg.model._target_}>")
     model: LightningModule = hydra.utils.instantiate(cfg.model, _recursive_=False)
     callbacks = instantiate_callbacks(cfg.get("callbacks"))

@@ -1,16 +1,19 @@
-"""Dataset wrapper and dynamic padding for encoded sentences.
+"""Dataset wrapper and dynamic padding for encoded sentences, for any featurizer's columns.
 
 Written by hand because ``torch.nn.utils.rnn.pad_sequence`` builds one tensor per sentence (and
-cannot pad the 3-d char ids), and ``datasets``' own ``__getitem__`` decodes Arrow on every access.
-This is the data-loading hot path: the id columns become a few flat numpy arrays once, rows are
-views into them, and a batch is filled into preallocated numpy arrays that become tensors
-without a copy.
+cannot pad nested ids such as characters per word), and ``datasets``' own ``__getitem__`` decodes
+Arrow on every access. This is the data-loading hot path: the id columns become a few flat numpy
+arrays once, rows are views into them, and a batch is filled into preallocated numpy arrays that
+become tensors without a copy.
+
+Columns are found by their Arrow type, so a new featurizer needs nothing here: ``list<int>``
+(one id per item: ``token_ids``, ``tag_ids``, subword ids) pads to ``(N, T)`` and
+``list<list<int>>`` (a list per item: ``char_ids``) pads to ``(N, T, W)``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from itertools import chain
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import datasets
@@ -21,11 +24,14 @@ import torch
 
 from seqtagger.constants import IGNORE_INDEX
 
-ID_COLUMNS = ("token_ids", "char_ids", "tag_ids")
+LENGTHS_SUFFIX = "_lengths"
+"""Row key of the inner lengths of a nested column: ``char_ids`` -> ``char_ids_lengths``."""
+PAD_VALUES = {"tag_ids": IGNORE_INDEX}
+"""Padding of columns that do not pad with 0 (``tag_ids`` pad with the loss' ignore index)."""
 
 
-def _flat(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """A list<...> column as (flattened values, offsets (n + 1,)), both int64 numpy."""
+def _flat(column: pa.ChunkedArray | pa.Array) -> tuple[Any, np.ndarray]:
+    """A list<...> column as (flattened values, offsets (n + 1,) int64 numpy)."""
     lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
@@ -36,30 +42,56 @@ def _numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
+def id_columns(features: datasets.Features | Mapping[str, Any]) -> dict[str, int]:
+    """Column -> nesting depth (1 or 2) of every integer list column of an encoded dataset."""
+    depths: dict[str, int] = {}
+    for name, feature in features.items():
+        depth = 0
+        while isinstance(feature, datasets.Sequence | datasets.LargeList | list):
+            feature = feature[0] if isinstance(feature, list) else feature.feature
+            depth += 1
+        if depth in (1, 2) and isinstance(feature, datasets.Value) and "int" in feature.dtype:
+            depths[name] = depth
+    return depths
+
+
+class _Column:
+    """One id column as flat values with offsets; nested columns keep their inner offsets."""
+
+    def __init__(self, column: pa.ChunkedArray, depth: int) -> None:
+        values, self.offsets = _flat(column)
+        self.inner: np.ndarray | None = None
+        if depth == 2:
+            values, self.inner = _flat(values)
+        self.values = _numpy(values)
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        start, end = self.offsets[i], self.offsets[i + 1]
+        if self.inner is None:
+            return self.values[start:end], None
+        inner = self.inner[start : end + 1]
+        return self.values[inner[0] : inner[-1]], np.diff(inner)
+
+
 class TaggedDataset(torch.utils.data.Dataset):
     """Map-style view of an encoded ``datasets.Dataset`` with fast per-row access.
 
-    The id columns are held as a few flat int64 arrays with offsets (not millions of small
-    Python lists: those cost seconds to build and make every garbage collection slow). A row is
-    ``dict(token_ids (L,), char_ids (total chars,), word_lengths (L,), [tag_ids (L,)], length,
-    index)`` of numpy views; ``index`` is the row's position in the dataset (restores order).
+    The id columns are held as flat int64 arrays with offsets (not millions of small Python
+    lists: those cost seconds to build and make every garbage collection slow). A row holds each
+    column as a numpy view (nested columns flattened, with ``<column>_lengths`` beside them),
+    plus ``length`` (tokens) and ``index`` (the row's position: restores the input order).
     """
 
     def __init__(self, dataset: datasets.Dataset) -> None:
-        missing = [c for c in ("token_ids", "char_ids") if c not in dataset.column_names]
-        if missing:
-            raise ValueError(f"TaggedDataset: dataset lacks {missing}; run encode_dataset first")
-        columns = [c for c in ID_COLUMNS if c in dataset.column_names]
-        table = dataset.select_columns(columns).with_format("arrow")[:]
-        token_values, self._offsets = _flat(table["token_ids"])
-        self._token_ids = _numpy(token_values)
-        words, _ = _flat(table["char_ids"])
-        char_values, char_offsets = _flat(words)
-        self._char_ids = _numpy(char_values)
-        self._char_offsets = char_offsets  # per word, into _char_ids
-        self._word_lengths = np.diff(char_offsets)
-        self._tag_ids = _numpy(_flat(table["tag_ids"])[0]) if "tag_ids" in columns else None
-        self._lengths = np.diff(self._offsets)
+        depths = id_columns(dataset.features)
+        if "length" not in dataset.column_names or not set(depths) - {"tag_ids"}:
+            raise ValueError(
+                f"TaggedDataset: dataset lacks encoded columns ({dataset.column_names}); "
+                "run encode_dataset first"
+            )
+        table = dataset.select_columns([*depths, "length"]).with_format("arrow")[:]
+        self._columns = {name: _Column(table[name], depth) for name, depth in depths.items()}
+        self._lengths = _numpy(table["length"])
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -70,16 +102,11 @@ class TaggedDataset(torch.utils.data.Dataset):
         return self._lengths.tolist()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        start, end = self._offsets[i], self._offsets[i + 1]
-        row = {
-            "token_ids": self._token_ids[start:end],
-            "char_ids": self._char_ids[self._char_offsets[start] : self._char_offsets[end]],
-            "word_lengths": self._word_lengths[start:end],
-            "length": int(end - start),
-            "index": i,
-        }
-        if self._tag_ids is not None:
-            row["tag_ids"] = self._tag_ids[start:end]
+        row: dict[str, Any] = {"length": int(self._lengths[i]), "index": i}
+        for name, column in self._columns.items():
+            row[name], inner = column.row(i)
+            if inner is not None:
+                row[name + LENGTHS_SUFFIX] = inner
         return row
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
@@ -87,62 +114,75 @@ class TaggedDataset(torch.utils.data.Dataset):
         return [self[i] for i in indices]
 
 
-def encode_row(
-    tokens: Sequence[str], words: Any, chars: Any, *, max_word_length: int, index: int = 0
-) -> dict[str, Any]:
-    """One raw sentence as a collate row, with the training vocabularies (``<unk>`` for unseen
-    words and characters; characters of a word cut at ``max_word_length``)."""
-    clipped = [token[:max_word_length] for token in tokens]
-    return {
-        "token_ids": np.asarray(words.indices(tokens), dtype=np.int64),
-        "char_ids": np.asarray(chars.indices(chain.from_iterable(clipped)), dtype=np.int64),
-        "word_lengths": np.fromiter(map(len, clipped), dtype=np.int64, count=len(clipped)),
-        "length": len(tokens),
-        "index": index,
-    }
+def rows_from_columns(columns: Mapping[str, list], start_index: int = 0) -> list[dict[str, Any]]:
+    """Rows in ``TaggedDataset``'s layout from a featurizer's ``encode`` output (Python lists),
+    for sentences that never become a Dataset (prediction)."""
+    count = len(columns["length"])
+    rows: list[dict[str, Any]] = [
+        {"length": int(columns["length"][i]), "index": start_index + i} for i in range(count)
+    ]
+    for name, values in columns.items():
+        if name == "length":
+            continue
+        for row, value in zip(rows, values, strict=True):
+            if value and isinstance(value[0], list):
+                row[name] = np.fromiter((v for item in value for v in item), dtype=np.int64)
+                row[name + LENGTHS_SUFFIX] = np.fromiter(map(len, value), dtype=np.int64)
+            else:
+                row[name] = np.asarray(value, dtype=np.int64).reshape(-1)
+    return rows
 
 
-def collate_batch(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+def _pad_flat(rows: list[dict[str, Any]], name: str, fill: int) -> np.ndarray:
+    """Pad one ``list<int>`` column to ``(N, T)``, T = its longest row."""
+    lengths = np.fromiter((len(r[name]) for r in rows), dtype=np.int64, count=len(rows))
+    out = np.full((len(rows), max(int(lengths.max()), 1)), fill, dtype=np.int64)
+    out[np.repeat(np.arange(len(rows)), lengths), _positions(lengths)] = np.concatenate(
+        [r[name] for r in rows]
+    )
+    return out
+
+
+def _pad_nested(rows: list[dict[str, Any]], name: str, fill: int) -> np.ndarray:
+    """Pad one ``list<list<int>>`` column to ``(N, T, W)``."""
+    outer = [r[name + LENGTHS_SUFFIX] for r in rows]
+    outer_lengths = np.fromiter(map(len, outer), dtype=np.int64, count=len(rows))
+    inner = np.concatenate(outer).astype(np.int64, copy=False)
+    width = max(int(inner.max()) if inner.size else 0, 1)
+    out = np.full((len(rows), max(int(outer_lengths.max()), 1), width), fill, dtype=np.int64)
+    row_of = np.repeat(np.arange(len(rows)), outer_lengths)
+    out[
+        np.repeat(row_of, inner), np.repeat(_positions(outer_lengths), inner), _positions(inner)
+    ] = np.concatenate([r[name] for r in rows])
+    return out
+
+
+def _positions(lengths: np.ndarray) -> np.ndarray:
+    """Position of every item inside its group: ``[2, 1] -> [0, 1, 0]``."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+def collate_batch(
+    rows: list[dict[str, Any]], pad_values: Mapping[str, int] | None = None
+) -> dict[str, torch.Tensor]:
     """Pad a list of rows (see ``TaggedDataset``) into a batch.
 
-    Returns:
-        token_ids: (N, L) int64, pad 0; char_ids: (N, L, W) int64, pad 0;
-        tag_ids: (N, L) int64, pad -100 (only when the rows have tag_ids);
-        lengths: (N,) int64; mask: (N, L) bool, True at real tokens; index: (N,) int64.
+    Returns every id column padded (``token_ids (N, L)``, ``char_ids (N, L, W)``, ``tag_ids (N,
+    L)`` padded with -100, ...; 0 unless ``pad_values``/``PAD_VALUES`` say otherwise), plus
+    ``lengths (N,)`` int64, ``mask (N, L)`` bool (True at real tokens) and ``index (N,)``.
     """
-    n = len(rows)
-    if n == 0:
+    if not rows:
         raise ValueError("collate_batch: empty batch")
-    lengths = np.fromiter((r["length"] for r in rows), dtype=np.int64, count=n)
-    max_len = max(int(lengths.max()), 1)
-    total = int(lengths.sum())
-
-    # Flat positions of every real token: (row, position) pairs, in row order.
-    row_of = np.repeat(np.arange(n), lengths)
-    pos_of = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-
-    token_ids = np.zeros((n, max_len), dtype=np.int64)
-    token_ids[row_of, pos_of] = np.concatenate([r["token_ids"] for r in rows])
-
-    word_lens = np.concatenate([r["word_lengths"] for r in rows]).astype(np.int64, copy=False)
-    max_chars = max(int(word_lens.max()) if total else 0, 1)
-    n_chars = int(word_lens.sum())
-    char_ids = np.zeros((n, max_len, max_chars), dtype=np.int64)
-    char_ids[
-        np.repeat(row_of, word_lens),
-        np.repeat(pos_of, word_lens),
-        np.arange(n_chars) - np.repeat(np.cumsum(word_lens) - word_lens, word_lens),
-    ] = np.concatenate([r["char_ids"] for r in rows])
-
+    fills = {**PAD_VALUES, **(pad_values or {})}
+    lengths = np.fromiter((r["length"] for r in rows), dtype=np.int64, count=len(rows))
     batch = {
-        "token_ids": torch.from_numpy(token_ids),
-        "char_ids": torch.from_numpy(char_ids),
         "lengths": torch.from_numpy(lengths),
-        "mask": torch.from_numpy(np.arange(max_len) < lengths[:, None]),
+        "mask": torch.from_numpy(np.arange(max(int(lengths.max()), 1)) < lengths[:, None]),
         "index": torch.tensor([r["index"] for r in rows], dtype=torch.int64),
     }
-    if "tag_ids" in rows[0]:
-        tag_ids = np.full((n, max_len), IGNORE_INDEX, dtype=np.int64)
-        tag_ids[row_of, pos_of] = np.concatenate([r["tag_ids"] for r in rows])
-        batch["tag_ids"] = torch.from_numpy(tag_ids)
+    for name in rows[0]:
+        if name in ("length", "index") or name.endswith(LENGTHS_SUFFIX):
+            continue
+        pad = _pad_nested if name + LENGTHS_SUFFIX in rows[0] else _pad_flat
+        batch[name] = torch.from_numpy(pad(rows, name, fills.get(name, 0)))
     return batch

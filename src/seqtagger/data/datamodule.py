@@ -5,29 +5,34 @@ Data flow (each step cached by ``datasets`` fingerprints, so a second run skips 
     reader.read(file)            -> Dataset(tokens, tags)        # file scheme (e.g. IOB1)
     convert to the train scheme  -> Dataset(tokens, tags)        # e.g. BIOES
     build_vocabs(train)          -> words, chars, labels         # from the training split only
-    encode_dataset(split)        -> + token_ids, char_ids, tag_ids, length
+    featurizer.encode (map)      -> + the embedder's id columns, tag_ids, length
     BucketBatchSampler + collate -> padded batches (see ``collate_batch``)
 
-The label set is owned by the data: the model is sized from ``data_info()`` (vocabularies and
-schemes as plain data), never from a hand-written number. ``prepare_data`` (rank zero of each
-node, before the others) downloads missing public corpora and fills the cache; ``setup`` on
-every rank then reads from the cache (Hugging Face's ``main_process_first`` idea).
+The label set is owned by the data: the model is sized from ``data_info()`` (vocabularies,
+schemes and the featurizer as plain data), never from a hand-written number. The featurizer
+belongs to the model's embedder (``set_embedding``); without one, word and character ids.
+``prepare_data`` (rank zero of each node, before the others) downloads missing public corpora
+and fills the cache; ``setup`` on every rank then reads from the cache (Hugging Face's
+``main_process_first`` idea).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import datasets
+import hydra
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from seqtagger.data.collate import TaggedDataset, collate_batch
 from seqtagger.data.download import CORPORA, ensure_corpus
 from seqtagger.data.encoding import encode_dataset
+from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reader_for_path
 from seqtagger.data.sampler import BucketBatchSampler
 from seqtagger.data.schemes import check_scheme, convert_tags
@@ -115,7 +120,20 @@ class TaggingDataModule(LightningDataModule):
         self.vocabs: dict[str, Vocab] | None = None
         self.datasets: dict[str, TaggedDataset] = {}
         self.encoded: dict[str, datasets.Dataset] = {}
-        self.predict_dataset: TaggedDataset | None = None
+        self.embedding: dict[str, Any] | None = None
+        self.featurizer: Featurizer | None = None
+
+    def set_embedding(self, embedding: Mapping[str, Any]) -> None:
+        """Encode for the embedder of this config (``model.embedding``): its featurizer."""
+        self.embedding = dict(embedding)
+
+    def _make_featurizer(self) -> Featurizer:
+        embedder = hydra.utils.get_class(self.embedding["_target_"]) if self.embedding else None
+        if embedder is None or not hasattr(embedder, "make_featurizer"):
+            return WordCharFeaturizer(
+                self.vocabs["words"], self.vocabs["chars"], self.max_word_length
+            )
+        return embedder.make_featurizer(self.embedding, self.vocabs, self.max_word_length)
 
     # ----- locating and reading the corpus -----
     def resolve_files(self) -> dict[str, Path | str]:
@@ -160,6 +178,7 @@ class TaggingDataModule(LightningDataModule):
         files = self.resolve_files()
         raw = {split: self.read_split(split, path) for split, path in files.items()}
         self.vocabs = build_vocabs(raw["train"], **self.vocab_options)
+        self.featurizer = self._make_featurizer()
         for split, dataset in raw.items():
             self.encoded[split] = encode_dataset(
                 dataset,
@@ -167,7 +186,7 @@ class TaggingDataModule(LightningDataModule):
                 split=split,
                 unknown_labels=self.unknown_labels,
                 max_length=self.max_length if split == "train" else None,
-                max_word_length=self.max_word_length,
+                featurizer=self.featurizer,
             )
             self.datasets[split] = TaggedDataset(self.encoded[split])
         sizes = ", ".join(f"{split}: {len(ds):,}" for split, ds in self.datasets.items())
@@ -204,6 +223,7 @@ class TaggingDataModule(LightningDataModule):
             "train_scheme": self.train_scheme,
             "headline": self.headline,
             "max_word_length": self.max_word_length,
+            "featurizer": self.featurizer.to_dict(),
         }
 
     def has_split(self, split: str) -> bool:
@@ -239,7 +259,7 @@ class TaggingDataModule(LightningDataModule):
         return DataLoader(
             dataset,
             batch_sampler=sampler,
-            collate_fn=collate_batch,
+            collate_fn=partial(collate_batch, pad_values=self.featurizer.pad_values),
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.num_workers > 0,
@@ -255,22 +275,3 @@ class TaggingDataModule(LightningDataModule):
 
     def test_dataloader(self) -> DataLoader:
         return self._loader(self._split("test"), shuffle=False)
-
-    def set_predict_tokens(self, sentences: Sequence[Sequence[str]]) -> None:
-        """Raw token lists for ``predict_dataloader``, encoded with the training vocabularies."""
-        if self.vocabs is None:
-            raise RuntimeError("TaggingDataModule.setup() has not run yet")
-        if not sentences:
-            raise ConfigError("predict input is empty: give at least one sentence")
-        table = datasets.Dataset.from_dict({"tokens": [list(tokens) for tokens in sentences]})
-        encoded = encode_dataset(
-            table, self.vocabs, split="predict", max_word_length=self.max_word_length
-        )
-        self.predict_dataset = TaggedDataset(encoded)
-
-    def predict_dataloader(self) -> DataLoader:
-        """Length-bucketed batches of the ``set_predict_tokens`` sentences (``index`` restores
-        their order)."""
-        if self.predict_dataset is None:
-            raise RuntimeError("call set_predict_tokens(sentences) before predicting")
-        return self._loader(self.predict_dataset, shuffle=False)

@@ -18,6 +18,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError, CorpusFormatError, UnknownLabelError
 
@@ -78,20 +79,12 @@ def _check_labels(
 def _encode_batch(
     batch: dict[str, list[Any]],
     *,
-    words: Vocab,
-    chars: Vocab,
+    featurizer: Featurizer,
     labels: Vocab | None,
     map_to_o: bool,
-    max_word_length: int,
 ) -> dict[str, list[Any]]:
     """Encode a batch of rows (module-level so the ``map`` fingerprint is stable)."""
-    out: dict[str, list[Any]] = {
-        "token_ids": [words.indices(tokens) for tokens in batch["tokens"]],
-        "char_ids": [
-            [chars.indices(word[:max_word_length]) for word in tokens] for tokens in batch["tokens"]
-        ],
-        "length": [len(tokens) for tokens in batch["tokens"]],
-    }
+    out = featurizer.encode(batch["tokens"])
     if labels is not None:
         stoi = labels.stoi
         if map_to_o:
@@ -123,9 +116,10 @@ def encode_dataset(
     unknown_labels: str = "error",
     max_length: int | None = None,
     max_word_length: int = 20,
+    featurizer: Featurizer | None = None,
     num_proc: int | None = None,
 ) -> datasets.Dataset:
-    """Add ``token_ids``, ``char_ids``, ``tag_ids`` (when tagged) and ``length`` columns.
+    """Add the featurizer's id columns, ``tag_ids`` (when tagged) and ``length``.
 
     Args:
         dataset: rows with ``tokens: list[str]`` and optionally ``tags: list[str]``.
@@ -135,7 +129,9 @@ def encode_dataset(
             With ``map_to_o`` only ``tag_ids`` change; the ``tags`` column keeps the gold strings.
         max_length: training only: longer sentences are split into consecutive pieces of at
             most ``max_length`` tokens (never truncated). ``None`` keeps sentences whole.
-        max_word_length: characters kept per word for the char encoder (the word itself stays).
+        max_word_length: characters kept per word by the default featurizer.
+        featurizer: words -> the embedder's id columns; default: word and character ids from
+            ``vocabs`` (:class:`~seqtagger.data.featurizers.WordCharFeaturizer`).
         num_proc: worker processes for ``map``.
     """
     if unknown_labels not in UNKNOWN_LABEL_POLICIES:
@@ -144,8 +140,8 @@ def encode_dataset(
         )
     if max_length is not None and max_length < 1:
         raise ConfigError(f"data.max_length must be >= 1 or null, got {max_length}")
-    if max_word_length < 1:
-        raise ConfigError(f"data.max_word_length must be >= 1, got {max_word_length}")
+    if featurizer is None:
+        featurizer = WordCharFeaturizer(vocabs["words"], vocabs["chars"], max_word_length)
     if "tokens" not in dataset.column_names:
         raise CorpusFormatError(
             f"split {split!r}: dataset has no 'tokens' column ({dataset.column_names})"
@@ -179,13 +175,7 @@ def encode_dataset(
     return dataset.map(
         _encode_batch,
         batched=True,
-        fn_kwargs={
-            "words": vocabs["words"],
-            "chars": vocabs["chars"],
-            "labels": labels,
-            "map_to_o": map_to_o,
-            "max_word_length": max_word_length,
-        },
+        fn_kwargs={"featurizer": featurizer, "labels": labels, "map_to_o": map_to_o},
         num_proc=num_proc,
         desc=f"Encoding {split}",
     )

@@ -12,12 +12,15 @@ from __future__ import annotations
 import gzip
 import logging
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from seqtagger.data.featurizers import WordCharFeaturizer
+from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError
 
 __all__ = ["CharCNN", "TokenEmbedder", "load_pretrained_vectors"]
@@ -167,7 +170,8 @@ class CharCNN(nn.Module):
 class TokenEmbedder(nn.Module):
     """Word embedding (+ character CNN features), word dropout and dropout.
 
-    ``forward(token_ids (N, L), char_ids (N, L, W) | None) -> (N, L, output_size)`` with
+    ``forward(batch) -> (N, L, output_size)`` from the batch's ``token_ids (N, L)`` and
+    ``char_ids (N, L, W)`` (see :meth:`make_featurizer`), with
     ``output_size = word_dim + char_filters`` (``char_filters`` only when ``char_dim > 0``).
 
     Word dropout (training only) replaces each real token id (``!= pad_index``) by ``unk_index``
@@ -237,14 +241,25 @@ class TokenEmbedder(nn.Module):
         drop &= token_ids != self.pad_index
         return token_ids.masked_fill(drop, self.unk_index)
 
-    def forward(self, token_ids: Tensor, char_ids: Tensor | None = None) -> Tensor:
-        """``token_ids (N, L)``, ``char_ids (N, L, W)`` -> ``(N, L, output_size)``."""
-        features = [self.word_embedding(self._drop_words(token_ids))]
+    @staticmethod
+    def make_featurizer(
+        config: Mapping[str, Any], vocabs: Mapping[str, Vocab], max_word_length: int
+    ) -> WordCharFeaturizer:
+        """The featurizer for an embedder built from ``config``: word ids, plus character ids
+        when the character CNN is on (``char_dim > 0``)."""
+        use_chars = config.get("char_dim", 30) > 0
+        return WordCharFeaturizer(
+            vocabs["words"], vocabs["chars"] if use_chars else None, max_word_length
+        )
+
+    def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """``token_ids (N, L)``, ``char_ids (N, L, W)`` of a batch -> ``(N, L, output_size)``."""
+        features = [self.word_embedding(self._drop_words(batch["token_ids"]))]
         if self.char_cnn is not None:
-            if char_ids is None:
+            if "char_ids" not in batch:
                 raise ValueError(
                     "the character CNN is enabled (char_dim > 0) but the batch has no char_ids; "
-                    "set model.embedding.char_dim=0 or collate char_ids."
+                    "its featurizer was built without characters"
                 )
-            features.append(self.char_cnn(char_ids))
+            features.append(self.char_cnn(batch["char_ids"]))
         return self.dropout(torch.cat(features, dim=-1))

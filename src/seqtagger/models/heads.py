@@ -1,25 +1,98 @@
-"""Output heads: per-token label scores from encoder states.
+"""Output heads: label scores from encoder states, and the head's own loss and decoding.
 
-A plain ``Dropout`` + ``Linear``; a module of its own so that configs can swap heads (e.g. a CRF
-later) without touching the encoder.
+A head is the one place that knows how its scores are trained and read: ``TaggerModule`` and
+``Predictor`` call ``head.loss(logits, batch)`` and ``head.decode(logits, mask)`` and nothing
+head-specific, so a new head (a CRF, a head restricted to some labels) is one class here plus one
+file under ``configs/model/head/``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from torch import Tensor, nn
 
-__all__ = ["LinearHead"]
+from seqtagger.constants import IGNORE_INDEX
+from seqtagger.errors import ConfigError
+from seqtagger.models.loss import PROBABILITY_CHECK_MODES, sequence_cross_entropy
+
+__all__ = ["Head", "LinearHead"]
 
 
-class LinearHead(nn.Module):
-    """``x (N, L, H)`` -> logits ``(N, L, C)``: dropout, then a linear map to ``num_labels``."""
+class Head(nn.Module):
+    """Base class: ``forward(features (N, L, H)) -> logits (N, L, C)``, plus ``loss``/``decode``.
 
-    def __init__(self, input_size: int, num_labels: int, dropout: float = 0.0) -> None:
+    Every head takes the two loss options of ``configs/model`` (``label_smoothing``,
+    ``probability_check``); a head whose loss has no use for one rejects a non-default value.
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        num_labels: int,
+        label_smoothing: float = 0.0,
+        probability_check: str = "warn",
+    ) -> None:
         super().__init__()
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ConfigError(
+                f"model.label_smoothing={label_smoothing}: expected a value in [0, 1) "
+                "(0 = off; 0.1 is a common choice)"
+            )
+        if probability_check not in PROBABILITY_CHECK_MODES:
+            raise ConfigError(
+                f"model.probability_check={probability_check!r}: expected one of "
+                f"{', '.join(PROBABILITY_CHECK_MODES)}"
+            )
+        self.input_size = input_size
         self.num_labels = num_labels
+        self.label_smoothing = float(label_smoothing)
+        self.probability_check = probability_check
+
+    def loss(self, logits: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """Scalar training loss of ``logits (N, L, C)`` against ``batch["tag_ids"] (N, L)``."""
+        raise NotImplementedError
+
+    def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
+        """Predicted tag ids ``(N, L)`` int64, ``IGNORE_INDEX`` where ``mask (N, L)`` is False."""
+        raise NotImplementedError
+
+
+class LinearHead(Head):
+    """Dropout and a linear map to the labels; cross-entropy loss, per-token argmax decoding."""
+
+    def __init__(
+        self,
+        input_size: int,
+        num_labels: int,
+        dropout: float = 0.0,
+        label_smoothing: float = 0.0,
+        probability_check: str = "warn",
+    ) -> None:
+        super().__init__(input_size, num_labels, label_smoothing, probability_check)
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(input_size, num_labels)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """``x (N, L, H)`` -> unnormalised logits ``(N, L, C)``."""
-        return self.linear(self.dropout(x))
+    def forward(self, features: Tensor) -> Tensor:
+        """``features (N, L, H)`` -> unnormalised logits ``(N, L, C)``."""
+        return self.linear(self.dropout(features))
+
+    def loss(self, logits: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """Mean token cross-entropy under the (N, C, L) contract of ``F.cross_entropy``.
+
+        The one place where the head output is permuted: ``(N, L, C) -> (N, C, L)``, so the
+        layout is right by construction even when L == C.
+        """
+        logits_ncl = logits.permute(0, 2, 1)
+        return sequence_cross_entropy(
+            logits_ncl,
+            batch["tag_ids"],
+            num_classes=self.num_labels,
+            ignore_index=IGNORE_INDEX,
+            label_smoothing=self.label_smoothing,
+            probability_check=self.probability_check,
+        )
+
+    def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
+        """Argmax label per real token; ``IGNORE_INDEX`` at padding."""
+        return logits.argmax(dim=-1).masked_fill(~mask, IGNORE_INDEX)

@@ -10,12 +10,14 @@ sizes. Going through a partial keeps large Python objects such as the word list 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from seqtagger.errors import ConfigError
+from seqtagger.models.heads import Head
 
 __all__ = ["Tagger", "build_tagger"]
 
@@ -23,12 +25,11 @@ __all__ = ["Tagger", "build_tagger"]
 class Tagger(nn.Module):
     """``forward(batch) -> logits (N, L, C)`` from a ``collate_batch`` dict.
 
-    Reads ``token_ids (N, L)``, ``char_ids (N, L, W)`` (optional), ``lengths (N,)`` and
-    ``mask (N, L)``. The logits are unnormalised; the loss wants them as
-    ``logits.permute(0, 2, 1)``, see :mod:`seqtagger.models.loss`.
+    The embedder reads its featurizer's columns, the encoder ``lengths (N,)`` and ``mask (N,
+    L)``. The logits are unnormalised; ``head.loss`` and ``head.decode`` read them.
     """
 
-    def __init__(self, embedder: nn.Module, encoder: nn.Module, head: nn.Module) -> None:
+    def __init__(self, embedder: nn.Module, encoder: nn.Module, head: Head) -> None:
         super().__init__()
         self.embedder = embedder
         self.encoder = encoder
@@ -39,7 +40,7 @@ class Tagger(nn.Module):
         return self.head.num_labels
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
-        embedded = self.embedder(batch["token_ids"], batch.get("char_ids"))  # (N, L, D)
+        embedded = self.embedder(batch)  # (N, L, D)
         encoded = self.encoder(embedded, batch["lengths"], batch["mask"])  # (N, L, H)
         return self.head(encoded)  # (N, L, C)
 
@@ -66,12 +67,14 @@ def build_tagger(
     words: Sequence[str] | None = None,
     pad_index: int = 0,
     unk_index: int = 1,
+    loss_options: Mapping[str, Any] | None = None,
 ) -> Tagger:
     """Assemble a :class:`Tagger` from three ``_target_`` mappings (plain dicts or DictConfigs).
 
     The embedder receives ``num_words``, ``num_chars``, ``words``, ``pad_index``, ``unk_index``;
     the encoder ``input_size = embedder.output_size``; the head ``input_size =
-    encoder.output_size`` and ``num_labels``. Example::
+    encoder.output_size``, ``num_labels`` and ``loss_options`` (``label_smoothing``,
+    ``probability_check``). Example::
 
         build_tagger(
             {"_target_": "seqtagger.models.embeddings.TokenEmbedder", "word_dim": 100},
@@ -88,5 +91,7 @@ def build_tagger(
         unk_index=unk_index,
     )
     contextual = _partial(encoder, "encoder")(input_size=embedder.output_size)
-    scorer = _partial(head, "head")(input_size=contextual.output_size, num_labels=num_labels)
+    scorer = _partial(head, "head")(
+        input_size=contextual.output_size, num_labels=num_labels, **(loss_options or {})
+    )
     return Tagger(embedder, contextual, scorer)
