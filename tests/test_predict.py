@@ -327,3 +327,26 @@ def test_empty_stdin_and_bad_options_exit_2(
     assert code == 2 and "--scheme plain" in err
     code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--window", "0")
     assert code == 2 and "--window" in err
+
+
+@pytest.mark.parametrize(
+    ("sentences", "message"),
+    [
+        (["EU rejects German call"], "sentence 0 is str 'EU rejects German call', not a list"),
+        ([["EU"], [1, 2, 3]], "token 0 of sentence 1 is int 1, not a str"),
+        ([[b"EU", b"call"]], "token 0 of sentence 0 is bytes b'EU', not a str"),
+        ("EU rejects German call", "got one str 'EU rejects German call'"),
+        ([None], "sentence 0 is NoneType None"),
+    ],
+)
+def test_python_api_rejects_input_that_is_not_token_lists(
+    sentences: object, message: str, tiny_checkpoint: Path
+) -> None:
+    """Issue 7, item 16: a string was tagged per character, ints failed in collate, bytes
+    tokens all became <unk>."""
+    from seqtagger.errors import UserError
+
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu")
+    with pytest.raises(UserError, match=r"list\[list\[str\]\]") as error:
+        predictor.predict(sentences)  # type: ignore[arg-type]
+    assert message in str(error.value)
