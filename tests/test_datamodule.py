@@ -72,6 +72,13 @@ def test_missing_train_file_names_the_config_key(tmp_path: Path) -> None:
         ({"headline": "bleu"}, "data.headline='bleu'"),
         ({"batch_unit": "chars"}, "data.batch_unit='chars'"),
         ({"files": None}, "data.files"),
+        # issue 7, item 15: wrong key, silent fallback, silent training, key not named
+        ({"eval_batch_size": -1}, "data.eval_batch_size=-1"),
+        ({"eval_batch_size": 0}, "data.eval_batch_size=0"),
+        ({"batch_size": 0}, "data.batch_size=0"),
+        ({"file_scheme": "iob3"}, "data.file_scheme=iob3"),
+        ({"train_scheme": "BIOES2"}, "data.train_scheme=BIOES2"),
+        ({"seed": -5}, "data.seed=-5"),
     ],
 )
 def test_bad_options_name_the_config_key(tmp_path: Path, options: dict, message: str) -> None:
