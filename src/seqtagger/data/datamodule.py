@@ -4,7 +4,8 @@ Data flow (each step cached by ``datasets`` fingerprints, so a second run skips 
 
     reader.read(file)            -> Dataset(tokens, tags)        # file scheme (e.g. IOB1)
     convert to the train scheme  -> Dataset(tokens, tags)        # e.g. BIOES
-    build_vocabs(train)          -> words, chars, labels         # from the training split only
+    build_vocabs(train)          -> words, chars, labels         # from the training split only;
+                                                                 # labels: every tag of each type
     encode_dataset(split)        -> + token_ids, char_ids, tag_ids, length
     BucketBatchSampler + collate -> padded batches (see ``collate_batch``)
 
@@ -180,7 +181,7 @@ class TaggingDataModule(LightningDataModule):
     def _load(self) -> None:
         files = self.resolve_files()
         raw = {split: self.read_split(split, path) for split, path in files.items()}
-        self.vocabs = build_vocabs(raw["train"], **self.vocab_options)
+        self.vocabs = build_vocabs(raw["train"], scheme=self.train_scheme, **self.vocab_options)
         for split, dataset in raw.items():
             self.encoded[split] = encode_dataset(
                 dataset,
@@ -189,6 +190,7 @@ class TaggingDataModule(LightningDataModule):
                 unknown_labels=self.unknown_labels,
                 max_length=self.max_length if split == "train" else None,
                 max_word_length=self.max_word_length,
+                schemes=(self.file_scheme, self.train_scheme),
             )
             self.datasets[split] = TaggedDataset(self.encoded[split])
         sizes = ", ".join(f"{split}: {len(ds):,}" for split, ds in self.datasets.items())
