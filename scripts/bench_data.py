@@ -5,7 +5,8 @@
 Cold = an empty datasets cache (a fresh temporary folder); warm = the same call again in a new
 process-like state (a new TaggingDataModule over the filled cache). Imports are excluded: they
 are paid once per process whatever the data. Prints one line per run and the targets from the
-issue (cold < 5 s, warm < 1 s), then the padding of random vs length-bucketed batches.
+issue (cold < 5 s, warm < 1 s), then the padding of random vs length-bucketed batches, then the
+raw-text tokenizer on 1 MB lines without spaces (linear time: target < 1 s each).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from seqtagger.data.datamodule import TaggingDataModule
 from seqtagger.data.readers import ConlluReader
 from seqtagger.data.sampler import BucketBatchSampler, padding_ratio
+from seqtagger.data.tokenizer import tokenize
 
 
 def load(data_dir: Path, cache_dir: str) -> tuple[float, TaggingDataModule]:
@@ -52,6 +54,7 @@ def main() -> None:
             warm, _ = load(data_dir, cache_dir)
             print(f"warm #{run} (cache hit): {warm:.2f} s   (target < 1 s)")
         print_padding(datamodule.datasets["train"].lengths)
+    print_tokenizer_speed()
 
 
 def print_padding(lengths: list[int], batch_size: int = 32) -> None:
@@ -63,6 +66,17 @@ def print_padding(lengths: list[int], batch_size: int = 32) -> None:
         f"padding, batch {batch_size}: random {padding_ratio(random_batches, lengths):.2f}x, "
         f"bucketed {padding_ratio(list(bucketed), lengths):.2f}x of real tokens"
     )
+
+
+def print_tokenizer_speed(size: int = 1 << 20) -> None:
+    """Seconds to tokenise one ``size``-character line without spaces (issue 7, item 17: these
+    took quadratic time, 12.7 s for 80 KB of ``abc.abc.``)."""
+    for unit in ("abc.", "a+", "1,000"):
+        line = unit * (size // len(unit))
+        start = time.perf_counter()
+        tokenize(line)
+        seconds = time.perf_counter() - start
+        print(f"tokenize {len(line) / 1e6:.1f} MB of {unit!r}...: {seconds:.2f} s   (target < 1 s)")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -116,3 +117,17 @@ def tiny_ner_overrides(tiny_dir: Path, model: str = "bilstm") -> list[str]:
         *small,
         "callbacks.rich_progress_bar=null",
     ]
+
+
+def run_hydra_main(
+    main: Callable[[], object], argv: list[str], monkeypatch, capsys
+) -> tuple[int, str]:
+    """Run a Hydra entry point (``seqtagger.train.main``) in process with ``argv``; returns its
+    exit code (0 when it returns) and stderr."""
+    monkeypatch.setattr("sys.argv", argv)
+    try:
+        main()
+        code = 0
+    except SystemExit as exit_info:
+        code = int(exit_info.code or 0)
+    return code, capsys.readouterr().err

@@ -9,6 +9,9 @@ import torch
 
 from seqtagger.data.datamodule import TaggingDataModule
 from seqtagger.data.readers import ConllReader, CorpusNotFoundError
+from seqtagger.data.schemes import get_spans
+from seqtagger.errors import UnknownLabelError
+from tests.helpers import write_conll
 
 
 def make_datamodule(folder: Path, **options) -> TaggingDataModule:
@@ -78,6 +81,13 @@ def test_missing_train_file_names_the_config_key(tmp_path: Path) -> None:
         ({"headline": "bleu"}, "data.headline='bleu'"),
         ({"batch_unit": "chars"}, "data.batch_unit='chars'"),
         ({"files": None}, "data.files"),
+        # issue 7, item 15: wrong key, silent fallback, silent training, key not named
+        ({"eval_batch_size": -1}, "data.eval_batch_size=-1"),
+        ({"eval_batch_size": 0}, "data.eval_batch_size=0"),
+        ({"batch_size": 0}, "data.batch_size=0"),
+        ({"file_scheme": "iob3"}, "data.file_scheme=iob3"),
+        ({"train_scheme": "BIOES2"}, "data.train_scheme=BIOES2"),
+        ({"seed": -5}, "data.seed=-5"),
     ],
 )
 def test_bad_options_name_the_config_key(tmp_path: Path, options: dict, message: str) -> None:
@@ -109,4 +119,35 @@ def test_hub_reader_sources_are_split_names(tmp_path: Path) -> None:
         cache_dir=str(tmp_path / "cache"),
     )
     datamodule.setup("fit")
-    assert datamodule.labels == ["B-PER", "E-PER", "O"]
+    assert datamodule.labels == ["B-PER", "E-PER", "I-PER", "O", "S-PER"]
+
+
+def write_two_token_loc_corpus(folder: Path) -> Path:
+    """Train has LOC only in 2-token spans; dev has a 3-token LOC and an unseen type (IOB2)."""
+    train = [(["New", "York", "is", "big"], ["B-LOC", "I-LOC", "O", "O"])] * 4
+    train += [(["Anna", "ran"], ["B-PER", "O"])]
+    dev = [(["New", "York", "City", "and", "Euro"], ["B-LOC", "I-LOC", "I-LOC", "O", "B-MISC"])]
+    for name, sentences in (("train.txt", train), ("dev.txt", dev), ("test.txt", dev)):
+        write_conll(folder / name, sentences)
+    return folder
+
+
+def test_bioes_labels_cover_every_prefix_of_each_seen_type(tmp_path: Path) -> None:
+    """Issue 7, item 5: dev gold ``New York City`` became ``B-LOC O E-LOC`` (no I-LOC)."""
+    folder = write_two_token_loc_corpus(tmp_path)
+    datamodule = make_datamodule(folder, unknown_labels="map_to_o")
+    datamodule.setup("fit")
+    assert datamodule.labels == sorted(["O", *(f"{p}-{t}" for p in "BIES" for t in ("LOC", "PER"))])
+    dev = datamodule.encoded["validation"][0]
+    gold = [datamodule.labels[i] for i in dev["tag_ids"]]
+    assert gold == ["B-LOC", "I-LOC", "E-LOC", "O", "O"]  # unseen MISC mapped to O
+    assert [(s.type, s.start, s.end) for s in get_spans(gold, "bioes")] == [("LOC", 0, 3)]
+
+
+def test_unknown_labels_are_reported_in_the_files_scheme(tmp_path: Path) -> None:
+    folder = write_two_token_loc_corpus(tmp_path)
+    with pytest.raises(UnknownLabelError) as error:
+        make_datamodule(folder).setup("fit")
+    message = str(error.value)
+    assert "split 'validation' has 1 tag(s) not seen in training: 'B-MISC' x1" in message
+    assert "S-MISC" not in message and "LOC" not in message

@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from seqtagger.eval import evaluate, main
 from seqtagger.metrics.conlleval import evaluate as conlleval_evaluate
 from seqtagger.metrics.conlleval import read_columns
-from tests.helpers import compose_config
+from tests.helpers import compose_config, run_hydra_main
 
 
 def compose_eval(overrides: list[str], output_dir: Path) -> DictConfig:
@@ -148,6 +148,24 @@ def test_bad_input_is_one_clear_message(
     err = capsys.readouterr().err
     assert message in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("cuda", "device=cuda: this machine has 0 CUDA device(s)"),
+        ("gpu", "device=gpu: expected auto, cpu, cuda or cuda:N"),
+    ],
+)
+def test_unusable_device_is_one_message(
+    device: str, message: str, tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Issue 7, item 15: device=cuda without a GPU ended in torch's AssertionError."""
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 0)  # any machine is GPU-less here
+    args = [f"ckpt_path={tiny_checkpoint}", f"device={device}", f"hydra.run.dir={tmp_path}"]
+    code, err = run_hydra_main(main, ["seqtagger-eval", *args], monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"seqtagger-eval: error: {message}")
 
 
 class FixedPredictor:

@@ -268,6 +268,39 @@ def test_bad_input_exits_2_with_one_message(
         assert part in err
 
 
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink"])
+def test_output_that_is_an_input_is_refused(
+    spelling: str, tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Issue 7, item 2: ``-o in.txt`` emptied in.txt before reading it."""
+    source = _write(tmp_path / "in.txt", "Anna Smith visited Paris.\n")
+    monkeypatch.chdir(tmp_path)
+    output = {"same": source, "relative": Path("in.txt"), "symlink": tmp_path / "link.txt"}
+    if spelling == "symlink":
+        output["symlink"].symlink_to(source)
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "-o", output[spelling])
+    assert code == 2 and out == ""
+    assert err.startswith("seqtagger-predict: error: --output") and "is also an input" in err
+    assert source.read_text(encoding="utf-8") == "Anna Smith visited Paris.\n"
+
+
+def test_output_is_replaced_only_when_the_run_succeeds(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    output = _write(tmp_path / "out.conll", "old predictions\n")
+    output.chmod(0o640)
+    bad = _write(tmp_path / "bad.conll", "EU X B-ORG\n\nsays\n\n")
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, bad, "-o", output)
+    assert code == 2 and "bad.conll:3" in err
+    assert output.read_text(encoding="utf-8") == "old predictions\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.conll", "out.conll"]
+
+    good = _write(tmp_path / "in.txt", "Anna Smith visited Paris.\n")
+    code, _, _ = cli(capsys, "--ckpt", tiny_checkpoint, good, "-o", output)
+    assert code == 0 and output.read_text(encoding="utf-8").startswith("Anna\t")
+    assert output.stat().st_mode & 0o777 == 0o640
+
+
 @pytest.mark.parametrize("case", ["missing", "not a checkpoint", "directory"])
 def test_bad_checkpoint_exits_2(case: str, tmp_path: Path, capsys) -> None:
     source = _write(tmp_path / "in.txt", "Hello world\n")
@@ -294,3 +327,26 @@ def test_empty_stdin_and_bad_options_exit_2(
     assert code == 2 and "--scheme plain" in err
     code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--window", "0")
     assert code == 2 and "--window" in err
+
+
+@pytest.mark.parametrize(
+    ("sentences", "message"),
+    [
+        (["EU rejects German call"], "sentence 0 is str 'EU rejects German call', not a list"),
+        ([["EU"], [1, 2, 3]], "token 0 of sentence 1 is int 1, not a str"),
+        ([[b"EU", b"call"]], "token 0 of sentence 0 is bytes b'EU', not a str"),
+        ("EU rejects German call", "got one str 'EU rejects German call'"),
+        ([None], "sentence 0 is NoneType None"),
+    ],
+)
+def test_python_api_rejects_input_that_is_not_token_lists(
+    sentences: object, message: str, tiny_checkpoint: Path
+) -> None:
+    """Issue 7, item 16: a string was tagged per character, ints failed in collate, bytes
+    tokens all became <unk>."""
+    from seqtagger.errors import UserError
+
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu")
+    with pytest.raises(UserError, match=r"list\[list\[str\]\]") as error:
+        predictor.predict(sentences)  # type: ignore[arg-type]
+    assert message in str(error.value)

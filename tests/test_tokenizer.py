@@ -121,3 +121,14 @@ def test_large_input_is_fast() -> None:
     elapsed = time.perf_counter() - start
     assert len(tokens) == 20_000 * len(tokenize(sentence))
     assert elapsed < 2.0
+
+
+@pytest.mark.parametrize(
+    ("unit", "expected"),
+    [("abc.", ["abc", "."]), ("a+", ["a", "+"]), ("x@", ["x", "@"])],
+)
+def test_long_lines_without_spaces_are_tagged_whole(unit: str, expected: list[str]) -> None:
+    """Issue 7, item 17: 200 KB without a space (quadratic before: about a minute each; the
+    timing is in scripts/bench_data.py, not here)."""
+    repeats = 200_000 // len(unit)
+    assert tokenize(unit * repeats) == expected * repeats

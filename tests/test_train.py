@@ -11,7 +11,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from seqtagger.lightning_module import TaggerModule, load_checkpoint
 from seqtagger.train import train
-from tests.helpers import compose_train, tiny_ner_overrides
+from tests.helpers import compose_train, run_hydra_main, tiny_ner_overrides
 
 
 def event_tags(folder: Path) -> set[str]:
@@ -154,6 +154,33 @@ def test_bad_input_ends_in_one_message(tmp_path: Path, capsys, monkeypatch) -> N
     err = capsys.readouterr().err
     assert "seqtagger-train: error: data.files.train:" in err and "absent.conll" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("data.file_scheme=iob3", "data.file_scheme=iob3: unknown tag scheme"),
+        ("data.headline=F1", "data.headline='F1'"),
+        ("data.batch_size=0", "data.batch_size=0: expected an integer >= 1"),
+        ("data.eval_batch_size=-1", "data.eval_batch_size=-1: expected an integer >= 1"),
+        ("data.eval_batch_size=0", "data.eval_batch_size=0: expected an integer >= 1"),
+        ("seed=-5", "seed=-5: expected an integer from 0 to"),
+        ("model.embedding.char_filters=0", "model.embedding.char_filters=0: expected >= 1"),
+    ],
+)
+def test_bad_config_value_is_one_message_naming_the_key(
+    override: str, message: str, tiny_ner_dir: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Issue 7, item 15: these exited 1 through Hydra's wrapper, gave tracebacks, named the
+    wrong key or none, or trained silently."""
+    from seqtagger.train import main
+
+    args = [*tiny_ner_overrides(tiny_ner_dir), "trainer=cpu", "logger=csv", override]
+    argv = ["seqtagger-train", *args, f"hydra.run.dir={tmp_path / 'run'}"]
+    code, err = run_hydra_main(main, argv, monkeypatch, capsys)
+    assert code == 2, err[-2000:]
+    last = err.strip().splitlines()[-1]  # datasets' progress bars may come before it
+    assert last.startswith(f"seqtagger-train: error: {message}") and "Traceback" not in err
 
 
 def test_every_logger_config_runs(tiny_ner_dir: Path, tmp_path: Path) -> None:

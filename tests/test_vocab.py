@@ -104,3 +104,25 @@ def test_build_vocabs_from_dataset():
     assert "john" in vocabs["words"].itos and "J" in vocabs["chars"]
     assert vocabs["labels"].itos == ["B-LOC", "B-PER", "O"]
     assert vocabs["labels"].pad_index is None and vocabs["labels"].unk_index is None
+
+
+def test_min_freq_that_leaves_no_words_warns(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 7, item 18: a min_freq so high that the vocabulary held only <pad> and <unk>."""
+    train = datasets.Dataset.from_dict({"tokens": [["a", "b", "a"]], "tags": [["O", "X", "O"]]})
+    with caplog.at_level("WARNING", logger="seqtagger.data.vocab"):
+        vocabs = build_vocabs(train, min_freq=100)
+    assert len(vocabs["words"]) == 2
+    assert "data.vocab.min_freq=100" in caplog.text and "keeps 0 words" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="seqtagger.data.vocab"):
+        build_vocabs(train, min_freq=2)  # "a" covers 2 of 3 tokens: fine
+    assert caplog.text == ""
+
+
+def test_training_split_with_a_single_tag_warns(caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 7, item 18: a corpus whose only tag is O trained without a word."""
+    train = datasets.Dataset.from_dict({"tokens": [["Anna", "ran"]], "tags": [["O", "O"]]})
+    with caplog.at_level("WARNING", logger="seqtagger.data.vocab"):
+        vocabs = build_vocabs(train, scheme="iob2")
+    assert vocabs["labels"].itos == ["O"]
+    assert "single tag, 'O'" in caplog.text

@@ -12,11 +12,13 @@ Bad input ends in one message naming the file, line or config key, and exit code
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from seqtagger.data.download import CORPORA, ensure_corpus
@@ -38,6 +40,21 @@ from seqtagger.utils.pylogger import RankedLogger
 log = RankedLogger(__name__, rank_zero_only=True)
 
 SUMMARY_KEYS = ("acc", "precision", "recall", "f1", "strict/f1")
+
+
+def eval_device(device: str) -> str | None:
+    """``device`` for the Predictor (``None``: a GPU when there is one); a clear error for a
+    device that is unknown or absent (torch would fail later with an ``AssertionError``)."""
+    device = str(device)
+    if device not in ("auto", "cpu") and not re.fullmatch(r"cuda(:\d+)?", device):
+        raise ConfigError(f"device={device}: expected auto, cpu, cuda or cuda:N")
+    index = int(device.partition(":")[2] or 0)
+    if device.startswith("cuda") and index >= torch.cuda.device_count():
+        raise ConfigError(
+            f"device={device}: this machine has {torch.cuda.device_count()} CUDA device(s) "
+            "(use device=cpu or device=auto)"
+        )
+    return None if device == "auto" else device
 
 
 def run_config(ckpt_path: Path) -> DictConfig | None:
@@ -108,7 +125,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     ckpt_path = Path(cfg.ckpt_path)
     module = TaggerModule.from_checkpoint(ckpt_path)
     train_scheme, file_scheme = module.data_info["train_scheme"], module.data_info["file_scheme"]
-    device = None if cfg.get("device", "auto") == "auto" else cfg.device
+    device = eval_device(cfg.get("device", "auto"))
     predictor = Predictor(module, device=device, batch_size=cfg.batch_size, scheme=train_scheme)
 
     sets_cfg = cfg.get("sets") or {}

@@ -14,8 +14,10 @@ bounded window at a time, and each sentence is written as soon as it is tagged, 
 flat on a file of any size and output order equals input order. Errors in the input (a missing
 file, a malformed CoNLL or JSONL line, a file without sentences) end the run with one message
 on stderr naming the file (and line) and exit code 2; sentences before the error have been
-written already. Up to ``--window`` sentences are read before the first is written: for
-interactive use on a terminal pass ``--window 1``.
+written already to stdout. ``--output`` is written to a temporary file beside it that replaces
+it only when the run succeeds; an output path that is also an input is refused. Up to
+``--window`` sentences are read before the first is written: for interactive use on a terminal
+pass ``--window 1``.
 
 Input formats (``--input-format``):
 
@@ -290,13 +292,50 @@ def format_jsonl(predictor: Predictor, tokens: list[str], tags: list[str]) -> st
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 
+def check_output(output: str | None, sources: list[str]) -> None:
+    """Fail before loading the model on an output path that cannot work, and refuse one that is
+    also an input (it would be overwritten before it is read)."""
+    if output is None:
+        return
+    target = Path(output).resolve()
+    if target.is_dir():
+        raise InputError(f"--output {output}: is a folder (expected a file name)")
+    if not target.parent.is_dir():
+        raise InputError(f"--output {output}: folder {target.parent} does not exist")
+    for source in sources:
+        if source != STDIN and Path(source).resolve() == target:
+            raise InputError(
+                f"--output {output}: is also an input file (it would be overwritten); "
+                "write the predictions to another file"
+            )
+
+
 @contextmanager
 def _open_output(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or a temporary file beside ``path`` that replaces ``path`` only when the run
+    succeeds, so a failed run leaves an existing ``path`` as it was."""
     if path is None:
         yield sys.stdout
         return
-    with open(path, "w", encoding="utf-8") as f:
-        yield f
+    target = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        os.chmod(fd, _file_mode(target))  # mkstemp makes it private (0600)
+        with open(fd, "w", encoding="utf-8") as f:
+            yield f
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode ``path`` has, or the one a new file gets (0666 less the umask)."""
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # --------------------------------------------------------------------------- progress
@@ -394,6 +433,7 @@ def run(args: argparse.Namespace) -> Stats:
     """Tag every input sentence and write it out; returns the counts."""
     sources = args.inputs or [STDIN]
     check_inputs(sources)
+    check_output(args.output, sources)
     predictor = load_predictor(args)
     stats = Stats()
     start = time.monotonic()

@@ -22,7 +22,10 @@ import torch
 from seqtagger.data.collate import collate_batch, rows_from_columns
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
 from seqtagger.data.streaming import OrderedWriter, windowed_batches
+from seqtagger.errors import ConfigError
 from seqtagger.lightning_module import TaggerModule
+
+EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"
 
 
 def default_device() -> torch.device:
@@ -87,6 +90,9 @@ class Predictor:
     # ----- public API -----
     def predict_stream(self, sentences: Iterable[Sequence[str]]) -> Iterator[list[str]]:
         """Tags for each sentence, yielded in input order; reads the input lazily."""
+        if isinstance(sentences, (str, bytes)):
+            raise ConfigError(f"Predictor: got one {_describe(sentences)}; {EXPECTED_SHAPE}")
+        sentences = (check_sentence(s, i) for i, s in enumerate(sentences))
         ready: deque[list[str]] = deque()
         writer: OrderedWriter[list[str]] = OrderedWriter(lambda _, tags: ready.append(tags))
         total = 0
@@ -113,6 +119,32 @@ class Predictor:
         if self.scheme == "plain":
             return []
         return [span_record(span, tokens) for span in get_spans(tags, self.scheme)]
+
+
+def check_sentence(sentence: object, position: int) -> Sequence[str]:
+    """``sentence`` when it is a sequence of ``str`` tokens, else a ``ConfigError`` naming it.
+
+    Without this check a string is tagged character by character, ``bytes`` tokens all become
+    ``<unk>`` and numbers fail deep inside collation.
+    """
+    if isinstance(sentence, (str, bytes)) or not isinstance(sentence, Sequence):
+        raise ConfigError(
+            f"Predictor: sentence {position} is {_describe(sentence)}, not a list of tokens; "
+            f"{EXPECTED_SHAPE}"
+        )
+    for index, token in enumerate(sentence):
+        if not isinstance(token, str):
+            raise ConfigError(
+                f"Predictor: token {index} of sentence {position} is {_describe(token)}, "
+                f"not a str; {EXPECTED_SHAPE}"
+            )
+    return sentence
+
+
+def _describe(value: object) -> str:
+    """``str 'EU rejects…'``: the type and the start of the value, for error messages."""
+    text = repr(value)
+    return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
 
 
 def span_record(span: Span, tokens: Sequence[str]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from lightning import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
-from seqtagger.errors import CheckpointError
+from seqtagger.errors import CheckpointError, ConfigError
 from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import (
     apply_extras,
@@ -56,6 +56,13 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
     return None
 
 
+def check_seed(seed: Any) -> int:
+    """``seed`` when numpy accepts it (0 to 2**32 - 1), else a ``ConfigError`` naming ``seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed}: expected an integer from 0 to {2**32 - 1} (or null)")
+    return seed
+
+
 def save_vocabs(datamodule: LightningDataModule, folder: Path) -> None:
     """Words, characters and labels as plain JSON beside the checkpoints (the checkpoints carry
     the same data; these are for people and other tools)."""
@@ -78,7 +85,7 @@ def _is_scalar(value: Any) -> bool:
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (unless ``train=false``) and test; return the final metrics as floats."""
     if cfg.get("seed") is not None:  # seed 0 is honoured
-        L.seed_everything(cfg.seed, workers=True)
+        L.seed_everything(check_seed(cfg.seed), workers=True)
 
     log.info(f"Instantiating datamodule <{cfg.data._target_}>")
     datamodule: LightningDataModule = hydra.utils.instantiate(cfg.data)

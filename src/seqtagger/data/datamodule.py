@@ -4,7 +4,8 @@ Data flow (each step cached by ``datasets`` fingerprints, so a second run skips 
 
     reader.read(file)            -> Dataset(tokens, tags)        # file scheme (e.g. IOB1)
     convert to the train scheme  -> Dataset(tokens, tags)        # e.g. BIOES
-    build_vocabs(train)          -> words, chars, labels         # from the training split only
+    build_vocabs(train)          -> words, chars, labels         # from the training split only;
+                                                                 # labels: every tag of each type
     featurizer.encode (map)      -> + the embedder's id columns, tag_ids, length
     BucketBatchSampler + collate -> padded batches (see ``collate_batch``)
 
@@ -37,7 +38,7 @@ from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reade
 from seqtagger.data.sampler import BucketBatchSampler
 from seqtagger.data.schemes import check_scheme, convert_tags
 from seqtagger.data.vocab import Vocab, build_vocabs
-from seqtagger.errors import ConfigError
+from seqtagger.errors import ConfigError, SchemeError
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
@@ -48,6 +49,23 @@ SPLITS = ("train", "validation", "test")
 def _convert_batch(batch: dict[str, list], source: str, target: str) -> dict[str, list]:
     """``Dataset.map`` function: re-encode every tag sequence from ``source`` to ``target``."""
     return {"tags": [convert_tags(tags, source, target) for tags in batch["tags"]]}
+
+
+def _scheme_option(key: str, value: str) -> str:
+    """``check_scheme`` with the config key in its message (``data.file_scheme=iob3: ...``)."""
+    try:
+        return check_scheme(value)
+    except SchemeError as error:
+        raise SchemeError(f"{key}={value}: {error}") from None
+
+
+def _check_batch_sizes(batch_size: int, eval_batch_size: int | None) -> None:
+    """Both must be positive integers (0 trained silently, or quietly fell back to batch_size)."""
+    for key, value in (("data.batch_size", batch_size), ("data.eval_batch_size", eval_batch_size)):
+        if value is None and key == "data.eval_batch_size":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{key}={value}: expected an integer >= 1")
 
 
 class TaggingDataModule(LightningDataModule):
@@ -62,6 +80,7 @@ class TaggingDataModule(LightningDataModule):
             predictions are converted back for scoring.
         headline: the metric that selects checkpoints (``acc`` for POS, ``f1`` for NER).
         batch_size / batch_unit: sentences per batch, or padded tokens per batch (``tokens``).
+        eval_batch_size: the same for validation, test and predict; ``None``: ``batch_size``.
         max_length: training sentences longer than this are split (never truncated); dev
             and test are always scored whole.
         unknown_labels: ``error`` or ``map_to_o`` for dev/test tags the training split lacks.
@@ -98,21 +117,24 @@ class TaggingDataModule(LightningDataModule):
             raise ConfigError(f"data.headline={headline!r}: expected 'acc' or 'f1'")
         if batch_unit not in ("sentences", "tokens"):
             raise ConfigError(f"data.batch_unit={batch_unit!r}: expected 'sentences' or 'tokens'")
+        _check_batch_sizes(batch_size, eval_batch_size)
+        if seed < 0:  # numpy's generators take no negative seed
+            raise ConfigError(f"data.seed={seed}: expected an integer >= 0 (default: `seed`)")
         self.reader = reader
         self.files = dict(files) if files is not None else None
         self.corpus = corpus
         self.data_dir = Path(data_dir)
         self.cache_dir = str(cache_dir) if cache_dir else None
         self.download = download
-        self.file_scheme = check_scheme(file_scheme)
-        self.train_scheme = check_scheme(train_scheme or file_scheme)
+        self.file_scheme = _scheme_option("data.file_scheme", file_scheme)
+        self.train_scheme = _scheme_option("data.train_scheme", train_scheme or file_scheme)
         self.headline = headline
         self.vocab_options = dict(vocab or {})
         self.unknown_labels = unknown_labels
         self.max_length = max_length
         self.max_word_length = max_word_length
         self.batch_size = batch_size
-        self.eval_batch_size = eval_batch_size or batch_size
+        self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
         self.batch_unit = batch_unit
         self.num_workers = num_workers
         self.pin_memory = pin_memory
@@ -177,7 +199,7 @@ class TaggingDataModule(LightningDataModule):
     def _load(self) -> None:
         files = self.resolve_files()
         raw = {split: self.read_split(split, path) for split, path in files.items()}
-        self.vocabs = build_vocabs(raw["train"], **self.vocab_options)
+        self.vocabs = build_vocabs(raw["train"], scheme=self.train_scheme, **self.vocab_options)
         self.featurizer = self._make_featurizer()
         for split, dataset in raw.items():
             self.encoded[split] = encode_dataset(
@@ -187,6 +209,7 @@ class TaggingDataModule(LightningDataModule):
                 unknown_labels=self.unknown_labels,
                 max_length=self.max_length if split == "train" else None,
                 featurizer=self.featurizer,
+                schemes=(self.file_scheme, self.train_scheme),
             )
             self.datasets[split] = TaggedDataset(self.encoded[split])
         sizes = ", ".join(f"{split}: {len(ds):,}" for split, ds in self.datasets.items())
@@ -249,7 +272,7 @@ class TaggingDataModule(LightningDataModule):
         num_replicas, rank = self._replicas()
         sampler = BucketBatchSampler(
             dataset.lengths,
-            batch_size or self.eval_batch_size,
+            self.eval_batch_size if batch_size is None else batch_size,
             unit=self.batch_unit,
             shuffle=shuffle,
             seed=self.seed,

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
+from seqtagger.data.schemes import convert_tags, label_types, split_tag
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError, CorpusFormatError, UnknownLabelError
 
@@ -47,13 +48,37 @@ def find_unknown_labels(dataset: datasets.Dataset, labels: Vocab) -> Counter[str
     )
 
 
+def unknown_in_file_scheme(
+    dataset: datasets.Dataset, labels: Vocab, file_scheme: str, train_scheme: str
+) -> Counter[str]:
+    """The unknown tags as the corpus file writes them: ``dataset`` holds tags converted to
+    ``train_scheme``; the sentences that have unknown tags are converted back to
+    ``file_scheme`` and their tags of entity types the labels lack are counted."""
+    known_types = set(label_types(labels.itos))
+    counts: Counter[str] = Counter()
+    for tags in _column(dataset, "tags").to_pylist():
+        if all(tag in labels.stoi for tag in tags):
+            continue
+        for tag in convert_tags(tags, train_scheme, file_scheme):
+            if tag != OUTSIDE and split_tag(tag)[1] not in known_types:
+                counts[tag] += 1
+    return counts
+
+
 def _check_labels(
-    dataset: datasets.Dataset, labels: Vocab, *, split: str, unknown_labels: str
+    dataset: datasets.Dataset,
+    labels: Vocab,
+    *,
+    split: str,
+    unknown_labels: str,
+    schemes: tuple[str, str] | None = None,
 ) -> bool:
     """Apply the unknown-label policy; return True when unknown tags must be mapped to "O"."""
     unknown = find_unknown_labels(dataset, labels)
     if not unknown:
         return False
+    if schemes is not None and schemes[0] != schemes[1]:
+        unknown = unknown_in_file_scheme(dataset, labels, *schemes)
     listing = ", ".join(f"{tag!r} x{n}" for tag, n in unknown.most_common())
     if unknown_labels == "error":
         raise UnknownLabelError(
@@ -118,6 +143,7 @@ def encode_dataset(
     max_word_length: int = 20,
     featurizer: Featurizer | None = None,
     num_proc: int | None = None,
+    schemes: tuple[str, str] | None = None,
 ) -> datasets.Dataset:
     """Add the featurizer's id columns, ``tag_ids`` (when tagged) and ``length``.
 
@@ -133,6 +159,8 @@ def encode_dataset(
         featurizer: words -> the embedder's id columns; default: word and character ids from
             ``vocabs`` (:class:`~seqtagger.data.featurizers.WordCharFeaturizer`).
         num_proc: worker processes for ``map``.
+        schemes: ``(file scheme, train scheme)`` when the tags were converted from the corpus
+            file's scheme: unknown tags are then reported as the file writes them.
     """
     if unknown_labels not in UNKNOWN_LABEL_POLICIES:
         raise ConfigError(
@@ -150,7 +178,7 @@ def encode_dataset(
     has_tags = "tags" in dataset.column_names
     labels = vocabs["labels"] if has_tags else None
     map_to_o = has_tags and _check_labels(
-        dataset, vocabs["labels"], split=split, unknown_labels=unknown_labels
+        dataset, vocabs["labels"], split=split, unknown_labels=unknown_labels, schemes=schemes
     )
 
     if max_length is not None and len(dataset) > 0:

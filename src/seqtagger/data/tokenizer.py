@@ -46,37 +46,46 @@ import re
 
 __all__ = ["tokenize"]
 
-_URL = r"(?:[A-Za-z][A-Za-z0-9+.-]*://|www\.)\S*[\w/#=&%~+-]"
-_EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+# Every repetition that may be tried at many start positions of one chunk is bounded, so a long
+# chunk without spaces ("abc.abc.…", "a+a+…") is tokenised in linear time, not quadratic: a URL
+# scheme has at most 32 characters, an e-mail local part 64 and a domain label 63 (RFC 5321).
+_URL = r"(?:[A-Za-z][A-Za-z0-9+.-]{0,31}://|www\.)\S*[\w/#=&%~+-]"
+_EMAIL = r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+"
 # Letter chain like "U.S." or "e.g."; the lookbehind stops it starting inside a word.
 _ABBREV = r"(?<!\w)[^\W\d_](?:\.[^\W\d_])+\."
 # Thousands groups must be exactly 3 digits, so "1,2" is a list, not a number.
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?(?!\d|,\d)|\d+(?:\.\d+)+(?!\w)"
+_NUMBER = r"\d{1,3}(?:,\d{3}){1,12}(?:\.\d+)?(?!\d|,\d)|\d+(?:\.\d+)+(?!\w)"
 # A period between digits stays inside a word, so "v1.2.3" and "2.5mm" are one token.
 _WORD = r"\w+(?:(?:[-'’]|(?<=\d)\.(?=\d))\w+)*"
 _ELLIPSIS_DASH = r"\.{3,}|…|-{2,}"
 _PUNCT = r"[^\w\s]"
 
-_TOKEN_RE = re.compile(
-    "|".join(f"(?:{p})" for p in (_URL, _EMAIL, _ABBREV, _NUMBER, _WORD, _ELLIPSIS_DASH, _PUNCT))
-)
+_OTHERS = (_ABBREV, _NUMBER, _WORD, _ELLIPSIS_DASH, _PUNCT)
+_TOKEN_RE = re.compile("|".join(f"(?:{p})" for p in (_URL, _EMAIL, *_OTHERS)))
+# Chunks that cannot hold a URL or an e-mail address skip those two patterns (most of the time).
+_PLAIN_TOKEN_RE = re.compile("|".join(f"(?:{p})" for p in _OTHERS))
 _CLITIC_RE = re.compile(r"^(.+?)(n['’]t|['’](?:s|re|ve|ll|d|m))$", re.IGNORECASE)
 
 
 def tokenize(text: str) -> list[str]:
     """Split raw ``text`` into tokens following the module's rules."""
     out: list[str] = []
-    find = _TOKEN_RE.findall
     # Most whitespace-separated chunks are plain words; str.isalnum skips the regex for them,
     # which roughly halves the time on prose.
     for chunk in text.split():
         if chunk.isalnum():
             out.append(chunk)
-        elif "'" in chunk or "’" in chunk:
-            out.extend(_split_clitics(find(chunk)))
-        else:
-            out.extend(find(chunk))
+            continue
+        tokens = _pattern_for(chunk).findall(chunk)
+        out.extend(_split_clitics(tokens) if "'" in chunk or "’" in chunk else tokens)
     return out
+
+
+def _pattern_for(chunk: str) -> re.Pattern[str]:
+    """The full pattern when ``chunk`` may hold a URL or an e-mail address, else the short one."""
+    if "@" in chunk or "://" in chunk or "www." in chunk:
+        return _TOKEN_RE
+    return _PLAIN_TOKEN_RE
 
 
 def _split_clitics(tokens: list[str]) -> list[str]:

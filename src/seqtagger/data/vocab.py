@@ -10,6 +10,7 @@ applied, and a JSON file format (never pickle) that is safe to load from an untr
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,7 @@ from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from seqtagger.data.schemes import label_types, scheme_labels
 from seqtagger.errors import ConfigError, CorpusFormatError, VocabularyError
 
 if TYPE_CHECKING:
@@ -26,6 +28,9 @@ PAD, UNK = "<pad>", "<unk>"
 FORMAT_VERSION = 1
 _DIGIT = re.compile(r"\d")
 _SORTS = ("frequency", "alpha")
+MIN_COVERAGE = 0.5  # warn when the word vocabulary covers less of the training tokens
+
+log = logging.getLogger(__name__)
 
 
 class Vocab:
@@ -229,6 +234,7 @@ class Vocab:
 def build_vocabs(
     train: datasets.Dataset,
     *,
+    scheme: str = "plain",
     min_freq: int = 1,
     max_size: int | None = None,
     lowercase: bool = False,
@@ -237,20 +243,60 @@ def build_vocabs(
     """Build ``{"words", "chars", "labels"}`` from the training split only (no dev/test leakage).
 
     Words use the normalisation options; chars are built from the raw words (the char CNN sees
-    case and digits); labels have no pad/unk and alphabetical ids.
+    case and digits); labels (tags in ``scheme``) have no pad/unk and alphabetical ids. Warns
+    when the words cover few training tokens or the split has a single tag (likely mistakes).
     """
     if "tags" not in train.column_names:
         raise CorpusFormatError("build_vocabs: the training split has no 'tags' column")
     tokens = train.select_columns(["tokens"]).with_format(None)[:]["tokens"]
     word_counts = Counter(chain.from_iterable(tokens))
+    words = Vocab.from_counts(
+        word_counts,
+        min_freq=min_freq,
+        max_size=max_size,
+        lowercase=lowercase,
+        normalize_digits=normalize_digits,
+    )
+    _warn_low_coverage(words, word_counts, min_freq, max_size)
     return {
-        "words": Vocab.from_counts(
-            word_counts,
-            min_freq=min_freq,
-            max_size=max_size,
-            lowercase=lowercase,
-            normalize_digits=normalize_digits,
-        ),
+        "words": words,
         "chars": Vocab.chars_from_word_counts(word_counts),
-        "labels": Vocab.build(train["tags"], pad=None, unk=None, sort="alpha"),
+        "labels": build_labels(train["tags"], scheme),
     }
+
+
+def build_labels(tag_sequences: Iterable[Iterable[str]], scheme: str) -> Vocab:
+    """The label set of the training tags in ``scheme``, alphabetical.
+
+    For a chunk scheme it is every prefix of every entity type seen (``scheme_labels``), not only
+    the tags seen: a type seen only in 2-token spans must still have ``I-X`` under BIOES, or the
+    model could never tag the middle of a longer span and dev gold would lose it.
+    """
+    seen = Vocab.build(tag_sequences, pad=None, unk=None, sort="alpha")
+    if len(seen) == 1:
+        log.warning(
+            "the training split has a single tag, %r: the model can only predict it "
+            "(wrong tag column, or a corpus without annotations?)",
+            seen.itos[0],
+        )
+    if scheme == "plain":
+        return seen
+    return Vocab(sorted(scheme_labels(label_types(seen.itos), scheme)), pad=None, unk=None)
+
+
+def _warn_low_coverage(
+    words: Vocab, counts: Counter[str], min_freq: int, max_size: int | None
+) -> None:
+    """Warn when ``min_freq``/``max_size`` turn most training tokens into ``<unk>``."""
+    total = sum(counts.values())
+    known = sum(count for token, count in counts.items() if token in words)
+    if total and known / total < MIN_COVERAGE:
+        log.warning(
+            "the word vocabulary (data.vocab.min_freq=%s, data.vocab.max_size=%s) keeps %d "
+            "words, which cover %.1f%% of the training tokens: the rest become %s",
+            min_freq,
+            max_size,
+            len(words) - (words.pad is not None) - (words.unk is not None),
+            100 * known / total,
+            words.unk,
+        )

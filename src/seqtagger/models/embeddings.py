@@ -199,6 +199,12 @@ class TokenEmbedder(nn.Module):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise ConfigError(f"word_dropout must be in [0, 1); received {word_dropout}.")
+        for key, value in (("char_filters", char_filters), ("char_kernel_size", char_kernel_size)):
+            if char_dim > 0 and value < 1:
+                raise ConfigError(
+                    f"model.embedding.{key}={value}: expected >= 1 while the character CNN is on "
+                    "(model.embedding.char_dim=0 turns it off)"
+                )
         self.pad_index = pad_index
         self.unk_index = unk_index
         self.word_dropout = word_dropout
