@@ -166,7 +166,8 @@ IOB1_SET = "Anna X I-PER\nBerg X I-PER\nsaw X O\nOslo X I-LOC\n\nEU X I-ORG\n. X
     [
         # issue 7, item 7: an IOB1 file declared BIOES used to score strict F1 0.0
         (IOB1_SET, "{file: %s, scheme: bioes}",
-         "sets.b: 2 of 2 sentences do not fit scheme bioes (first at %s:1: position 0: I-PER after O"),
+         "sets.b: 2 of 2 sentences do not fit scheme bioes (first at %s:1: position 0: I-PER "
+         "after O"),
         # item 13: POS tags scored by an NER model (scheme from the checkpoint: iob2)
         ("in X ADP\nOslo X PROPN\n\n", "%s",
          "sets.b: %s:1: position 0: malformed tag 'ADP'"),
