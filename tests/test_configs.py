@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig
 
 from seqtagger.data.download import CORPORA
+from seqtagger.data.schemes import convert_tags
 from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers
 from tests.helpers import (
     CONFIG_DIR,
@@ -57,8 +58,10 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         write_conllu(root / ud.folder / name, rng, 30)
     conll = CORPORA["conll2003"]
     (root / conll.folder).mkdir()
-    for name in conll.files.values():  # IOB2 tags are valid IOB1 too
-        write_conll(root / conll.folder / name, [make_ner_sentence(rng) for _ in range(30)])
+    for name in conll.files.values():  # the real files are IOB1
+        sentences = [make_ner_sentence(rng) for _ in range(30)]
+        iob1 = [(tokens, convert_tags(tags, "iob2", "iob1")) for tokens, tags in sentences]
+        write_conll(root / conll.folder / name, iob1)
     return root
 
 

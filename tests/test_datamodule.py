@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from seqtagger.data.datamodule import TaggingDataModule
-from seqtagger.data.readers import ConllReader, CorpusNotFoundError
-from seqtagger.data.schemes import get_spans
+from seqtagger.data.readers import ConllReader, CorpusNotFoundError, JsonReader
+from seqtagger.data.schemes import SchemeError, get_spans
 from seqtagger.errors import UnknownLabelError
 from tests.helpers import write_conll
 
@@ -93,6 +94,48 @@ def test_missing_train_file_names_the_config_key(tmp_path: Path) -> None:
 def test_bad_options_name_the_config_key(tmp_path: Path, options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         make_datamodule(tmp_path, **options)
+
+
+def _tagged_files(folder: Path, train: str, dev: str) -> Path:
+    folder.mkdir(exist_ok=True)
+    (folder / "train.txt").write_text(train, encoding="utf-8")
+    (folder / "dev.txt").write_text(dev, encoding="utf-8")
+    return folder
+
+
+TRAIN = "Anna B-PER\nBerg I-PER\nran O\n\nOslo B-LOC\n"
+
+
+@pytest.mark.parametrize(
+    ("train", "dev", "train_scheme", "message"),
+    [
+        # tag 'E-LOC' in an IOB2 file: was "label 1 'E-LOC' is not valid in scheme iob2"
+        (TRAIN + "\nin O\nNew B-LOC\nYork E-LOC\n", TRAIN, "iob2",
+         r"data\.files\.train: \S*train\.txt:7: position 2: tag 'E-LOC' is not valid"),
+        # a zero for an O while converting: was "position 8: malformed tag '0'"
+        (TRAIN, "Anna B-PER\nran O\n\nin O\n. 0\n", "bioes",
+         r"data\.files\.validation: \S*dev\.txt:4: position 1: malformed tag '0'"),
+    ],
+)  # fmt: skip
+def test_tag_errors_name_file_line_and_split(
+    tmp_path: Path, train: str, dev: str, train_scheme: str, message: str
+) -> None:
+    """Issue 7, item 13: tags that do not fit data.file_scheme say where they are."""
+    folder = _tagged_files(tmp_path / "data", train, dev)
+    files = {"train": "train.txt", "validation": "dev.txt"}
+    datamodule = make_datamodule(folder, files=files, train_scheme=train_scheme)
+    with pytest.raises(SchemeError, match=message) as info:
+        datamodule.setup("fit")
+    assert "data.file_scheme" in str(info.value)
+
+
+def test_tag_errors_in_record_files_name_the_record(tmp_path: Path) -> None:
+    """Issue 7, item 13: non-line formats name the record instead of a line."""
+    rows = [{"tokens": ["a"], "tags": ["O"]}, {"tokens": ["Anna"], "tags": ["PER"]}]
+    (tmp_path / "train.json").write_text(json.dumps(rows), encoding="utf-8")
+    datamodule = make_datamodule(tmp_path, reader=JsonReader(), files={"train": "train.json"})
+    with pytest.raises(SchemeError, match=r"train\.json: record 1: position 0: malformed tag"):
+        datamodule.setup("fit")
 
 
 def test_hub_reader_sources_are_split_names(tmp_path: Path) -> None:

@@ -168,6 +168,56 @@ def test_unusable_device_is_one_message(
     assert err.strip().splitlines()[-1].startswith(f"seqtagger-eval: error: {message}")
 
 
+IOB1_SET = "Anna X I-PER\nBerg X I-PER\nsaw X O\nOslo X I-LOC\n\nEU X I-ORG\n. X O\n\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "spec", "message"),
+    [
+        # issue 7, item 7: an IOB1 file declared BIOES used to score strict F1 0.0
+        (IOB1_SET, "{file: %s, scheme: bioes}",
+         "sets.b: 2 of 2 sentences do not fit scheme bioes (first at %s:1: position 0: I-PER "
+         "after O"),
+        # item 13: POS tags scored by an NER model (scheme from the checkpoint: iob2)
+        ("in X ADP\nOslo X PROPN\n\n", "%s",
+         "sets.b: %s:1: position 0: malformed tag 'ADP'"),
+        ("Anna X B-PER\n\n", "{file: %s, scheme: bio}", "sets.b.scheme: unknown tag scheme"),
+    ],
+)  # fmt: skip
+def test_set_tags_must_fit_the_sets_scheme(
+    content: str,
+    spec: str,
+    message: str,
+    tiny_checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch,
+    capsys,
+) -> None:
+    gold = tmp_path / "gold.txt"
+    gold.write_text(content)
+    args = [f"ckpt_path={tiny_checkpoint}", f"hydra.run.dir={tmp_path / 'run'}"]
+    argv = ["seqtagger-eval", *args, f"+sets.b={spec % gold}"]
+    code, err = run_hydra_main(main, argv, monkeypatch, capsys)
+    assert code == 2
+    assert err.startswith("seqtagger-eval: error: ") and "Traceback" not in err
+    assert message.replace("%s", str(gold)) in err
+    assert not (tmp_path / "run" / "b" / "predictions.conll").exists()
+
+
+def test_predictions_file_keeps_three_columns_when_tokens_hold_spaces(tmp_path: Path) -> None:
+    """Issue 7, item 8: ``1 000`` (CoNLL-U) and ``New\u00a0York`` broke conlleval's columns."""
+    from seqtagger.evaluation import SetResult, write_predictions
+
+    result = SetResult("x", "iob2", tokens=[["1 000", "New\u00a0York", "a\tb"]])
+    result.gold = result.pred = [["O", "B-LOC", "O"]]
+    write_predictions(result, tmp_path / "predictions.conll")
+    lines = (tmp_path / "predictions.conll").read_text(encoding="utf-8").splitlines()
+    assert lines == ["1_000 O O", "New_York B-LOC B-LOC", "a_b O O", ""]
+    assert list(read_columns(tmp_path / "predictions.conll")) == [
+        (["1_000", "New_York", "a_b"], ["O", "B-LOC", "O"], ["O", "B-LOC", "O"])
+    ]
+
+
 class FixedPredictor:
     """Stands in for Predictor: BIOES output chosen by the test, ill-formed chunks included."""
 

@@ -89,6 +89,36 @@ def test_conll_output_has_one_line_per_token_and_blank_lines(
     assert all(len(line.split("\t")) == 2 for block in blocks for line in block)
 
 
+def test_two_word_text_lines_are_tagged_whole(tiny_checkpoint: Path, tmp_path: Path, capsys):
+    """Issue 7, item 3: taken for CoNLL, only the first word of each line was tagged."""
+    notes = _write(tmp_path / "notes.txt", "Meeting notes\nJohn Smith\n")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, notes)
+    assert code == 0, err
+    assert "tagged 2 sentences (4 tokens)" in err
+    assert [line.split("\t")[0] for line in out.split()[::2]] == [
+        "Meeting",
+        "notes",
+        "John",
+        "Smith",
+    ]
+
+
+def test_conll_output_replaces_whitespace_inside_tokens(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """Issue 7, item 8: a CoNLL-U FORM ``1 000`` stays one column: ``1_000<TAB>tag``."""
+    rows = [
+        "1\t1 000\t_\tNUM\t_\t_\t0\troot\t_\t_",
+        "2\tNew\u00a0York\t_\tPROPN\t_\t_\t1\tnmod\t_\t_",
+    ]
+    source = _write(tmp_path / "in.conllu", "\n".join(rows) + "\n")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source)
+    assert code == 0, err
+    lines = out.rstrip("\n").split("\n")
+    assert [line.split("\t")[0] for line in lines] == ["1_000", "New_York"]
+    assert all(len(line.split()) == 2 for line in lines)
+
+
 def test_conll_file_input_gives_every_sentence(
     tiny_checkpoint: Path, tiny_ner_dir: Path, capsys
 ) -> None:
@@ -138,7 +168,13 @@ def test_stdin_jsonl_and_bioes_output(tiny_checkpoint: Path, capsys, monkeypatch
         ("a.txt", "EU B-ORG\nrejects O\n\nb O\n", "conll"),
         ("a.txt", "Hello big world.\nA second sentence here.\n", "text"),
         ("a.txt", "Just one line\n", "text"),
-        ("a.tsv", "EU\tB-ORG\tx\nsays\tO\tx\n", "conll"),
+        ("a.tsv", "EU\tx\tB-ORG\nsays\tx\tO\n", "conll"),
+        ("a.txt", "Anna NNP\nsaw VBD\n. .\n", "conll"),
+        ("a.txt", "New B-location\nYork I-location\n", "conll"),
+        # issue 7, item 3: two-word lines of text are not a CoNLL file
+        ("a.txt", "Meeting notes\nJohn Smith\n", "text"),
+        ("a.txt", "EU B-ORG\nNew York B-LOC\n", "text"),
+        ("a.tsv", "EU\tB-ORG\tx\nsays\tO\tx\n", "text"),  # the last column holds no tags
     ],
 )
 def test_detect_format(name: str, content: str, expected: str, tmp_path: Path) -> None:
@@ -241,6 +277,18 @@ BAD_INPUTS = {
     "empty conll": ("empty.conll", b"", [], ["no sentences in", "empty.conll"]),
     "only blank lines": ("blank.txt", b"\n  \n\n", [], ["no sentences in", "blank.txt"]),
     "malformed conll": ("bad.conll", b"EU X B-ORG\nsays\n\n", [], ["bad.conll:2", "columns"]),
+    "conll column counts differ": (  # issue 7, item 3
+        "bad.conll",
+        b"EU B-ORG\nsays O\n\nNew York B-LOC\n",
+        [],
+        ["bad.conll:4: too many columns", "first token line (1)"],
+    ),
+    "whitespace-only jsonl token": (  # issue 7, item 8
+        "bad.jsonl",
+        b'{"tokens": ["a", " "]}\n',
+        [],
+        ["bad.jsonl:1: token 1: token ' ' is only whitespace"],
+    ),
     "malformed conllu": ("bad.conllu", b"1\tEU\n", [], ["bad.conllu:1", "CoNLL-U columns"]),
     "malformed jsonl": ("bad.jsonl", b'{"tokens": ["a"]}\n{"tokens": [\n', [], ["bad.jsonl:2"]),
     "jsonl without tokens": ("bad.jsonl", b'{"words": ["a"]}\n', [], ["bad.jsonl:1", "tokens"]),

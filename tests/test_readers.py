@@ -160,6 +160,88 @@ def test_conll_bad_lines_name_file_and_line(tmp_path, text, reader, line, what):
     assert info.value.path == str(path)
 
 
+def test_conll_line_with_more_columns_is_an_error_not_a_truncated_token(tmp_path):
+    """Issue 7, item 3: a hand-made ``New York B-LOC`` line used to become the token ``New``."""
+    path = write(tmp_path, "train.txt", "Anna B-PER\nvisited O\nNew York B-LOC\n")
+    with pytest.raises(CorpusFormatError, match=r"train\.txt:3: too many columns") as info:
+        sentences(ConllReader(), path)
+    message = str(info.value)
+    assert "'New York B-LOC'" in message and "first token line (1)" in message
+    assert "separator" in message  # says how to keep spaces inside tokens
+    with pytest.raises(CorpusFormatError, match=r"train\.txt:3: too many columns"):
+        sentences(ConllReader(), path, require_tags=False)
+
+
+def test_conll_column_count_is_fixed_by_the_first_token_line_of_the_file(tmp_path):
+    """Issue 7, item 3: later sentences cannot change the layout either (4 columns, then 2)."""
+    path = write(tmp_path, "a.txt", "EU NNP B-NP B-ORG\n\nPeter B-PER\n")
+    with pytest.raises(CorpusFormatError, match=r"a\.txt:3: too few columns.*first token line"):
+        sentences(ConllReader(), path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "reader", "line", "what"),
+    [
+        ("a.tsv", "a\tO\n \tO\n", ConllReader(separator="\t"), 2, "only whitespace"),
+        ("a.txt", "a O\n\u00a0 O\n", ConllReader(), 2, "only whitespace"),
+        ("a.tsv", "a\tO\nGer\u2028man\tO\n", ConllReader(separator="\t"), 2, "line break"),
+        ("a.conllu", "1\t \t_\tX\t_\t_\t0\troot\t_\t_\n", ConlluReader(), 1, "whitespace"),
+        ("a.jsonl", '{"tokens": ["a"], "tags": ["O"]}\n{"tokens": [" "], "tags": ["O"]}\n',
+         JsonReader(), 2, "token 0: token ' ' is only whitespace"),
+        ("a.jsonl", '{"tokens": ["Ger\\nman"], "tags": ["O"]}\n', JsonReader(), 1,
+         "contains a line break"),
+        ("a.jsonl", '{"tokens": ["a"], "tags": ["O\\r"]}\n', JsonReader(), 1,
+         "tag 0: tag 'O\\r' contains a line break"),
+    ],
+)  # fmt: skip
+def test_tokens_that_would_break_a_conll_line_are_rejected(
+    tmp_path, name, text, reader, line, what
+):
+    """Issue 7, item 8: empty, whitespace-only and multi-line tokens name file and line."""
+    path = write(tmp_path, name, text)
+    with pytest.raises(CorpusFormatError, match=rf"{name.replace('.', '[.]')}:{line}: ") as info:
+        sentences(reader, path)
+    assert what in str(info.value)
+
+
+def test_spaces_inside_tokens_are_kept(tmp_path):
+    """Issue 7, item 8: a CoNLL-U FORM ``1 000`` is a valid token (writers replace the space)."""
+    text = "1\t1 000\t_\tNUM\t_\t_\t0\troot\t_\t_\n"
+    assert sentences(ConlluReader(), write(tmp_path, "a.conllu", text))[0]["tokens"] == ["1 000"]
+    out = sentences(
+        JsonReader(), write(tmp_path, "a.jsonl", '{"tokens": ["New York"]}\n'), require_tags=False
+    )
+    assert out[0]["tokens"] == ["New York"]
+
+
+def test_jsonl_lone_surrogate_names_file_and_line(tmp_path):
+    """Issue 7, item 15: used to end in a DatasetGenerationError traceback from Arrow."""
+    text = '{"tokens": ["a"], "tags": ["O"]}\n{"tokens": ["\\ud800"], "tags": ["O"]}\n'
+    path = write(tmp_path, "s.jsonl", text)
+    with pytest.raises(CorpusFormatError, match=r"s\.jsonl:2: token 0: .*lone surrogate"):
+        JsonReader().read(path, cache_dir=str(tmp_path / "cache"))
+    path.write_text('{"tokens": ["a"], "tags": ["\\udfff"]}\n', encoding="utf-8")
+    with pytest.raises(CorpusFormatError, match=r"s\.jsonl:1: tag 0: .*lone surrogate"):
+        JsonReader().read(path, cache_dir=str(tmp_path / "cache"))
+
+
+def test_located_sentences_say_where_they_start(tmp_path):
+    """Issue 7, item 13: the ``where`` that scheme errors quote (line, or record index)."""
+    conll = write(tmp_path, "a.txt", CONLL)
+    wheres = [s["where"] for s in ConllReader().iter_sentences(conll, located=True)]
+    assert wheres == [f"{conll}:3", f"{conll}:7", f"{conll}:12"]
+    assert ConllReader().locate(conll, 1) == f"{conll}:7"
+    conllu = write(tmp_path, "a.conllu", CONLLU)
+    assert [s["where"] for s in ConlluReader().iter_sentences(conllu, located=True)] == [
+        f"{conllu}:4",
+        f"{conllu}:12",
+    ]
+    rows = [{"tokens": [], "tags": []}, {"tokens": ["a"], "tags": ["O"]}]
+    as_json = write(tmp_path, "a.json", json.dumps(rows))
+    assert JsonReader().locate(as_json, 0) == f"{as_json}: record 1"
+    assert "where" not in next(JsonReader().iter_sentences(as_json))
+
+
 def test_empty_file(tmp_path):
     path = write(tmp_path, "empty.txt", "")
     with pytest.raises(CorpusFormatError, match=r"empty\.txt:1: empty file"):

@@ -11,6 +11,7 @@ from seqtagger.data.schemes import (
     SchemeError,
     Span,
     check_scheme,
+    check_split_tags,
     convert_tags,
     get_spans,
     label_types,
@@ -203,3 +204,34 @@ def test_scheme_labels_lists_every_prefix_per_type() -> None:
     assert scheme_labels(["X"], "bioes") == ["O", "B-X", "I-X", "E-X", "S-X"]
     with pytest.raises(SchemeError):
         scheme_labels(["X"], "plain")
+
+
+def _check(tag_lists: list[list[str]], scheme: str) -> None:
+    check_split_tags(
+        tag_lists, scheme, name="data.files.dev", key="data.file_scheme", locate=lambda i: f"f:{i}"
+    )
+
+
+def test_check_split_tags_names_split_and_sentence_of_a_bad_tag() -> None:
+    """Issue 7, item 13: a tag the scheme cannot have names the split and where it is."""
+    tags = [_t("O O"), _t("B-PER I-PER O O O O O O 0")]
+    with pytest.raises(SchemeError, match=r"data\.files\.dev: f:1: position 8: malformed tag '0'"):
+        _check(tags, "iob2")
+    with pytest.raises(SchemeError, match=r"f:0: position 1: tag 'E-LOC' is not valid in scheme"):
+        _check([_t("B-LOC E-LOC")], "iob2")
+    with pytest.raises(SchemeError, match=r"set data\.file_scheme to the file's tag scheme"):
+        _check([["NO UN"]], "plain")
+
+
+def test_check_split_tags_few_ill_formed_sentences_only_warn(caplog) -> None:
+    """Annotation noise (CoNLL-2003 train has 2 of 14,041) is scored, a wrong scheme is not."""
+    noise = [_t("O B-MISC I-MISC")] + [_t("I-PER O")] * 199  # IOB1: B after O
+    with caplog.at_level("WARNING", logger="seqtagger.data.schemes"):
+        _check(noise, "iob1")
+    assert "1 of 200 sentences have an ill-formed iob1 tag order" in caplog.text
+    assert "first at f:0" in caplog.text
+    iob1_read_as_bioes = [_t("I-PER I-PER O"), _t("O O")] * 3
+    with pytest.raises(
+        SchemeError, match=r"3 of 6 sentences do not fit scheme bioes \(first at f:0"
+    ):
+        _check(iob1_read_as_bioes, "bioes")

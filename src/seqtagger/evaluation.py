@@ -1,6 +1,7 @@
 """Scoring one held-out set with a ``Predictor``: metrics, reports, files, TensorBoard.
 
-For each set the gold file is read in its own scheme, the model predicts in its training scheme,
+For each set the gold file is read in its own scheme (its tags are checked against that scheme,
+errors name the file, line and set), the model predicts in its training scheme,
 and everything is scored from tag strings with the project's conlleval scorer (so the written
 ``predictions.conll`` re-scores to the same numbers with conlleval.pl). Gold tags the model has
 never seen are reported and count as errors; the set is still scored. Every gold token of every
@@ -9,7 +10,8 @@ sentence is scored: the predictor never truncates.
 Per set, under ``<output_dir>/<set>/``: ``metrics.json``, ``report.txt`` (conlleval's layout,
 strict IOB2 beside it, then a per-label classification report), ``confusion.csv`` (counts),
 ``confusion_normalized.csv`` (rows sum to 1), ``confusion.png``, ``per_type_f1.png`` (span
-schemes) and ``predictions.conll`` (``token gold predicted``).
+schemes) and ``predictions.conll`` (``token gold predicted``; whitespace inside a token is
+written as ``_``, see :func:`~seqtagger.metrics.conlleval.conll_token`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,16 @@ from typing import Any
 import numpy as np
 
 from seqtagger.data.readers import Reader, reader_for_path
-from seqtagger.data.schemes import convert_tags, label_types, scheme_labels
-from seqtagger.errors import CorpusFormatError, CorpusNotFoundError
+from seqtagger.data.schemes import (
+    check_scheme,
+    check_split_tags,
+    convert_tags,
+    label_types,
+    scheme_labels,
+)
+from seqtagger.errors import CorpusFormatError, CorpusNotFoundError, SchemeError
 from seqtagger.metrics import report as reports
-from seqtagger.metrics.conlleval import ChunkCounts, evaluate, format_report
+from seqtagger.metrics.conlleval import ChunkCounts, conll_token, evaluate, format_report
 from seqtagger.predictor import Predictor
 from seqtagger.utils.config import write_json
 from seqtagger.utils.pylogger import RankedLogger
@@ -61,14 +69,22 @@ class SetResult:
 
 
 def read_set(held_out: HeldOutSet) -> tuple[list[list[str]], list[list[str]]]:
-    """Tokens and gold tags of every sentence of the set (clear error when it has none)."""
+    """Tokens and gold tags of every sentence of the set (clear error when it has none, or when
+    the tags do not fit the set's scheme)."""
     tokens: list[list[str]] = []
     gold: list[list[str]] = []
-    for sentence in held_out.reader.iter_sentences(held_out.source, require_tags=True):
+    where: list[str] = []
+    sentences = held_out.reader.iter_sentences(held_out.source, require_tags=True, located=True)
+    for sentence in sentences:
         tokens.append(list(sentence["tokens"]))
         gold.append(list(sentence["tags"]))
+        where.append(sentence["where"])
     if not tokens:
         raise CorpusFormatError(f"sets.{held_out.name}: no sentences in {held_out.source}")
+    name = f"sets.{held_out.name}"
+    check_split_tags(
+        gold, held_out.scheme, name=name, key=f"{name}.scheme", locate=where.__getitem__
+    )
     return tokens, gold
 
 
@@ -205,11 +221,12 @@ def per_type_figure(result: SetResult) -> Any:
 
 
 def write_predictions(result: SetResult, path: Path) -> None:
-    """``token gold predicted`` lines, a blank line after each sentence (conlleval's input)."""
+    """``token gold predicted`` lines, a blank line after each sentence (conlleval's input);
+    whitespace inside a token becomes ``_`` so that every line keeps three columns."""
     with path.open("w", encoding="utf-8") as out:
         for tokens, gold, pred in zip(result.tokens, result.gold, result.pred, strict=True):
             for token, g, p in zip(tokens, gold, pred, strict=True):
-                out.write(f"{token} {g} {p}\n")
+                out.write(f"{conll_token(token)} {g} {p}\n")
             out.write("\n")
 
 
@@ -239,4 +256,8 @@ def held_out_from_file(
     path = Path(path)
     if not path.exists():
         raise CorpusNotFoundError(f"sets.{name}: {path} does not exist")
+    try:
+        scheme = check_scheme(scheme)
+    except SchemeError as err:
+        raise SchemeError(f"sets.{name}.scheme: {err}") from None
     return HeldOutSet(name, path, reader or reader_for_path(path), scheme)

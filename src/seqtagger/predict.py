@@ -30,10 +30,16 @@ Input formats (``--input-format``):
   ``.ndjson``, ``.json`` -> jsonl, ``.conll`` -> conll; any other suffix (``.txt``, ...) is
   conll when its first non-empty line starts with ``-DOCSTART-``, or when its first block of
   lines (up to the first blank line) has at least two lines that all have the same number
-  (2 to 10) of whitespace-separated columns; else text. Pass ``--input-format`` when in doubt.
+  (2 to 10) of whitespace-separated columns and whose last column looks like tags (no
+  lowercase letter and no digit, like ``O``, ``NNP``, ``.``, or ``B-``/``I-``/``E-``/``S-``
+  and a type); else text. So ``Meeting notes`` / ``John Smith`` is text. Pass
+  ``--input-format`` when in doubt. The CoNLL reader then requires the same number of
+  columns on every token line and names the first line that differs.
 
 Output (``--format``): ``conll`` writes ``token<TAB>tag`` lines and a blank line after each
-sentence; ``jsonl`` writes ``{"tokens", "tags", "spans"}`` per line, spans from
+sentence; whitespace inside a token (a CoNLL-U FORM like ``1 000``) is written as ``_``
+(:func:`seqtagger.metrics.conlleval.conll_token`), as in eval's ``predictions.conll``.
+``jsonl`` writes ``{"tokens", "tags", "spans"}`` per line (tokens as read), spans from
 :meth:`Predictor.spans` (the metric's span code; ``end`` exclusive).
 
 Progress (sentences and sentences/s) goes to stderr only, when stderr is a terminal or an
@@ -46,6 +52,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -59,6 +66,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from seqtagger.data.schemes import SCHEMES
 from seqtagger.data.tokenizer import tokenize
+from seqtagger.metrics.conlleval import conll_token
 
 if TYPE_CHECKING:
     from seqtagger.predictor import Predictor
@@ -76,6 +84,7 @@ SUFFIX_FORMATS = {
 }
 PROGRESS_MIN_BYTES = 1 << 20  # show progress for input files larger than this
 DETECT_MAX_LINES = 100
+_CHUNK_TAG = re.compile(r"[BIES]-\S+")
 
 
 class InputError(Exception):
@@ -152,8 +161,17 @@ def _first_block(path: Path) -> list[str]:
 def _looks_like_conll(block: list[str]) -> bool:
     if block and block[0].startswith("-DOCSTART-"):
         return True
-    widths = {len(line.split()) for line in block}
-    return len(block) >= 2 and len(widths) == 1 and 2 <= widths.pop() <= 10
+    rows = [line.split() for line in block]
+    widths = {len(row) for row in rows}
+    if len(block) < 2 or len(widths) != 1 or not 2 <= widths.pop() <= 10:
+        return False
+    return all(_looks_like_tag(row[-1]) for row in rows)
+
+
+def _looks_like_tag(word: str) -> bool:
+    """``O``, ``NNP``, ``.``, ``B-PER``, ``I-location``: not a word of text like ``Smith``."""
+    plain = not any(c.islower() or c.isdigit() for c in word)
+    return plain or _CHUNK_TAG.fullmatch(word) is not None
 
 
 def check_inputs(sources: list[str]) -> None:
@@ -282,8 +300,10 @@ def tag_stream(
 
 
 def format_conll(tokens: list[str], tags: list[str]) -> str:
-    """``token<TAB>tag`` lines and a blank line that ends the sentence."""
-    return "".join(f"{token}\t{tag}\n" for token, tag in zip(tokens, tags, strict=True)) + "\n"
+    """``token<TAB>tag`` lines and a blank line that ends the sentence (whitespace inside a token
+    becomes ``_``: :func:`~seqtagger.metrics.conlleval.conll_token`)."""
+    lines = (f"{conll_token(token)}\t{tag}\n" for token, tag in zip(tokens, tags, strict=True))
+    return "".join(lines) + "\n"
 
 
 def format_jsonl(predictor: Predictor, tokens: list[str], tags: list[str]) -> str:

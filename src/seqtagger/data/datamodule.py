@@ -3,6 +3,7 @@
 Data flow (each step cached by ``datasets`` fingerprints, so a second run skips the work):
 
     reader.read(file)            -> Dataset(tokens, tags)        # file scheme (e.g. IOB1)
+    check tags against it        -> SchemeError naming file:line and split when they do not fit
     convert to the train scheme  -> Dataset(tokens, tags)        # e.g. BIOES
     build_vocabs(train)          -> words, chars, labels         # from the training split only;
                                                                  # labels: every tag of each type
@@ -20,7 +21,7 @@ and fills the cache; ``setup`` on every rank then reads from the cache (Hugging 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from seqtagger.data.encoding import encode_dataset
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reader_for_path
 from seqtagger.data.sampler import BucketBatchSampler
-from seqtagger.data.schemes import check_scheme, convert_tags
+from seqtagger.data.schemes import check_scheme, check_split_tags, convert_tags
 from seqtagger.data.vocab import Vocab, build_vocabs
 from seqtagger.errors import ConfigError, SchemeError
 from seqtagger.utils.pylogger import RankedLogger
@@ -66,6 +67,12 @@ def _check_batch_sizes(batch_size: int, eval_batch_size: int | None) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}={value}: expected an integer >= 1")
+
+
+def _tag_lists(dataset: datasets.Dataset) -> Iterator[list[str]]:
+    """The ``tags`` of every row, read in batches (a split's tags need not fit in memory)."""
+    for batch in dataset.select_columns(["tags"]).iter(batch_size=1000):
+        yield from batch["tags"]
 
 
 class TaggingDataModule(LightningDataModule):
@@ -183,10 +190,19 @@ class TaggingDataModule(LightningDataModule):
         return self.reader if self.reader is not None else reader_for_path(path)
 
     def read_split(self, split: str, path: Path | str) -> datasets.Dataset:
-        """Read one split in the file scheme and convert it to the train scheme (cached)."""
+        """Read one split in the file scheme, check its tags against that scheme and convert
+        them to the train scheme (cached)."""
         if isinstance(path, Path) and not path.exists():
             raise CorpusNotFoundError(f"data.files.{split}: {path} does not exist")
-        dataset = self.reader_for(path).read(path, cache_dir=self.cache_dir)
+        reader = self.reader_for(path)
+        dataset = reader.read(path, cache_dir=self.cache_dir)
+        check_split_tags(
+            _tag_lists(dataset),
+            self.file_scheme,
+            name=f"data.files.{split}",
+            key="data.file_scheme",
+            locate=partial(reader.locate, path),
+        )
         if self.file_scheme != self.train_scheme:
             dataset = dataset.map(
                 _convert_batch,

@@ -15,6 +15,17 @@ Caching: ``datasets`` caches ``from_generator`` by its *arguments*, not by file 
 generator arguments carry the path, size, mtime and ctime of the file plus the reader options:
 an edited file is re-read, never served stale.
 
+Tokens: a token may not be empty, whitespace only, or hold a line break or a lone surrogate
+(such tokens cannot be written back as one CoNLL column); spaces *inside* a token (CoNLL-U
+``1 000``, ``New\u00a0York``) are kept, and writers of CoNLL output replace them (see
+:func:`seqtagger.metrics.conlleval.conll_token`). In a CoNLL file every token line must have as
+many columns as the file's first token line, so a stray ``New York B-LOC`` line is an error,
+not the token ``New``.
+
+Where: ``iter_sentences(..., located=True)`` adds ``"where"`` to each sentence (``path:LINE``
+of its first token, or ``path: record N`` / ``... row N`` for non-line formats); checks that run
+after reading (tag schemes) use it, or :meth:`Reader.locate`, to say where a sentence is.
+
 Errors: bad input raises :class:`CorpusFormatError` (``"path:LINE: what is wrong (expected ...)"``)
 or :class:`CorpusNotFoundError`; :meth:`Reader.read` unwraps the ``DatasetGenerationError`` that
 ``datasets`` puts around them so users see one message. Sentences that are skipped (no words) are
@@ -149,6 +160,26 @@ class _SkipCounter:
             )
 
 
+def _token_problem(token: str, what: str = "token") -> str | None:
+    """Why ``token`` cannot be a token (or tag), or None: empty, whitespace only, a line break
+    (any of ``str.splitlines``'), a lone surrogate (not encodable as UTF-8)."""
+    if token and token.isprintable() and not token.isspace():  # fast path: nearly every token
+        return None
+    if not token:
+        return f"empty {what}"
+    if token.isspace():
+        return f"{what} {token!r} is only whitespace"
+    if token.splitlines() != [token]:
+        return f"{what} {token!r} contains a line break"
+    if any("\ud800" <= c <= "\udfff" for c in token):
+        return f"{what} {token!r} contains a lone surrogate (not valid Unicode text)"
+    return None
+
+
+def _located(path: Path, line: int, tokens: list[str], tags: list[str] | None) -> dict:
+    return {"tokens": tokens, "tags": tags, "where": f"{path}:{line}"}
+
+
 def _no_sentences(path: Path | str) -> CorpusFormatError:
     return _error(path, None, "no sentences found (expected token lines separated by blank lines)")
 
@@ -167,9 +198,30 @@ class Reader:
         args = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
         return f"{type(self).__name__}({args})"
 
-    def iter_sentences(self, source: str | Path, require_tags: bool = True) -> Iterator[dict]:
-        """Yield ``{"tokens": [...], "tags": [...] | None}`` per sentence, lazily."""
+    def iter_sentences(
+        self, source: str | Path, require_tags: bool = True, *, located: bool = False
+    ) -> Iterator[dict]:
+        """Yield ``{"tokens": [...], "tags": [...] | None}`` per sentence, lazily.
+
+        ``located=True`` adds ``"where"``: ``path:LINE`` of the sentence's first token for line
+        formats, ``path: record N`` or ``... row N`` (0-based) for the others.
+        """
+        sentences = self._sentences(source, require_tags)
+        yield from sentences if located else _unlocated(sentences)
+
+    def _sentences(self, source: Any, require_tags: bool) -> Iterator[dict]:
+        """Sentences with their ``"where"`` (see :meth:`iter_sentences`); for subclasses."""
         raise NotImplementedError
+
+    def locate(self, source: Any, index: int) -> str:
+        """Where sentence ``index`` (0-based, in the order of :meth:`read`'s rows) is.
+
+        Re-reads ``source`` up to that sentence: meant for error messages, not for loops.
+        """
+        for i, sentence in enumerate(self._sentences(source, True)):
+            if i == index:
+                return sentence["where"]
+        return f"{source}: sentence {index}"
 
     def read(
         self, source: str | Path, cache_dir: str | None = None, *, require_tags: bool = True
@@ -190,12 +242,19 @@ class Reader:
         return _build(_generate_file, gen_kwargs, cache_dir, require_tags)
 
 
+def _unlocated(sentences: Iterable[dict]) -> Iterator[dict]:
+    """The sentences without their ``"where"`` (the rows of :data:`FEATURES`)."""
+    for sentence in sentences:
+        del sentence["where"]
+        yield sentence
+
+
 def _generate_file(reader: type[Reader], options: dict, path: str, require_tags: bool, **_stamp):
     yield from reader(**options).iter_sentences(path, require_tags=require_tags)
 
 
 def _generate_dataset(reader: Reader, dataset: datasets.Dataset, where: str, require_tags: bool):
-    yield from reader._iter_dataset(dataset, where, require_tags)
+    yield from _unlocated(reader._iter_dataset(dataset, where, require_tags))
 
 
 def _build(
@@ -275,12 +334,13 @@ class ConllReader(Reader):
             return line.split()
         return [c for c in _ASCII_WS.split(line) if c]
 
-    def iter_sentences(self, source: str | Path, require_tags: bool = True) -> Iterator[dict]:
+    def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
         path = _check_file(source)
-        tok_col, tag_col = self.token_column, self.tag_column
         docstart, comment = self.docstart, self.comment_prefix
-        has_tags: bool | None = True if require_tags else None  # decided by 1st token line
-        first_token_line = 0
+        # Column layout (count, token index, tag index or None) of the first token line.
+        layout: tuple[int, int, int | None] | None = None
+        check_tokens = self.separator is not None  # split() leaves no whitespace in ASCII lines
+        start = 0  # line of the current sentence's first token
         tokens: list[str] = []
         tags: list[str] = []
         comment_line = 0  # first comment line of a block that has no tokens yet
@@ -288,54 +348,41 @@ class ConllReader(Reader):
         n_sentences = 0
         for lineno, raw in _lines(path):
             line = raw.rstrip("\r\n")
-            if not line or line.isspace():
+            ends_sentence = not line or line.isspace()
+            if ends_sentence or (docstart and line.startswith(docstart)):
+                # a document boundary without a blank line also ends the sentence
                 if tokens:
-                    yield {"tokens": tokens, "tags": tags if has_tags else None}
+                    yield _located(path, start, tokens, tags if layout[2] is not None else None)
                     n_sentences += 1
                     tokens, tags = [], []
-                elif comment_line:
+                elif comment_line and ends_sentence:
                     skipped.add(comment_line)
-                comment_line = 0
-                continue
-            if docstart and line.startswith(docstart):
-                if tokens:  # a document boundary without a blank line also ends the sentence
-                    yield {"tokens": tokens, "tags": tags if has_tags else None}
-                    n_sentences += 1
-                    tokens, tags = [], []
                 comment_line = 0
                 continue
             if comment and not tokens and line.startswith(comment):
                 comment_line = comment_line or lineno
                 continue
             cols = self._split(line)
-            n = len(cols)
-            ti = tok_col if tok_col >= 0 else n + tok_col
-            gi = tag_col if tag_col >= 0 else n + tag_col
-            if not 0 <= ti < n:
-                raise self._columns_error(path, lineno, n, line)
-            line_has_tag = 0 <= gi < n and gi != ti
-            if has_tags is None:
-                has_tags, first_token_line = line_has_tag, lineno
-            if line_has_tag != has_tags:
-                if require_tags or line_has_tag is False:
-                    raise self._columns_error(path, lineno, n, line, first_token_line)
-                raise _error(
-                    path,
-                    lineno,
-                    f"{n} columns, but the first token line ({first_token_line}) has no tag "
-                    f"column (expected the same columns on every token line)",
-                )
+            if layout is None:
+                layout = self._layout(path, lineno, cols, line, require_tags)
+                first_token_line = lineno
+            n_cols, ti, gi = layout
+            if len(cols) != n_cols:
+                raise self._columns_error(path, lineno, len(cols), line, first_token_line, n_cols)
             token = cols[ti]
-            if not token:
-                raise _error(path, lineno, f"empty token in column {ti} (expected a token)")
+            if not token or ((check_tokens or not line.isascii()) and _token_problem(token)):
+                problem = _token_problem(token)
+                raise _error(path, lineno, f"{problem} in column {ti} (expected a token)")
+            if not tokens:
+                start = lineno
             tokens.append(token)
-            if has_tags:
+            if gi is not None:
                 tag = cols[gi]
                 if not tag:
                     raise _error(path, lineno, f"empty tag in column {gi} (expected a tag)")
                 tags.append(tag)
         if tokens:
-            yield {"tokens": tokens, "tags": tags if has_tags else None}
+            yield _located(path, start, tokens, tags if layout[2] is not None else None)
             n_sentences += 1
         elif comment_line:
             skipped.add(comment_line)
@@ -343,16 +390,39 @@ class ConllReader(Reader):
         if not n_sentences:
             raise _no_sentences(path)
 
+    def _layout(
+        self, path: Path, lineno: int, cols: list[str], line: str, require_tags: bool
+    ) -> tuple[int, int, int | None]:
+        """``(columns, token index, tag index or None)`` from the file's first token line."""
+        n = len(cols)
+        ti = self.token_column if self.token_column >= 0 else n + self.token_column
+        gi = self.tag_column if self.tag_column >= 0 else n + self.tag_column
+        has_tag = 0 <= gi < n and gi != ti
+        if not 0 <= ti < n or (require_tags and not has_tag):
+            raise self._columns_error(path, lineno, n, line)
+        return n, ti, gi if has_tag else None
+
     def _columns_error(
-        self, path: Path, lineno: int, n: int, line: str, first: int = 0
+        self, path: Path, lineno: int, n: int, line: str, first: int = 0, expected: int = 0
     ) -> CorpusFormatError:
         sep = "whitespace" if self.separator is None else repr(self.separator)
-        extra = f" like the first token line ({first})" if first else ""
+        found = f"found {n} ({sep}-separated) in {line[:80]!r}"
+        if not first:
+            return _error(
+                path,
+                lineno,
+                f"too few columns: {found} (expected a token in column {self.token_column} "
+                f"and a tag in column {self.tag_column})",
+            )
+        hint = ""
+        if n > expected and self.separator is None:
+            hint = "; a token that contains spaces needs a tab-separated file and separator='\\t'"
         return _error(
             path,
             lineno,
-            f"too few columns: found {n} ({sep}-separated) in {line[:80]!r} (expected a token "
-            f"in column {self.token_column} and a tag in column {self.tag_column}{extra})",
+            f"too {'many' if n > expected else 'few'} columns: {found} (expected {expected} "
+            f"like the first token line ({first}): every token line needs the same columns"
+            f"{hint})",
         )
 
 
@@ -381,19 +451,20 @@ class ConlluReader(Reader):
         self.tag_column = tag_column
         self._index = index
 
-    def iter_sentences(self, source: str | Path, require_tags: bool = True) -> Iterator[dict]:
+    def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
         path = _check_file(source)
         index = self._index
         tokens: list[str] = []
         tags: list[str] = []
         start = 0  # first line of the current sentence block (comments included)
+        first_word = 0  # line of the current sentence's first word
         skipped = _SkipCounter(str(path), "no words")
         n_sentences = 0
         for lineno, raw in _lines(path):
             line = raw.rstrip("\r\n")
             if not line or line.isspace():
                 if tokens:
-                    yield self._sentence(tokens, tags, require_tags)
+                    yield self._sentence(path, first_word, tokens, tags, require_tags)
                     n_sentences += 1
                     tokens, tags = [], []
                 elif start:
@@ -419,15 +490,20 @@ class ConlluReader(Reader):
                 raise _error(
                     path, lineno, f"bad ID {word_id!r} (expected an integer, a range or a decimal)"
                 )
-            if not cols[1]:
-                raise _error(path, lineno, "empty FORM (expected a token in column 2)")
+            form = cols[1]
+            if not form or not form.isprintable() or form.isspace():  # inlined fast path
+                problem = _token_problem(form, "FORM")
+                if problem:
+                    raise _error(path, lineno, f"{problem} (expected a token in column 2)")
             tag = cols[index]
             if not tag:
                 raise _error(path, lineno, f"empty tag in column {index + 1} (expected a tag)")
-            tokens.append(cols[1])
+            if not tokens:
+                first_word = lineno
+            tokens.append(form)
             tags.append(tag)
         if tokens:
-            yield self._sentence(tokens, tags, require_tags)
+            yield self._sentence(path, first_word, tokens, tags, require_tags)
             n_sentences += 1
         elif start:
             skipped.add(start)
@@ -436,11 +512,12 @@ class ConlluReader(Reader):
             raise _no_sentences(path)
 
     @staticmethod
-    def _sentence(tokens: list[str], tags: list[str], require_tags: bool) -> dict:
+    def _sentence(
+        path: Path, line: int, tokens: list[str], tags: list[str], require_tags: bool
+    ) -> dict:
         # "_" everywhere = unannotated (e.g. text to tag): no tags when they are optional.
-        if not require_tags and all(t == "_" for t in tags):
-            return {"tokens": tokens, "tags": None}
-        return {"tokens": tokens, "tags": tags}
+        unannotated = not require_tags and all(t == "_" for t in tags)
+        return _located(path, line, tokens, None if unannotated else tags)
 
 
 # --------------------------------------------------------------------------- records
@@ -458,8 +535,9 @@ def _record(
     tokens: Any, tags: Any, tag_names: list[str] | None, require_tags: bool, where: str
 ) -> dict | None:
     """Validate one record; map integer tags to ClassLabel names. None = no tokens (skip)."""
-    if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) and t for t in tokens):
+    if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) for t in tokens):
         raise CorpusFormatError(f"{where}: tokens must be a list of non-empty strings")
+    _check_strings(tokens, "token", where)
     if tags is None:
         if require_tags:
             raise CorpusFormatError(f"{where}: no tags (expected a list of tags)")
@@ -473,6 +551,7 @@ def _record(
     if not tokens:
         return None
     if all(isinstance(t, str) and t for t in tags):
+        _check_strings(tags, "tag", where)
         return {"tokens": list(tokens), "tags": list(tags)}
     if all(isinstance(t, int) and not isinstance(t, bool) for t in tags):
         if tag_names is None:
@@ -487,6 +566,14 @@ def _record(
             )
         return {"tokens": list(tokens), "tags": [tag_names[t] for t in tags]}
     raise CorpusFormatError(f"{where}: tags must be non-empty strings (or ClassLabel integers)")
+
+
+def _check_strings(strings: Iterable[str], what: str, where: str) -> None:
+    """Raise on the first string that cannot be a token/tag (see :func:`_token_problem`)."""
+    for i, string in enumerate(strings):
+        problem = _token_problem(string, what)
+        if problem:
+            raise CorpusFormatError(f"{where}: {what} {i}: {problem} (expected a {what})")
 
 
 class _RecordReader(Reader):
@@ -522,6 +609,7 @@ class _RecordReader(Reader):
                 skipped.add(where)
             else:
                 n_sentences += 1
+                sentence["where"] = where
                 yield sentence
         skipped.report()
         if not n_sentences:
@@ -562,7 +650,7 @@ class JsonReader(_RecordReader):
         self.tokens_key = tokens_key
         self.tags_key = tags_key
 
-    def iter_sentences(self, source: str | Path, require_tags: bool = True) -> Iterator[dict]:
+    def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
         path = _check_file(source)
         suffix = path.suffix.lower()
         if suffix == ".parquet":
@@ -643,7 +731,7 @@ class _DatasetReader(_RecordReader):
     def _cache_stamp(self, source: Any) -> Any:
         return None
 
-    def iter_sentences(self, source: Any, require_tags: bool = True) -> Iterator[dict]:
+    def _sentences(self, source: Any, require_tags: bool) -> Iterator[dict]:
         ds = self._load(source)
         yield from self._iter_dataset(ds, self._where(source), require_tags)
 

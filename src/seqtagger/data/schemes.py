@@ -14,12 +14,19 @@ Positions in messages and spans are 0-based; ``Span.end`` is exclusive.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from seqtagger.errors import SchemeError
 
+log = logging.getLogger(__name__)
+
 SCHEMES = ("plain", "iob1", "iob2", "bioes")
+# Ill-formed tag orders (I-X after O in IOB2, B-X after O in IOB1) in at most this share of a
+# split's sentences are annotation noise, scored as conlleval does (CoNLL-2003 train has two);
+# more mean that the declared scheme is not the file's (IOB1 read as BIOES breaks most chunks).
+ILL_FORMED_SHARE = 0.01
 OUTSIDE = "O"
 # Prefixes each scheme may use; plain tags are opaque labels (POS) and carry no prefix.
 _PREFIXES = {"iob1": "BIO", "iob2": "BIO", "bioes": "BIOES"}
@@ -240,6 +247,64 @@ def validate_tags(tags: Sequence[str], scheme: str) -> list[str]:
 
 def _format_problems(problems: list[tuple[int, str]]) -> list[str]:
     return [f"position {i}: {message}" for i, message in sorted(problems, key=lambda p: p[0])]
+
+
+def check_split_tags(
+    tag_lists: Iterable[Sequence[str]],
+    scheme: str,
+    *,
+    name: str,
+    key: str,
+    locate: Callable[[int], str],
+) -> None:
+    """Check every sentence's tags against the declared ``scheme`` of a split or eval set.
+
+    A tag the scheme cannot have (malformed, or ``E-X`` in IOB2) raises ``SchemeError``; so do
+    ill-formed tag orders in more than :data:`ILL_FORMED_SHARE` of the sentences (a wrong
+    declaration), while fewer are logged as a warning. ``name`` is the split in messages
+    (``data.files.train``, ``sets.dev``), ``key`` the config key of the scheme, and
+    ``locate(i)`` says where sentence ``i`` is (``path:LINE``); it is called only for messages.
+    """
+    scheme = check_scheme(scheme)
+    fix = f"set {key} to the file's tag scheme ({', '.join(SCHEMES)}) or fix the tags"
+    ill_formed: list[int] = []
+    first_problem = ""
+    seen: dict[tuple[str, ...], tuple[str, bool] | None] = {}  # many share a tag sequence
+    n = 0
+    for n, tags in enumerate(tag_lists, 1):
+        sequence = tuple(tags)
+        if sequence not in seen:
+            seen[sequence] = _sentence_problem(sequence, scheme)
+        if seen[sequence] is None:
+            continue
+        problem, order_only = seen[sequence]
+        if not order_only:
+            raise SchemeError(f"{name}: {locate(n - 1)}: {problem} (scheme {scheme}; {fix})")
+        ill_formed.append(n - 1)
+        first_problem = first_problem or problem
+    if not ill_formed:
+        return
+    where = f"{len(ill_formed)} of {n} sentences"
+    first = f"first at {locate(ill_formed[0])}: {first_problem}"
+    if len(ill_formed) > ILL_FORMED_SHARE * n:
+        raise SchemeError(f"{name}: {where} do not fit scheme {scheme} ({first}); {fix}")
+    log.warning(
+        f"{name}: {where} have an ill-formed {scheme} tag order, scored as conlleval does ({first})"
+    )
+
+
+def _sentence_problem(tags: Sequence[str], scheme: str) -> tuple[str, bool] | None:
+    """``(first problem, whether only the tag order is wrong)`` of one sentence, or None."""
+    problems = validate_tags(tags, scheme)
+    if not problems:
+        return None
+    if scheme == "plain":
+        return problems[0], False
+    try:
+        _split_for_scheme(tags, scheme)
+    except SchemeError as err:  # a tag the scheme cannot have
+        return str(err), False
+    return problems[0], True
 
 
 def label_types(labels: Iterable[str]) -> list[str]:

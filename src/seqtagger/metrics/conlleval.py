@@ -146,6 +146,18 @@ def _read_lines(
         yield first, tokens, gold, pred
 
 
+def conll_token(token: str) -> str:
+    """``token`` as one column of a whitespace-separated CoNLL line: every whitespace character
+    inside it (``str.isspace``: space, U+00A0, ...) becomes ``_``, so ``1 000`` is ``1_000``.
+
+    Readers reject empty, whitespace-only and multi-line tokens, so the result is never empty
+    and the line keeps its column count for conlleval.pl and :func:`read_columns`.
+    """
+    if token.isprintable() and " " not in token:  # fast path: no whitespace at all
+        return token
+    return "".join("_" if c.isspace() else c for c in token)
+
+
 def _read_path(path: str | Path) -> Iterator[tuple[int, list[str], list[str], list[str]]]:
     if str(path) == "-":
         yield from _read_lines(sys.stdin, "<stdin>")
