@@ -206,7 +206,8 @@ def test_set_tags_must_fit_the_sets_scheme(
 
 def test_predictions_file_keeps_three_columns_when_tokens_hold_spaces(tmp_path: Path) -> None:
     """Issue 7, item 8: ``1 000`` (CoNLL-U) and ``New\u00a0York`` broke conlleval's columns."""
-    from seqtagger.evaluation import SetResult, write_predictions
+    from seqtagger.evaluation.scoring import SetResult
+    from seqtagger.evaluation.writing import write_predictions
 
     result = SetResult("x", "iob2", tokens=[["1 000", "New\u00a0York", "a\tb"]])
     result.gold = result.pred = [["O", "B-LOC", "O"]]

@@ -1,4 +1,4 @@
-"""Tests for seqtagger.metrics.report."""
+"""Tests for seqtagger.metrics.report and the evaluation figures and CSV files."""
 
 from __future__ import annotations
 
@@ -9,19 +9,21 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
+from seqtagger.evaluation.figures import (
+    figure_to_array,
+    figure_to_png,
+    plot_confusion,
+    plot_per_type_f1,
+)
+from seqtagger.evaluation.writing import write_confusion_csv
 from seqtagger.metrics.report import (
     classification_report,
     confusion_matrix,
-    figure_to_array,
-    figure_to_png,
     format_classification_report,
     format_sentences_markdown,
     label_order,
     normalize_rows,
-    plot_confusion,
-    plot_per_type_f1,
     worst_sentences,
-    write_confusion_csv,
 )
 
 LABELS = ["O", "B-PER", "I-PER", "B-LOC"]
