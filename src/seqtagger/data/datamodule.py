@@ -32,7 +32,8 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from seqtagger.data.collate import TaggedDataset, collate_batch
-from seqtagger.data.download import CORPORA, ensure_corpus
+from seqtagger.data.corpora import CORPORA
+from seqtagger.data.download import ensure_corpus
 from seqtagger.data.encoding import encode_dataset
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reader_for_path
@@ -79,11 +80,13 @@ class TaggingDataModule(LightningDataModule):
     """Reads a tagged corpus, builds its vocabularies and serves length-bucketed batches.
 
     Args:
-        reader: a reader object (``seqtagger.data.readers``); ``None`` picks one by file suffix.
+        reader: a reader object (``seqtagger.data.readers``); ``None``: the named corpus'
+            reader, else one picked by file suffix.
         files: split name (``train``/``validation``/``test``) -> file, relative to ``data_dir``
             or absolute. Defaults to the named ``corpus``'s files.
         corpus: a named corpus (``ud_ewt``, ``conll2003``), downloaded when public and missing.
-        file_scheme / train_scheme: tag scheme of the files and the one the model learns;
+        file_scheme / train_scheme: tag scheme of the files (``None``: the named corpus',
+            else ``plain``) and the one the model learns (``None``: the file scheme);
             predictions are converted back for scoring.
         headline: the metric that selects checkpoints (``acc`` for POS, ``f1`` for NER).
         batch_size / batch_unit: sentences per batch, or padded tokens per batch (``tokens``).
@@ -101,7 +104,7 @@ class TaggingDataModule(LightningDataModule):
         data_dir: str = "data",
         cache_dir: str | None = None,
         download: bool = True,
-        file_scheme: str = "plain",
+        file_scheme: str | None = None,
         train_scheme: str | None = None,
         headline: str = "acc",
         vocab: Mapping[str, Any] | None = None,
@@ -133,6 +136,10 @@ class TaggingDataModule(LightningDataModule):
         self.data_dir = Path(data_dir)
         self.cache_dir = str(cache_dir) if cache_dir else None
         self.download = download
+        spec = CORPORA[corpus] if corpus is not None else None
+        if reader is None and spec is not None and files is None:
+            self.reader = spec.make_reader()
+        file_scheme = file_scheme or (spec.scheme if spec is not None else "plain")
         self.file_scheme = _scheme_option("data.file_scheme", file_scheme)
         self.train_scheme = _scheme_option("data.train_scheme", train_scheme or file_scheme)
         self.headline = headline

@@ -16,7 +16,8 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from seqtagger.data.download import CORPORA, ensure_corpus
+from seqtagger.data.corpora import CORPORA
+from seqtagger.data.download import ensure_corpus
 from seqtagger.data.readers import Reader, reader_for_path
 from seqtagger.data.schemes import check_scheme, check_split_tags
 from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError, SchemeError
@@ -117,7 +118,7 @@ def _corpus_set(name: str, spec: Mapping, cfg: DictConfig) -> HeldOutSet:
     if split not in files:
         raise ConfigError(f"sets.{name}.split={split!r}: {corpus} has {sorted(files)}")
     scheme = spec.get("scheme") or CORPORA[corpus].scheme
-    return held_out_from_file(name, files[split], scheme)
+    return held_out_from_file(name, files[split], scheme, CORPORA[corpus].make_reader())
 
 
 def _find(path: str, cfg: DictConfig) -> Path:
