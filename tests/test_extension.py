@@ -21,7 +21,7 @@ from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.heads import LinearHead
 from seqtagger.predict import main as predict_main
 from seqtagger.train import train
-from tests.helpers import compose_config, compose_train, tiny_ner_overrides
+from tests.helpers import compose_config, compose_train, run_hydra_main, tiny_ner_overrides
 
 
 class SubsetHead(LinearHead):
@@ -73,3 +73,37 @@ def test_a_head_defined_in_a_test_trains_evaluates_and_predicts(
     assert predict_main(args) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(records) == 2 and all(forbidden not in r["tags"] for r in records)
+
+
+class BrokenHead(LinearHead):
+    """A head with a bug: its forward raises a plain ValueError."""
+
+    def forward(self, features: Tensor) -> Tensor:
+        raise ValueError("bug inside the model")
+
+
+def test_a_bug_keeps_its_traceback_and_a_user_error_does_not(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """A ValueError from a model's forward is a bug: traceback, exit 1. A bad corpus file is the
+    user's: one message, exit 2."""
+    from seqtagger.train import main
+
+    base = [o for o in tiny_ner_overrides(tiny_ner_dir) if o != "callbacks.rich_progress_bar=null"]
+    base += [
+        "trainer.accelerator=cpu",
+        "callbacks.rich_progress_bar=null",
+        "extras.print_config=false",
+    ]
+    bug = [*base, f"model.head._target_={__name__}.BrokenHead", f"hydra.run.dir={tmp_path / 'a'}"]
+    code, err = run_hydra_main(main, ["seqtagger-train", *bug], monkeypatch, capsys)
+    assert code == 1
+    assert "Traceback" in err and "ValueError: bug inside the model" in err
+    assert "seqtagger-train: error:" not in err
+
+    bad = tmp_path / "bad.txt"
+    bad.write_text("Anna B-PER\nsaw\n\n")
+    user = [*base, f"data.files.train={bad}", f"hydra.run.dir={tmp_path / 'b'}"]
+    code, err = run_hydra_main(main, ["seqtagger-train", *user], monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"seqtagger-train: error: {bad}:2:")
