@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
+import datasets
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
@@ -131,3 +132,17 @@ def run_hydra_main(
     except SystemExit as exit_info:
         code = int(exit_info.code or 0)
     return code, capsys.readouterr().err
+
+
+def _yield_rows(rows: list[dict]):
+    yield from rows
+
+
+def file_backed_dataset(folder: Path, columns: dict[str, list]) -> datasets.Dataset:
+    """A ``Dataset`` written to an Arrow cache under ``folder`` (``datasets`` caches ``map`` only
+    for file-backed datasets, unlike ``Dataset.from_dict``)."""
+    values = zip(*columns.values(), strict=True)
+    rows = [dict(zip(columns, row, strict=True)) for row in values]
+    return datasets.Dataset.from_generator(
+        _yield_rows, gen_kwargs={"rows": rows}, cache_dir=str(folder / "hf")
+    )

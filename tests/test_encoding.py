@@ -13,6 +13,7 @@ import pytest
 
 from seqtagger.data.encoding import UnknownLabelError, encode_dataset, find_unknown_labels
 from seqtagger.data.vocab import Vocab, build_vocabs
+from tests.helpers import file_backed_dataset
 
 TRAIN = {
     "tokens": [["John", "lives", "in", "Paris"], ["Mary", "left", "2019"]],
@@ -23,17 +24,6 @@ TRAIN = {
 @pytest.fixture
 def vocabs():
     return build_vocabs(datasets.Dataset.from_dict(TRAIN), normalize_digits=True)
-
-
-def _gen(rows):
-    yield from rows
-
-
-def _file_backed(tmp_path, data):
-    rows = [dict(zip(data, values, strict=True)) for values in zip(*data.values(), strict=True)]
-    return datasets.Dataset.from_generator(
-        _gen, gen_kwargs={"rows": rows}, cache_dir=str(tmp_path / "hf")
-    )
 
 
 def test_encode_columns(vocabs):
@@ -116,7 +106,7 @@ def test_max_length_splits_without_truncating(vocabs, caplog):
 
 
 def test_second_encode_hits_the_cache(tmp_path, vocabs):
-    ds = _file_backed(tmp_path, TRAIN)
+    ds = file_backed_dataset(tmp_path, TRAIN)
     first = encode_dataset(ds, vocabs, split="train")
     assert first.cache_files, "file-backed input should give a cached output"
     mtime = os.path.getmtime(first.cache_files[0]["filename"])
@@ -131,7 +121,7 @@ def test_second_encode_hits_the_cache(tmp_path, vocabs):
 
 @pytest.mark.slow
 def test_fingerprint_is_the_same_in_a_new_process(tmp_path, vocabs):
-    ds = _file_backed(tmp_path, TRAIN)
+    ds = file_backed_dataset(tmp_path, TRAIN)
     here = encode_dataset(ds, vocabs, split="train")._fingerprint
     vocabs["words"].save(tmp_path / "w.json")
     vocabs["chars"].save(tmp_path / "c.json")
@@ -141,16 +131,18 @@ def test_fingerprint_is_the_same_in_a_new_process(tmp_path, vocabs):
         f"""
         from seqtagger.data.encoding import encode_dataset
         from seqtagger.data.vocab import Vocab
-        from tests.test_encoding import TRAIN, _file_backed
+        from tests.helpers import file_backed_dataset
         import pathlib
+        TRAIN = {TRAIN!r}
         t = pathlib.Path({str(tmp_path)!r})
         v = {{k: Vocab.load(t / f) for k, f in
              (("words", "w.json"), ("chars", "c.json"), ("labels", "l.json"))}}
-        print(encode_dataset(_file_backed(t, TRAIN), v, split="train")._fingerprint)
+        print(encode_dataset(file_backed_dataset(t, TRAIN), v, split="train")._fingerprint)
         """
     )
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    env = {**os.environ, "PYTHONHASHSEED": "123", "PYTHONPATH": root}
+    path = os.pathsep.join([root, os.path.join(root, "src")])  # this checkout, not an install
+    env = {**os.environ, "PYTHONHASHSEED": "123", "PYTHONPATH": path}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True, cwd=root
     )
