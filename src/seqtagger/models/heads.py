@@ -81,7 +81,7 @@ class LinearHead(Head):
         """Mean token cross-entropy under the (N, C, L) contract of ``F.cross_entropy``.
 
         The one place where the head output is permuted: ``(N, L, C) -> (N, C, L)``, so the
-        layout is right by construction even when L == C.
+        layout is right by construction (see ``check_logits_layout`` for why that matters).
         """
         logits_ncl = logits.permute(0, 2, 1)
         return sequence_cross_entropy(

@@ -4,7 +4,7 @@ The contract
 ------------
 ``F.cross_entropy`` accepts K-dimensional input: logits ``(N, C, L)`` (classes on dimension 1) and
 class-index targets ``(N, L)`` whose values are in ``[0, C)`` or ``ignore_index`` (``-100``, the
-padding value written by ``collate_batch``). Our head returns ``(N, L, C)``; the training step
+padding value written by ``collate_batch``). Heads return ``(N, L, C)``; ``LinearHead.loss``
 permutes it with ``logits.permute(0, 2, 1)`` and calls :func:`sequence_cross_entropy`.
 
 Why a hand-written wrapper when ``F.cross_entropy`` exists
@@ -15,15 +15,11 @@ Why a hand-written wrapper when ``F.cross_entropy`` exists
    what is expected and how to fix it.
 2. *Probabilities instead of logits.* ``F.cross_entropy`` applies ``log_softmax`` itself; feeding it
    softmax output trains silently but badly. We detect it (cheaply, see ``probability_check``).
-3. *Speed.* The value is computed on the flattened ``(N*L, C)`` layout. Measured on an H200 the
-   permuted ``(N, C, L)`` path is 1.3-1.8x slower at 9-50 classes and 14-25x slower at C=32,000,
-   for the same value (``scripts/bench_loss.py`` reproduces the table). When ``logits_ncl`` is a
-   permuted view of contiguous ``(N, L, C)`` memory, ``logits_ncl.transpose(1, 2)`` is contiguous
-   again and the flattening is free (no copy). On a 2-thread CPU (torch 2.13) the flat path is
-   also faster from C=17 on (about 1.3-1.7x at 17-50 classes, 2-3x at 32,000) but *slower* for
-   very few classes (about 0.6-0.8x at C <= 12, where the last-dimension softmax kernel is
-   under-vectorised); that costs ~0.1 ms per step, negligible next to the encoder, so one path
-   is kept for every device.
+3. *Speed.* The value is computed on the flattened ``(N*L, C)`` layout, which is faster than the
+   permuted ``(N, C, L)`` path on GPUs at every label count (the figures are in the README,
+   measured by ``scripts/bench_loss.py``). When ``logits_ncl`` is a permuted view of contiguous
+   ``(N, L, C)`` memory, ``logits_ncl.transpose(1, 2)`` is contiguous again and the flattening is
+   free (no copy).
 
 Reduction: the mean over real (non-ignored) tokens of the batch, exactly ``F.cross_entropy``'s
 ``reduction="mean"`` with ``ignore_index``: every real token weighs the same, whatever the length of
@@ -79,7 +75,8 @@ def check_logits_layout(logits_ncl: Tensor, num_classes: int | None) -> None:
     When L happens to equal C (e.g. a 9-token sentence with 9 tags), the two layouts have the same
     shape and no shape check can tell them apart; such a tensor is accepted as ``(N, C, L)``. The
     training step of this package is immune because it permutes its own head output, whose layout
-    is known to be ``(N, L, C)``; callers who build logits by hand must get the layout right.
+    is known to be ``(N, L, C)`` (``LinearHead.loss``); callers who build logits by hand must get
+    the layout right.
 
     Raises:
         LossContractError: on a non-floating dtype, a rank other than 3, or a shape that does not
@@ -262,10 +259,9 @@ def sequence_cross_entropy(
         targets: class indices ``(N, L)``, integer, in ``[0, C)`` at real tokens and
             ``ignore_index`` at padding (whole sentences of padding are fine).
         num_classes: the size of the label vocab. Given, it enables the transposed-layout check
-            (an ``(N, L, C)`` tensor is reported with the ``permute`` that fixes it); ``None``
-            means C = ``logits_ncl.shape[1]`` and only rank/shape consistency is checked. When
-            L == C the two layouts cannot be told apart and the tensor is taken as ``(N, C, L)``;
-            the package's own training step is immune because it permutes its own head output.
+            (an ``(N, L, C)`` tensor is reported with the ``permute`` that fixes it, except when
+            L == C: see :func:`check_logits_layout`); ``None`` means C = ``logits_ncl.shape[1]``
+            and only rank/shape consistency is checked.
         ignore_index: target value of padding positions, excluded from the loss and the mean.
         label_smoothing: as in ``F.cross_entropy``, in ``[0, 1]``.
         probability_check: detection of probabilities passed instead of logits (all scores
