@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from seqtagger.data.sampler import BucketBatchSampler, padding_ratio
+from seqtagger.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -121,11 +122,25 @@ def test_evaluation_is_length_sorted_and_epoch_independent():
     assert _epoch(s, 5) == _epoch(s, 0)
 
 
-def test_too_few_sentences_for_ranks():
-    with pytest.raises(ValueError, match="3 DDP ranks"):
+def test_too_few_sentences_for_ranks_is_a_config_error():
+    """Issue 7.9: a user error (one line, exit 2) that names the config key, not a bug."""
+    with pytest.raises(ConfigError, match=r"trainer\.devices: .*3 DDP ranks"):
         BucketBatchSampler([5, 6], 4, num_replicas=3, rank=0)
-    with pytest.raises(ValueError, match="equal batch counts"):
+    with pytest.raises(ConfigError, match="equal batch counts"):
         BucketBatchSampler([5] * 5, 1, num_replicas=4, rank=0)
+
+
+def test_ddp_evaluation_gives_every_rank_a_batch():
+    """Issue 7.9: a dev set with fewer batches than ranks still gives each rank a batch (an
+    empty rank skips the metric sync and hangs the others), each sentence exactly once."""
+    samplers = [
+        BucketBatchSampler([3, 9, 4], 128, shuffle=False, num_replicas=3, rank=r) for r in range(3)
+    ]
+    shares = [list(s) for s in samplers]
+    assert [len(s) for s in samplers] == [len(share) for share in shares] == [1, 1, 1]
+    assert sorted(i for share in shares for b in share for i in b) == [0, 1, 2]
+    with pytest.raises(ConfigError, match=r"evaluation split of 1 sentence.*2 DDP ranks"):
+        BucketBatchSampler([5], 128, shuffle=False, num_replicas=2, rank=0)
 
 
 def test_bad_arguments():

@@ -16,6 +16,7 @@ What it owns, and why:
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,11 +31,11 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
 from seqtagger.data.vocab import Vocab
-from seqtagger.errors import CheckpointError
+from seqtagger.errors import CheckpointError, ConfigError
 from seqtagger.metrics.span_f1 import SpanF1
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.tagger import Tagger, build_tagger
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.config import flatten, to_plain
 
 # Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
 # overrides on_before_batch_transfer on purpose (host-side target checks) and is used with a
@@ -46,6 +47,11 @@ warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(v
 CHECKPOINT_KEY = "seqtagger"
 CHECKPOINT_FORMAT = 1
 STAGES = ("train", "val", "test")
+# best-so-far trackers: their states are not in the state dict, so checkpoints carry the values
+BEST_KEY = "seqtagger_best"
+TRACKERS = {"val/acc_best": "val_acc_best", "val/f1_best": "val_f1_best"}
+SPAN_METRICS = ("precision", "recall", "f1", "strict", "f1_best")
+MODEL_PARTS = ("embedding", "encoder", "head")
 
 
 class StageMetrics(nn.Module):
@@ -77,6 +83,8 @@ class TaggerModule(LightningModule):
             ``seqtagger.models.heads.Head``).
         data_info: vocabularies and schemes as plain data; taken from the datamodule at
             ``setup`` when not given (a checkpoint gives it).
+        read_pretrained: False when the weights will come from a checkpoint: the embedder's
+            ``pretrained`` vectors file is then not read (it may be gone, and is slow to parse).
     """
 
     def __init__(
@@ -90,8 +98,14 @@ class TaggerModule(LightningModule):
         label_smoothing: float = 0.0,
         probability_check: str = "warn",
         data_info: Mapping[str, Any] | None = None,
+        read_pretrained: bool = True,
     ) -> None:
         super().__init__()
+        if not 0.0 <= float(label_smoothing) <= 1.0:
+            raise ConfigError(
+                f"model.label_smoothing={label_smoothing}: expected a value in [0, 1] "
+                "(0 = none, 0.1 is usual)"
+            )
         self.save_hyperparameters(
             {
                 "embedding": to_plain(embedding),
@@ -105,8 +119,11 @@ class TaggerModule(LightningModule):
             },
             logger=False,
         )
+        self.read_pretrained = read_pretrained
         self.data_info: dict[str, Any] | None = None
         self.tagger: Tagger | None = None
+        self._resumed_best: dict[str, float] = {}
+        self._resumed_total_steps: int | None = None
         if data_info is not None:
             self._build(data_info)
 
@@ -122,7 +139,7 @@ class TaggerModule(LightningModule):
             self.vocabs,
         )
         self.tagger = build_tagger(
-            self.hparams.embedding,
+            self._embedding_config(),
             self.hparams.encoder,
             self.hparams.head,
             num_words=len(words),
@@ -138,8 +155,19 @@ class TaggerModule(LightningModule):
         )
         self.metrics = {stage: StageMetrics(self._stage_scores()) for stage in STAGES}
         self.metric_modules = nn.ModuleList(self.metrics.values())  # moves with the module
+        embedding = self.hparams.embedding
+        if not self.read_pretrained and embedding.get("pretrained") and embedding.get("freeze"):
+            # `freeze` is applied where the vectors are read; without reading, apply it here
+            self.tagger.embedder.word_embedding.weight.requires_grad_(False)
         self.val_acc_best = MaxMetric()
         self.val_f1_best = MaxMetric()
+
+    def _embedding_config(self) -> dict[str, Any]:
+        """The embedding config, without its vectors file when a checkpoint gives the weights."""
+        config = dict(self.hparams.embedding)
+        if not self.read_pretrained and config.get("pretrained"):
+            config["pretrained"] = None
+        return config
 
     @property
     def max_word_length(self) -> int:
@@ -224,8 +252,12 @@ class TaggerModule(LightningModule):
     def on_train_start(self) -> None:
         # the sanity check's validation must not leak into the first epoch's numbers
         self.metrics["val"].reset()
-        self.val_acc_best.reset()
-        self.val_f1_best.reset()
+        # a resumed run continues the best values of the epochs before it
+        for name, attribute in TRACKERS.items():
+            tracker = getattr(self, attribute)
+            tracker.reset()
+            if name in self._resumed_best:
+                tracker.update(torch.tensor(self._resumed_best[name], device=self.device))
 
     def on_train_epoch_end(self) -> None:
         self._log_stage("train")
@@ -256,7 +288,7 @@ class TaggerModule(LightningModule):
             return {"optimizer": optimizer}
         kwargs = {}
         if scheduler_cfg.get("total_steps") == "auto":
-            kwargs["total_steps"] = int(self.trainer.estimated_stepping_batches)
+            kwargs["total_steps"] = self._total_steps()
         scheduler = hydra.utils.instantiate(scheduler_cfg, **kwargs)(optimizer=optimizer)
         return {
             "optimizer": optimizer,
@@ -268,19 +300,76 @@ class TaggerModule(LightningModule):
             },
         }
 
+    def _total_steps(self) -> int:
+        """The run's optimizer steps for ``total_steps: auto``; a resumed run must keep the
+        number its schedule was built for (the scheduler's state fixes it)."""
+        steps = self.trainer.estimated_stepping_batches
+        if not math.isfinite(steps):
+            raise ConfigError(
+                f"model.scheduler.total_steps=auto needs a run of known length, but "
+                f"trainer.max_epochs={self.trainer.max_epochs} and trainer.max_steps="
+                f"{self.trainer.max_steps} set none: give trainer.max_epochs or "
+                "trainer.max_steps, or a number for model.scheduler.total_steps"
+            )
+        steps = int(steps)
+        resumed = self._resumed_total_steps
+        if resumed is not None and resumed != steps:
+            raise ConfigError(
+                f"trainer.max_epochs={self.trainer.max_epochs}: this run has {steps} optimizer "
+                f"steps, but the checkpoint's LR schedule was fixed by its first run at "
+                f"{resumed} steps. Resume with the first run's trainer.max_epochs (and "
+                "limit_train_batches, batch size), or start a new run (ckpt_path=null)"
+            )
+        return steps
+
     # ----- checkpoints carry their own vocabularies -----
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, **self.data_info}
+        # the local max state equals the global one: every rank updates with reduced values
+        checkpoint[BEST_KEY] = {
+            name: float(getattr(self, attribute).max_value)
+            for name, attribute in TRACKERS.items()
+            if getattr(self, attribute).update_called
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        source = f"ckpt_path={self._trainer.ckpt_path}: " if self._trainer is not None else ""
         stored = checkpoint.get(CHECKPOINT_KEY)
         if stored is None:
-            raise CheckpointError("this checkpoint has no seqtagger data (vocabularies, schemes)")
+            raise CheckpointError(
+                f"{source}this checkpoint has no seqtagger data (vocabularies, schemes)"
+            )
         if self.data_info is not None and stored["vocabs"] != self.data_info["vocabs"]:
             raise CheckpointError(
-                "the checkpoint's vocabularies differ from the data's: resume with the same "
-                "training file and `data.vocab` options, or evaluate with seqtagger-eval"
+                f"{source}the checkpoint's vocabularies differ from the data's: resume with the "
+                "same training file and `data.vocab` options, or evaluate with seqtagger-eval"
             )
+        if self.tagger is not None:
+            self._check_weights_fit(checkpoint, source)
+        self._resumed_best = dict(checkpoint.get(BEST_KEY) or {})
+        schedulers = checkpoint.get("lr_schedulers") or [{}]
+        self._resumed_total_steps = schedulers[0].get("total_steps")
+
+    def _check_weights_fit(self, checkpoint: dict[str, Any], source: str) -> None:
+        """Refuse a checkpoint whose weights do not fit this model, naming the model settings
+        that differ (a changed ``model.encoder.hidden_size``), before the load fails on them."""
+        own = {key: tuple(value.shape) for key, value in self.state_dict().items()}
+        theirs = {key: tuple(value.shape) for key, value in checkpoint["state_dict"].items()}
+        if own == theirs:
+            return
+        saved = flatten({key: checkpoint["hyper_parameters"].get(key) for key in MODEL_PARTS})
+        current = flatten({key: self.hparams[key] for key in MODEL_PARTS})
+        changed = [
+            f"model.{key.replace('/', '.')}={saved.get(key)} in the checkpoint, "
+            f"{current.get(key)} here"
+            for key in sorted(saved.keys() | current.keys())
+            if saved.get(key) != current.get(key)
+        ]
+        raise CheckpointError(
+            f"{source}the checkpoint's weights do not fit this model "
+            f"({'; '.join(changed) or 'weight shapes differ'}): resume with the checkpoint's "
+            "model settings, or start a new run (ckpt_path=null)"
+        )
 
     @classmethod
     def from_checkpoint(
@@ -288,10 +377,23 @@ class TaggerModule(LightningModule):
     ) -> TaggerModule:
         """Rebuild a trained module from a checkpoint file alone (``weights_only=True`` load)."""
         checkpoint = load_checkpoint(path, map_location=map_location)
-        module = cls(**checkpoint["hyper_parameters"], data_info=checkpoint[CHECKPOINT_KEY])
+        module = cls(
+            **checkpoint["hyper_parameters"],
+            data_info=checkpoint[CHECKPOINT_KEY],
+            read_pretrained=False,  # the weights are in the state dict
+        )
         module.load_state_dict(checkpoint["state_dict"])
         module.eval()
         return module
+
+
+def logs_metric(name: str, train_scheme: str) -> bool:
+    """Whether a ``TaggerModule`` can log ``name`` (``val/f1``) for data in ``train_scheme``:
+    span metrics need a span scheme. Names outside our stages are not ours to judge (True)."""
+    stage, _, metric = name.partition("/")
+    if stage not in STAGES:
+        return True
+    return train_scheme != "plain" or metric.split("/")[0] not in SPAN_METRICS
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

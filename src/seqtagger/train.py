@@ -11,6 +11,7 @@ Examples::
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from pathlib import Path
@@ -20,9 +21,11 @@ import hydra
 import lightning as L
 from lightning import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig
 
 from seqtagger.errors import CheckpointError, ConfigError
+from seqtagger.lightning_module import load_checkpoint, logs_metric
 from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import (
     apply_extras,
@@ -43,17 +46,63 @@ CONFIG_DIR = os.environ.get("SEQTAGGER_CONFIG_DIR") or str(Path(__file__).parent
 
 
 def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | None:
-    """``auto`` -> the run folder's ``checkpoints/last.ckpt`` when it exists, else a fresh start."""
-    if ckpt_path != "auto":
-        if ckpt_path is not None and not Path(ckpt_path).is_file():
-            raise CheckpointError(f"ckpt_path={ckpt_path}: no such checkpoint file")
-        return ckpt_path
-    last = Path(output_dir) / "checkpoints" / "last.ckpt"
-    if last.is_file():
+    """``auto`` -> the run folder's ``checkpoints/last.ckpt`` when it exists, else a fresh start.
+
+    The file is loaded once here (safely) so that a text file or a truncated checkpoint is
+    reported as a ``CheckpointError`` naming it, not as an error deep inside Lightning."""
+    if ckpt_path == "auto":
+        last = Path(output_dir) / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            log.info(f"ckpt_path=auto: no {last} yet, starting a new run")
+            return None
         log.info(f"Resuming from <{last}>")
-        return str(last)
-    log.info(f"ckpt_path=auto: no {last} yet, starting a new run")
-    return None
+        ckpt_path = str(last)
+    if ckpt_path is not None:
+        if not Path(ckpt_path).is_file():
+            raise CheckpointError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+        load_checkpoint(ckpt_path)
+    return ckpt_path
+
+
+def check_run_length(trainer: Trainer) -> None:
+    """Refuse a fit that trains nothing: its test would score untrained weights (issue 7.1)."""
+    for key in ("max_epochs", "max_steps"):
+        if getattr(trainer, key) == 0:
+            raise ConfigError(
+                f"trainer.{key}=0 trains nothing, and the test would score untrained weights: "
+                f"set trainer.{key} >= 1, or test a trained model with train=false "
+                "ckpt_path=PATH"
+            )
+
+
+def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Trainer) -> None:
+    """Refuse, at start-up, a callback or LR scheduler that monitors a metric the run never
+    logs; Lightning would only notice after a whole epoch (issue 7.10)."""
+    headline = f"val/{getattr(datamodule, 'headline', 'acc')}"
+    monitors = {
+        f"callbacks.{name}.monitor": conf.get("monitor")
+        for name, conf in (cfg.get("callbacks") or {}).items()
+        if conf is not None and conf.get("monitor")
+    }
+    scheduler = (cfg.get("model") or {}).get("scheduler") or {}
+    if str(scheduler.get("_target_", "")).endswith("ReduceLROnPlateau"):
+        monitors["model.scheduler (ReduceLROnPlateau)"] = headline
+    scheme = getattr(datamodule, "train_scheme", "plain")
+    for key, monitor in monitors.items():
+        if not str(monitor).startswith("val/"):
+            continue
+        if trainer.limit_val_batches == 0:
+            raise ConfigError(
+                f"{key}={monitor}: trainer.limit_val_batches=0 turns validation off, so "
+                f"{monitor} is never logged; validate, or switch that callback off "
+                "(callbacks=none)"
+            )
+        if not logs_metric(monitor, scheme):
+            raise ConfigError(
+                f"{key}={monitor}: data.train_scheme={scheme} has no spans, so {monitor} is "
+                "never logged; set data.headline=acc, or a span scheme (data.file_scheme/"
+                "data.train_scheme=bio, bioes) for NER data"
+            )
 
 
 def check_seed(seed: Any) -> int:
@@ -87,27 +136,39 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("seed") is not None:  # seed 0 is honoured
         L.seed_everything(check_seed(cfg.seed), workers=True)
 
+    output_dir = Path(cfg.paths.output_dir)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
     log.info(f"Instantiating datamodule <{cfg.data._target_}>")
     datamodule: LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.set_embedding(to_plain(cfg.model.embedding))  # encode for the model's embedder
     log.info(f"Instantiating model <{cfg.model._target_}>")
-    model: LightningModule = hydra.utils.instantiate(cfg.model, _recursive_=False)
+    # a checkpoint gives the weights: the embedder's vectors file is then not read (issue 7.4)
+    model: LightningModule = hydra.utils.instantiate(
+        cfg.model, _recursive_=False, read_pretrained=ckpt_path is None
+    )
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))
     log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
     trainer: Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
 
-    output_dir = Path(cfg.paths.output_dir)
+    if cfg.get("train"):
+        check_run_length(trainer)
+        check_monitors(cfg, datamodule, trainer)
+    elif cfg.get("test") and ckpt_path is None:
+        raise ConfigError(
+            "train=false tests a trained model: give ckpt_path=PATH (or ckpt_path=auto with "
+            "the run's run_name); without one the test would score untrained weights"
+        )
+    if isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
+        # spawned workers report errors as tracebacks: read the data here first, on a copy
+        # (the workers must receive the datamodule unloaded), so bad input is one line
+        copy.deepcopy(datamodule).setup()
     if trainer.is_global_zero:
         save_resolved_config(cfg, output_dir)
 
     if cfg.get("train"):
         log.info("Starting training")
-        trainer.fit(
-            model,
-            datamodule=datamodule,
-            ckpt_path=resolve_ckpt_path(cfg.get("ckpt_path"), output_dir),
-        )
+        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         if trainer.is_global_zero:
             save_vocabs(datamodule, output_dir / "vocab")
     fit_metrics = scalar_metrics(trainer.callback_metrics)
@@ -117,12 +178,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.warning("test=true but the data has no test split: skipping the test stage")
     elif cfg.get("test"):
         log.info("Starting testing")
-        checkpoint = trainer.checkpoint_callback
-        best = checkpoint.best_model_path if checkpoint is not None else ""
-        if not best:
-            log.warning("No best checkpoint was saved: testing the current weights")
-        trainer.test(model, datamodule=datamodule, ckpt_path=best or None)
-        log.info(f"Best checkpoint: {best}")
+        tested = best_checkpoint(trainer) if cfg.get("train") else ckpt_path
+        trainer.test(model, datamodule=datamodule, ckpt_path=tested)
+        log.info(f"Tested checkpoint: {tested}")
         test_metrics = {
             name: value
             for name, value in scalar_metrics(trainer.callback_metrics).items()
@@ -134,6 +192,15 @@ def train(cfg: DictConfig) -> dict[str, float]:
         write_json(test_metrics or metrics, output_dir / "metrics.json")
         _log_hparams(cfg, loggers, metrics)
     return metrics
+
+
+def best_checkpoint(trainer: Trainer) -> str | None:
+    """The fit's best checkpoint; None (the trained weights as they are) when none was saved."""
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_path if checkpoint is not None else ""
+    if not best:
+        log.warning("No best checkpoint was saved: testing the weights as trained")
+    return best or None
 
 
 def _log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:

@@ -20,7 +20,9 @@ Training order (``shuffle=True``), seeded by ``(seed, epoch)``:
   fairseq's scheme). A sentence longer than the budget gets a batch of its own.
 
 Then, for ``num_replicas > 1``, the largest multi-sentence batches are split in two until the
-count is divisible by ``num_replicas``, and rank ``r`` takes ``batches[r::num_replicas]``.
+count is divisible by ``num_replicas`` (evaluation: until every rank has a batch, since a rank
+without one would skip the epoch-end metric sync and hang the others), and rank ``r`` takes
+``batches[r::num_replicas]``.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         self.num_replicas, self.rank, self.pool_factor = num_replicas, rank, pool_factor
         n = len(self.lengths)
         if shuffle and n < num_replicas:
-            raise ValueError(
-                f"BucketBatchSampler: {n} training sentence(s) cannot give every one of "
+            raise ConfigError(
+                f"trainer.devices: {n} training sentence(s) cannot give every one of "
                 f"{num_replicas} DDP ranks a batch; use fewer devices or more data"
             )
         self._num_batches = len(self._global_batches(0))
@@ -121,7 +123,7 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         """All ranks' batches for ``epoch``, in the order they are dealt to ranks."""
         n = len(self.lengths)
         if not self.shuffle:
-            return self._cut(np.argsort(self.lengths, kind="stable"))
+            return self._fill_ranks(self._cut(np.argsort(self.lengths, kind="stable")))
         rng = np.random.default_rng([self.seed, epoch])
         perm = rng.permutation(n)
         if self.unit == "tokens":
@@ -139,24 +141,28 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         """Split the largest multi-sentence batches in two until ranks get equal counts."""
         r = self.num_replicas
         while len(batches) % r:
-            need = r - len(batches) % r
-            # Largest first; ties by position, so the choice depends only on the batch sizes.
-            order = sorted(range(len(batches)), key=lambda i: (-len(batches[i]), i))
-            splittable = [i for i in order if len(batches[i]) > 1][:need]
-            if not splittable:
-                raise ValueError(
-                    f"BucketBatchSampler: cannot give {r} DDP ranks equal batch counts with "
-                    f"{len(self.lengths)} sentence(s); use fewer devices or more data"
+            split = _split_largest(batches, r - len(batches) % r)
+            if len(split) == len(batches):
+                raise ConfigError(
+                    f"trainer.devices: cannot give {r} DDP ranks equal batch counts with "
+                    f"{len(self.lengths)} training sentence(s); use fewer devices or more data"
                 )
-            chosen = set(splittable)
-            new: list[np.ndarray] = []
-            for i, b in enumerate(batches):
-                if i in chosen:
-                    half = (len(b) + 1) // 2
-                    new += [b[:half], b[half:]]
-                else:
-                    new.append(b)
-            batches = new
+            batches = split
+        return batches
+
+    def _fill_ranks(self, batches: list[np.ndarray]) -> list[np.ndarray]:
+        """Evaluation: split the largest batches until every rank has one. A rank without a
+        batch would skip the epoch-end metric sync that the other ranks wait in (a hang)."""
+        r = self.num_replicas
+        while r > 1 and len(batches) < r:
+            split = _split_largest(batches, r - len(batches))
+            if len(split) == len(batches):
+                raise ConfigError(
+                    f"trainer.devices: an evaluation split of {len(self.lengths)} sentence(s) "
+                    f"cannot give each of {r} DDP ranks a batch; use fewer devices or a "
+                    "larger split"
+                )
+            batches = split
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -167,6 +173,21 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
     def __len__(self) -> int:
         """Exact number of batches this rank yields; the same every epoch."""
         return len(range(self.rank, self._num_batches, self.num_replicas))
+
+
+def _split_largest(batches: list[np.ndarray], count: int) -> list[np.ndarray]:
+    """Split up to ``count`` of the largest multi-sentence batches in two, in place in the
+    order. Ties go by position, so the choice depends only on the batch sizes."""
+    order = sorted(range(len(batches)), key=lambda i: (-len(batches[i]), i))
+    chosen = set([i for i in order if len(batches[i]) > 1][:count])
+    split: list[np.ndarray] = []
+    for i, batch in enumerate(batches):
+        if i in chosen:
+            half = (len(batch) + 1) // 2
+            split += [batch[:half], batch[half:]]
+        else:
+            split.append(batch)
+    return split
 
 
 def padding_ratio(batches: Iterable[Sequence[int]], lengths: Sequence[int]) -> float:

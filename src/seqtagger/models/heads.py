@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from torch import Tensor, nn
 
 from seqtagger.constants import IGNORE_INDEX
-from seqtagger.errors import ConfigError
-from seqtagger.models.loss import PROBABILITY_CHECK_MODES, sequence_cross_entropy
+from seqtagger.models.loss import sequence_cross_entropy
 
 __all__ = ["Head", "LinearHead"]
 
@@ -23,7 +22,8 @@ class Head(nn.Module):
     """Base class: ``forward(features (N, L, H)) -> logits (N, L, C)``, plus ``loss``/``decode``.
 
     Every head takes the two loss options of ``configs/model`` (``label_smoothing``,
-    ``probability_check``); a head whose loss has no use for one rejects a non-default value.
+    ``probability_check``, validated by ``TaggerModule`` and the loss); a head whose loss has no
+    use for one rejects a non-default value.
     """
 
     def __init__(
@@ -34,16 +34,6 @@ class Head(nn.Module):
         probability_check: str = "warn",
     ) -> None:
         super().__init__()
-        if not 0.0 <= label_smoothing < 1.0:
-            raise ConfigError(
-                f"model.label_smoothing={label_smoothing}: expected a value in [0, 1) "
-                "(0 = off; 0.1 is a common choice)"
-            )
-        if probability_check not in PROBABILITY_CHECK_MODES:
-            raise ConfigError(
-                f"model.probability_check={probability_check!r}: expected one of "
-                f"{', '.join(PROBABILITY_CHECK_MODES)}"
-            )
         self.input_size = input_size
         self.num_labels = num_labels
         self.label_smoothing = float(label_smoothing)
