@@ -10,8 +10,9 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from seqtagger.checkpoint import load_checkpoint
 from seqtagger.errors import ConfigError
-from seqtagger.lightning_module import TaggerModule, load_checkpoint
+from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import train
 from tests.helpers import (
     compose_config,

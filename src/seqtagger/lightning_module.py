@@ -4,7 +4,7 @@ What it owns, and why:
 - The model is built from plain config dicts (``embedding``/``encoder``/``head`` with
   ``_target_``) and from the data's vocabularies. Hyperparameters are plain values only (no
   ``nn.Module`` or ``functools.partial`` objects), and the vocabularies and schemes travel in the
-  checkpoint under ``"seqtagger"``; a checkpoint alone rebuilds the model and loads with
+  checkpoint (``seqtagger.checkpoint``); a checkpoint alone rebuilds the model and loads with
   ``torch.load(weights_only=True)`` (see ``from_checkpoint``).
 - The head owns its loss and its decoding (``head.loss``, ``head.decode``): nothing here is
   head-specific. Targets are range-checked on the host in ``on_before_batch_transfer``, where
@@ -29,13 +29,20 @@ from torch import Tensor, nn
 from torchmetrics import MaxMetric, MeanMetric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from seqtagger.checkpoint import (
+    BEST_KEY,
+    CHECKPOINT_KEY,
+    add_seqtagger_data,
+    check_fits,
+    load_checkpoint,
+)
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
 from seqtagger.data.vocab import Vocab
-from seqtagger.errors import CheckpointError, ConfigError
+from seqtagger.errors import ConfigError
 from seqtagger.metrics.span_f1 import SpanF1
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.tagger import Tagger, build_tagger
-from seqtagger.utils.config import flatten, to_plain
+from seqtagger.utils.config import to_plain
 
 # Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
 # overrides on_before_batch_transfer on purpose (host-side target checks) and is used with a
@@ -44,14 +51,10 @@ from seqtagger.utils.config import flatten, to_plain
 warnings.filterwarnings("ignore", message=r".*overridden `on_before_batch_transfer` in `Lightni")
 warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(val|test|train)/")
 
-CHECKPOINT_KEY = "seqtagger"
-CHECKPOINT_FORMAT = 1
 STAGES = ("train", "val", "test")
 # best-so-far trackers: their states are not in the state dict, so checkpoints carry the values
-BEST_KEY = "seqtagger_best"
 TRACKERS = {"val/acc_best": "val_acc_best", "val/f1_best": "val_f1_best"}
 SPAN_METRICS = ("precision", "recall", "f1", "strict", "f1_best")
-MODEL_PARTS = ("embedding", "encoder", "head")
 
 
 class StageMetrics(nn.Module):
@@ -322,54 +325,17 @@ class TaggerModule(LightningModule):
             )
         return steps
 
-    # ----- checkpoints carry their own vocabularies -----
+    # ----- checkpoints carry their own vocabularies (see seqtagger.checkpoint) -----
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, **self.data_info}
-        # the local max state equals the global one: every rank updates with reduced values
-        checkpoint[BEST_KEY] = {
-            name: float(getattr(self, attribute).max_value)
-            for name, attribute in TRACKERS.items()
-            if getattr(self, attribute).update_called
-        }
+        best = {name: getattr(self, attribute) for name, attribute in TRACKERS.items()}
+        add_seqtagger_data(checkpoint, self.data_info, best)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         source = f"ckpt_path={self._trainer.ckpt_path}: " if self._trainer is not None else ""
-        stored = checkpoint.get(CHECKPOINT_KEY)
-        if stored is None:
-            raise CheckpointError(
-                f"{source}this checkpoint has no seqtagger data (vocabularies, schemes)"
-            )
-        if self.data_info is not None and stored["vocabs"] != self.data_info["vocabs"]:
-            raise CheckpointError(
-                f"{source}the checkpoint's vocabularies differ from the data's: resume with the "
-                "same training file and `data.vocab` options, or evaluate with seqtagger-eval"
-            )
-        if self.tagger is not None:
-            self._check_weights_fit(checkpoint, source)
+        check_fits(checkpoint, self.data_info, self.hparams, self.state_dict(), source)
         self._resumed_best = dict(checkpoint.get(BEST_KEY) or {})
         schedulers = checkpoint.get("lr_schedulers") or [{}]
         self._resumed_total_steps = schedulers[0].get("total_steps")
-
-    def _check_weights_fit(self, checkpoint: dict[str, Any], source: str) -> None:
-        """Refuse a checkpoint whose weights do not fit this model, naming the model settings
-        that differ (a changed ``model.encoder.hidden_size``), before the load fails on them."""
-        own = {key: tuple(value.shape) for key, value in self.state_dict().items()}
-        theirs = {key: tuple(value.shape) for key, value in checkpoint["state_dict"].items()}
-        if own == theirs:
-            return
-        saved = flatten({key: checkpoint["hyper_parameters"].get(key) for key in MODEL_PARTS})
-        current = flatten({key: self.hparams[key] for key in MODEL_PARTS})
-        changed = [
-            f"model.{key.replace('/', '.')}={saved.get(key)} in the checkpoint, "
-            f"{current.get(key)} here"
-            for key in sorted(saved.keys() | current.keys())
-            if saved.get(key) != current.get(key)
-        ]
-        raise CheckpointError(
-            f"{source}the checkpoint's weights do not fit this model "
-            f"({'; '.join(changed) or 'weight shapes differ'}): resume with the checkpoint's "
-            "model settings, or start a new run (ckpt_path=null)"
-        )
 
     @classmethod
     def from_checkpoint(
@@ -394,22 +360,3 @@ def logs_metric(name: str, train_scheme: str) -> bool:
     if stage not in STAGES:
         return True
     return train_scheme != "plain" or metric.split("/")[0] not in SPAN_METRICS
-
-
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a seqtagger checkpoint safely (no code runs on load) with clear errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"ckpt_path={path}: no such file")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:
-        raise CheckpointError(
-            f"ckpt_path={path}: not a loadable checkpoint ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''})"
-        ) from error
-    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
-        raise CheckpointError(f"ckpt_path={path}: not a seqtagger checkpoint (no vocabularies)")
-    if "hyper_parameters" not in checkpoint or "state_dict" not in checkpoint:
-        raise CheckpointError(f"ckpt_path={path}: incomplete checkpoint (no hparams or weights)")
-    return checkpoint

@@ -429,7 +429,7 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
     # Imported here so that --help and input errors do not wait for torch and lightning.
     import torch
 
-    from seqtagger.lightning_module import CheckpointError
+    from seqtagger.errors import CheckpointError
     from seqtagger.predictor import Predictor
 
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -24,8 +24,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig
 
+from seqtagger.checkpoint import load_checkpoint
 from seqtagger.errors import CheckpointError, ConfigError
-from seqtagger.lightning_module import load_checkpoint, logs_metric
+from seqtagger.lightning_module import logs_metric
 from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import (
     apply_extras,

@@ -1,0 +1,104 @@
+"""What a seqtagger checkpoint holds, and loading it safely with clear errors.
+
+A checkpoint is a Lightning checkpoint (``state_dict``, ``hyper_parameters``, optimizer and
+scheduler states, loops) plus:
+
+- ``"seqtagger"``: ``format`` (:data:`CHECKPOINT_FORMAT`) and the data the model was sized from,
+  as plain JSON-like values: ``vocabs`` (words, chars, labels: the label map), ``file_scheme``,
+  ``train_scheme``, ``headline``, ``max_word_length`` and ``featurizer`` (the embedder's
+  featurizer options);
+- ``"seqtagger_best"``: the best validation values so far (``val/acc_best``, ``val/f1_best``),
+  whose metric states are not in the state dict, so a resumed run continues them.
+
+Hyperparameters are plain values too, so a checkpoint loads with ``torch.load(weights_only=True)``
+(no code runs) and rebuilds the model alone: ``TaggerModule.from_checkpoint``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import MaxMetric
+
+from seqtagger.errors import CheckpointError
+from seqtagger.utils.config import flatten
+
+CHECKPOINT_KEY = "seqtagger"
+CHECKPOINT_FORMAT = 1
+BEST_KEY = "seqtagger_best"
+MODEL_PARTS = ("embedding", "encoder", "head")
+
+
+def add_seqtagger_data(
+    checkpoint: dict[str, Any], data_info: Mapping[str, Any], best: Mapping[str, MaxMetric]
+) -> None:
+    """Add the model's data and best-so-far values to a checkpoint being saved."""
+    checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, **data_info}
+    # the local max state equals the global one: every rank updates with reduced values
+    checkpoint[BEST_KEY] = {
+        name: float(tracker.max_value) for name, tracker in best.items() if tracker.update_called
+    }
+
+
+def check_fits(
+    checkpoint: Mapping[str, Any],
+    data_info: Mapping[str, Any] | None,
+    hparams: Mapping[str, Any],
+    state_dict: Mapping[str, Tensor],
+    source: str = "",
+) -> None:
+    """Refuse, before Lightning loads it, a checkpoint without seqtagger data, one whose
+    vocabularies differ from the data's, or one whose weights do not fit the model."""
+    stored = checkpoint.get(CHECKPOINT_KEY)
+    if stored is None:
+        raise CheckpointError(
+            f"{source}this checkpoint has no seqtagger data (vocabularies, schemes)"
+        )
+    if data_info is not None and stored["vocabs"] != data_info["vocabs"]:
+        raise CheckpointError(
+            f"{source}the checkpoint's vocabularies differ from the data's: resume with the "
+            "same training file and `data.vocab` options, or evaluate with seqtagger-eval"
+        )
+    own = {key: tuple(value.shape) for key, value in state_dict.items()}
+    theirs = {key: tuple(value.shape) for key, value in checkpoint["state_dict"].items()}
+    if state_dict and own != theirs:
+        raise CheckpointError(
+            f"{source}the checkpoint's weights do not fit this model "
+            f"({_changed_settings(checkpoint['hyper_parameters'], hparams)}): resume with the "
+            "checkpoint's model settings, or start a new run (ckpt_path=null)"
+        )
+
+
+def _changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str:
+    """``model.encoder.hidden_size=32 in the checkpoint, 48 here; ...`` for the model parts."""
+    before = flatten({key: saved.get(key) for key in MODEL_PARTS})
+    after = flatten({key: current[key] for key in MODEL_PARTS})
+    changed = [
+        f"model.{key.replace('/', '.')}={before.get(key)} in the checkpoint, {after.get(key)} here"
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+    return "; ".join(changed) or "weight shapes differ"
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a seqtagger checkpoint safely (no code runs on load) with clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"ckpt_path={path}: no such file")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:
+        raise CheckpointError(
+            f"ckpt_path={path}: not a loadable checkpoint ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''})"
+        ) from error
+    if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
+        raise CheckpointError(f"ckpt_path={path}: not a seqtagger checkpoint (no vocabularies)")
+    if "hyper_parameters" not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"ckpt_path={path}: incomplete checkpoint (no hparams or weights)")
+    return checkpoint
