@@ -200,9 +200,12 @@ def test_every_logger_config_runs(tiny_ner_dir: Path, tmp_path: Path) -> None:
     """csv alone and tensorboard + csv: only TensorBoard takes the final metrics with hparams."""
     for logger in ("csv", "many_loggers"):
         overrides = [*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=1", f"logger={logger}"]
+        overrides.append("tags=[tiny,ner]")
         metrics = train(compose_train(overrides, tmp_path / logger))
         assert "test/f1" in metrics
         assert list((tmp_path / logger / "csv").rglob("metrics.csv")), logger
+        (hparams,) = (tmp_path / logger / "csv").rglob("hparams.yaml")
+        assert "tags: tiny,ner" in hparams.read_text()  # the run's tags are recorded
 
 
 def run_main(args: list[str], tmp_path: Path, monkeypatch, capsys) -> tuple[int, str]:

@@ -210,6 +210,7 @@ def _log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> N
         {key: to_plain(cfg[key]) for key in ("data", "model", "trainer") if key in cfg}
     )
     params["seed"] = cfg.get("seed")
+    params["tags"] = ",".join(map(str, cfg.get("tags") or []))  # experiment labels, for filtering
     final = {
         f"hp/{name}": value for name, value in metrics.items() if name.startswith(("test/", "val/"))
     }
