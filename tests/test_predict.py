@@ -15,9 +15,12 @@ import torch
 
 from seqtagger.data.readers import ConllReader
 from seqtagger.data.schemes import get_spans
-from seqtagger.data.tokenizer import tokenize
-from seqtagger.predict import Progress, detect_format, main, tag_stream
-from seqtagger.predictor import Predictor, span_record
+from seqtagger.inference.inputs import detect_format
+from seqtagger.inference.outputs import tag_stream
+from seqtagger.inference.predictor import Predictor, span_record
+from seqtagger.inference.progress import Progress
+from seqtagger.inference.tokenizer import tokenize
+from seqtagger.predict import main
 
 TEXT_LINES = [
     "Anna Smith visited Paris today.",

@@ -30,8 +30,8 @@ from seqtagger.evaluation import (
     score_set,
     write_set,
 )
+from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
-from seqtagger.predictor import Predictor
 from seqtagger.train import CONFIG_DIR
 from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import apply_extras, write_json

@@ -33,9 +33,9 @@ from seqtagger.data.schemes import (
     scheme_labels,
 )
 from seqtagger.errors import CorpusFormatError, CorpusNotFoundError, SchemeError
+from seqtagger.inference import Predictor
 from seqtagger.metrics import report as reports
 from seqtagger.metrics.conlleval import ChunkCounts, conll_token, evaluate, format_report
-from seqtagger.predictor import Predictor
 from seqtagger.utils.config import write_json
 from seqtagger.utils.pylogger import RankedLogger
 
