@@ -22,7 +22,7 @@ import numpy as np
 from seqtagger.data.datamodule import TaggingDataModule
 from seqtagger.data.readers import ConlluReader
 from seqtagger.data.sampler import BucketBatchSampler, padding_ratio
-from seqtagger.data.tokenizer import tokenize
+from seqtagger.inference.tokenizer import tokenize
 
 
 def load(data_dir: Path, cache_dir: str) -> tuple[float, TaggingDataModule]:

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
+from seqtagger.constants import IGNORE_INDEX
 from seqtagger.train import CONFIG_DIR
 
 
@@ -73,7 +74,7 @@ def run_by_hand(cfg, datamodule, batches: int) -> float:
         if step == batches:
             break
         logits = tagger(batch)  # (N, L, C)
-        loss = F.cross_entropy(logits.permute(0, 2, 1), batch["tag_ids"], ignore_index=-100)
+        loss = F.cross_entropy(logits.permute(0, 2, 1), batch["tag_ids"], ignore_index=IGNORE_INDEX)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(tagger.parameters(), 5.0)

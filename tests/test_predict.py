@@ -10,14 +10,18 @@ import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 
-from seqtagger.data.readers import ConllReader
+from seqtagger.data.readers import FORMATS, ConllReader
 from seqtagger.data.schemes import get_spans
-from seqtagger.data.tokenizer import tokenize
-from seqtagger.predict import Progress, detect_format, main, tag_stream
-from seqtagger.predictor import Predictor, span_record
+from seqtagger.inference.inputs import INPUT_FORMATS, detect_format
+from seqtagger.inference.outputs import tag_stream
+from seqtagger.inference.predictor import Predictor, span_record
+from seqtagger.inference.progress import Progress
+from seqtagger.inference.tokenizer import tokenize
+from seqtagger.predict import main
 
 TEXT_LINES = [
     "Anna Smith visited Paris today.",
@@ -131,6 +135,72 @@ def test_conll_file_input_gives_every_sentence(
     assert len(records) == len(gold) == 40
     assert [r["tokens"] for r in records] == gold
     assert all(set(r["tags"]) <= IOB2_TAGS for r in records)
+
+
+SENTENCES = [["Anna", "Smith", "visited", "Paris", "."], ["EU"], ["Oslo", "and", "Lima"]]
+
+
+def _tagged_dataset(tags: bool = True) -> datasets.Dataset:
+    """SENTENCES as a Dataset; ``tags`` as ClassLabel ids, as ``save_to_disk`` corpora hold them."""
+    columns: dict = {"tokens": SENTENCES}
+    features = {"tokens": datasets.Sequence(datasets.Value("string"))}
+    if tags:
+        columns["tags"] = [[0] * len(s) for s in SENTENCES]
+        features["tags"] = datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER"]))
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(features))
+
+
+def test_parquet_file_input_gives_every_sentence(
+    tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Issue 8: predict rejected .parquet, which train and eval read."""
+    path = tmp_path / "in.parquet"
+    _tagged_dataset().to_parquet(path)
+    assert detect_format(str(path)) == "parquet"
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, path, "--format", "jsonl")
+    assert code == 0, err
+    records = jsonl(out)
+    assert [r["tokens"] for r in records] == SENTENCES
+    assert all(len(r["tags"]) == len(r["tokens"]) for r in records)
+    assert "tagged 3 sentences (9 tokens)" in err
+
+    set_stdin(monkeypatch, path.read_bytes())  # from stdin, the format must be given
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, "--input-format", "parquet")
+    assert code == 0, err
+    blocks = out.rstrip("\n").split("\n\n")
+    assert [[line.split("\t")[0] for line in b.split("\n")] for b in blocks] == SENTENCES
+
+
+@pytest.mark.parametrize("tags", [True, False])
+def test_save_to_disk_folder_input_gives_every_sentence(
+    tags: bool, tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """Issue 8: predict rejected save_to_disk folders ("is a folder"), which train and eval read."""
+    folder = tmp_path / "saved"
+    _tagged_dataset(tags).save_to_disk(str(folder))
+    assert detect_format(str(folder)) == "disk"
+    for options in ([], ["--input-format", "disk"]):
+        code, out, err = cli(
+            capsys, "--ckpt", tiny_checkpoint, folder, "--format", "jsonl", *options
+        )
+        assert code == 0, err
+        assert [r["tokens"] for r in jsonl(out)] == SENTENCES
+        assert "tagged 3 sentences (9 tokens)" in err
+
+
+def test_every_reader_format_is_an_input_format(tmp_path: Path, capsys) -> None:
+    """One table: every format the readers know is a choice of --input-format, and auto-detection
+    maps each of its suffixes to it; a folder is not a valid input of a file format."""
+    for name, fmt in FORMATS.items():
+        assert name in INPUT_FORMATS
+        for suffix in fmt.suffixes:
+            path = tmp_path / f"x{suffix}"
+            path.touch()
+            assert detect_format(str(path)) == name
+    code, _, err = cli(capsys, "--ckpt", tmp_path / "x.ckpt", tmp_path, "--input-format", "text")
+    assert code == 2 and f"{tmp_path}: is a folder (expected an input file)" in err
+    code, _, err = cli(capsys, "--ckpt", tmp_path / "x.ckpt", "--input-format", "disk")
+    assert code == 2 and "--input-format disk: cannot read stdin" in err
 
 
 def test_stdin_text_skips_and_counts_blank_lines(

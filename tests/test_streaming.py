@@ -1,4 +1,4 @@
-"""Tests for seqtagger.data.streaming: windowed length-sorted batching + ordered re-assembly."""
+"""Tests for seqtagger.inference.streaming: windowed length-sorted batching, ordered re-assembly."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from seqtagger.data.streaming import OrderedWriter, windowed_batches
+from seqtagger.inference.streaming import OrderedWriter, windowed_batches
 
 
 def len_of(x: int) -> int:

@@ -1,4 +1,4 @@
-"""Tests for seqtagger.data.tokenizer: one test per documented rule."""
+"""Tests for seqtagger.inference.tokenizer: one test per documented rule."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from seqtagger.data.tokenizer import tokenize
+from seqtagger.inference.tokenizer import tokenize
 
 
 def test_whitespace_and_punctuation() -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "CorpusError",
     "CorpusFormatError",
     "CorpusNotFoundError",
+    "InputError",
     "SchemeError",
     "UnknownLabelError",
     "UserError",
@@ -69,3 +70,8 @@ class UnknownLabelError(VocabularyError):
 
 class CheckpointError(UserError, ValueError):
     """A file that is not a seqtagger checkpoint, or one that does not fit the data."""
+
+
+class InputError(UserError):
+    """An input or option of ``seqtagger-predict`` that cannot work: a missing input file, an
+    ``--output`` that is a folder or also an input, ``--device cuda`` without a GPU."""

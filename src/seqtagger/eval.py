@@ -24,8 +24,8 @@ from omegaconf import DictConfig
 
 from seqtagger.errors import ConfigError
 from seqtagger.evaluation import log_to_tensorboard, resolve_sets, score_set, write_set
+from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
-from seqtagger.predictor import Predictor
 from seqtagger.train import CONFIG_DIR
 from seqtagger.utils.cli import user_errors
 from seqtagger.utils.config import apply_extras, write_json

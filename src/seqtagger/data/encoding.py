@@ -18,6 +18,7 @@ import datasets
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from seqtagger.constants import OUTSIDE
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.schemes import convert_tags, label_types, split_tag
 from seqtagger.data.vocab import Vocab
@@ -26,7 +27,6 @@ from seqtagger.errors import ConfigError, CorpusFormatError, UnknownLabelError
 log = logging.getLogger(__name__)
 
 UNKNOWN_LABEL_POLICIES = ("error", "map_to_o")
-OUTSIDE = "O"
 
 
 def _column(dataset: datasets.Dataset, name: str) -> pa.ChunkedArray:
@@ -89,7 +89,7 @@ def _check_labels(
         raise UnknownLabelError(
             f"split {split!r} has tag(s) not seen in training ({listing}) and "
             f"data.unknown_labels=map_to_o needs an {OUTSIDE!r} label, which the training split "
-            f"does not have (a tag set without 'O', e.g. POS?). Fix the data."
+            f"does not have (a tag set without {OUTSIDE!r}, e.g. POS?). Fix the data."
         )
     log.warning(
         "split %r: mapped %d tag(s) not seen in training to %r (data.unknown_labels=map_to_o): %s",

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from seqtagger.constants import OUTSIDE
 from seqtagger.errors import SchemeError
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,6 @@ SCHEMES = ("plain", "iob1", "iob2", "bioes")
 # split's sentences are annotation noise, scored as conlleval does (CoNLL-2003 train has two);
 # more mean that the declared scheme is not the file's (IOB1 read as BIOES breaks most chunks).
 ILL_FORMED_SHARE = 0.01
-OUTSIDE = "O"
 # Prefixes each scheme may use; plain tags are opaque labels (POS) and carry no prefix.
 _PREFIXES = {"iob1": "BIO", "iob2": "BIO", "bioes": "BIOES"}
 
@@ -52,7 +52,7 @@ def split_tag(tag: str) -> tuple[str, str]:
     prefix, sep, type_ = tag.partition("-")
     if not sep or prefix not in ("B", "I", "E", "S") or not type_ or any(c.isspace() for c in tag):
         raise SchemeError(
-            f"malformed tag {tag!r}: expected 'O' or PREFIX-TYPE with PREFIX in B, I, E, S"
+            f"malformed tag {tag!r}: expected {OUTSIDE!r} or PREFIX-TYPE with PREFIX in B, I, E, S"
         )
     return prefix, type_
 

@@ -22,9 +22,9 @@ from seqtagger.data.schemes import (
     scheme_labels,
 )
 from seqtagger.evaluation.sets import HeldOutSet, read_set
+from seqtagger.inference import Predictor
 from seqtagger.metrics import report as reports
 from seqtagger.metrics.conlleval import ChunkCounts, evaluate
-from seqtagger.predictor import Predictor
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)

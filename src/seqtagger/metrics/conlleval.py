@@ -23,10 +23,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqtagger.constants import DOCSTART
 from seqtagger.data.schemes import SCHEMES, SchemeError, check_scheme, get_spans, to_iob2_prefixes
 
 BOUNDARY = "-X-"  # conlleval.pl's sentence-boundary first field
-DOCSTART = "-DOCSTART-"
 
 
 @dataclass

@@ -23,12 +23,13 @@ import torch
 from torch import Tensor
 from torchmetrics import Metric
 
+from seqtagger.constants import IGNORE_INDEX, OUTSIDE
 from seqtagger.data.schemes import SchemeError, check_scheme, label_types, split_tag
 from seqtagger.metrics.conlleval import ChunkCounts
 
 # Raw prefix codes of the label buffers; IOB2-mapped codes use only _O, _B, _I.
 _O, _B, _I, _E, _S = range(5)
-_CODES = {"O": _O, "B": _B, "I": _I, "E": _E, "S": _S}
+_CODES = {OUTSIDE: _O, "B": _B, "I": _I, "E": _E, "S": _S}
 _ALLOWED = {"plain": (), "iob1": (_O, _B, _I), "iob2": (_O, _B, _I), "bioes": tuple(range(5))}
 OVERALL = "overall"  # key of the all-types totals in ``SpanF1.counts()``
 
@@ -73,7 +74,7 @@ class SpanF1(Metric):
         labels: Sequence[str],
         scheme: str,
         strict: bool = False,
-        ignore_index: int = -100,
+        ignore_index: int = IGNORE_INDEX,
         with_strict: bool = False,
         **kwargs: Any,
     ) -> None:

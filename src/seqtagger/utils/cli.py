@@ -40,14 +40,23 @@ def describe(error: BaseException) -> str:
     return str(error)
 
 
+def report_user_error(program: str, error: BaseException) -> bool:
+    """Print ``<program>: error: <message>`` on stderr and return True when ``error`` is (or
+    wraps) a user error; return False for a bug, or when ``SEQTAGGER_TRACEBACK`` is set, so that
+    the caller re-raises it. For entry points that return their exit code."""
+    found = find_user_error(error)
+    if found is None or os.environ.get("SEQTAGGER_TRACEBACK"):
+        return False
+    print(f"{program}: error: {describe(found)}", file=sys.stderr)
+    return True
+
+
 @contextmanager
 def user_errors(program: str) -> Iterator[None]:
     """Turn user errors into ``<program>: error: <message>`` on stderr and exit code 2."""
     try:
         yield
     except Exception as error:
-        found = find_user_error(error)
-        if found is None or os.environ.get("SEQTAGGER_TRACEBACK"):
+        if not report_user_error(program, error):
             raise
-        print(f"{program}: error: {describe(found)}", file=sys.stderr)
         sys.exit(2)

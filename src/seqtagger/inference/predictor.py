@@ -21,8 +21,8 @@ import torch
 
 from seqtagger.data.collate import collate_batch, rows_from_columns
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
-from seqtagger.data.streaming import OrderedWriter, windowed_batches
 from seqtagger.errors import ConfigError
+from seqtagger.inference.streaming import OrderedWriter, windowed_batches
 from seqtagger.lightning_module import TaggerModule
 
 EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"

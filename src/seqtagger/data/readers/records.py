@@ -1,0 +1,226 @@
+"""Record files: JSON Lines, JSON and Parquet (:class:`JsonReader`), one record per sentence.
+
+A record holds a token list and a tag list under configurable keys. :class:`RecordReader` holds
+what every record reader shares (also the readers of saved and hub datasets): key lookup,
+validation of each token and tag, and mapping integer tags to the names of a ``ClassLabel``.
+Records are located as ``path:LINE`` (JSONL), ``path: record N`` (JSON) or ``path: row N``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import datasets
+from datasets import ClassLabel, LargeList, Sequence
+
+from seqtagger.data.readers.base import (
+    Reader,
+    SkipCounter,
+    check_file,
+    format_error,
+    numbered_lines,
+    token_problem,
+    utf8_error,
+)
+from seqtagger.errors import CorpusFormatError
+
+
+def _tag_names(features: datasets.Features | None, key: str) -> list[str] | None:
+    """Names of a ``List(ClassLabel)`` tags feature, else None."""
+    feature = features.get(key) if features else None
+    if isinstance(feature, Sequence | LargeList) and isinstance(feature.feature, ClassLabel):
+        return list(feature.feature.names)
+    return None
+
+
+def _record(
+    tokens: Any, tags: Any, tag_names: list[str] | None, require_tags: bool, where: str
+) -> dict | None:
+    """Validate one record; map integer tags to ClassLabel names. None = no tokens (skip)."""
+    if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) for t in tokens):
+        raise CorpusFormatError(f"{where}: tokens must be a list of non-empty strings")
+    _check_strings(tokens, "token", where)
+    if tags is None:
+        if require_tags:
+            raise CorpusFormatError(f"{where}: no tags (expected a list of tags)")
+        return {"tokens": list(tokens), "tags": None} if tokens else None
+    if not isinstance(tags, list | tuple):
+        raise CorpusFormatError(f"{where}: tags must be a list (found {type(tags).__name__})")
+    if len(tokens) != len(tags):
+        raise CorpusFormatError(
+            f"{where}: {len(tokens)} tokens but {len(tags)} tags (expected one tag per token)"
+        )
+    if not tokens:
+        return None
+    if all(isinstance(t, str) and t for t in tags):
+        _check_strings(tags, "tag", where)
+        return {"tokens": list(tokens), "tags": list(tags)}
+    if all(isinstance(t, int) and not isinstance(t, bool) for t in tags):
+        if tag_names is None:
+            raise CorpusFormatError(
+                f"{where}: integer tags without label names (expected tag strings, or a "
+                "ClassLabel feature as saved by datasets)"
+            )
+        bad = [t for t in tags if not 0 <= t < len(tag_names)]
+        if bad:
+            raise CorpusFormatError(
+                f"{where}: tag id {bad[0]} out of range (expected 0..{len(tag_names) - 1})"
+            )
+        return {"tokens": list(tokens), "tags": [tag_names[t] for t in tags]}
+    raise CorpusFormatError(f"{where}: tags must be non-empty strings (or ClassLabel integers)")
+
+
+def _check_strings(strings: Iterable[str], what: str, where: str) -> None:
+    """Raise on the first string that cannot be a token/tag (see :func:`token_problem`)."""
+    for i, string in enumerate(strings):
+        problem = token_problem(string, what)
+        if problem:
+            raise CorpusFormatError(f"{where}: {what} {i}: {problem} (expected a {what})")
+
+
+class RecordReader(Reader):
+    """Shared by readers of records: column lookup, ClassLabel mapping, validation."""
+
+    tokens_key: str
+    tags_key: str
+
+    def _records(
+        self,
+        rows: Iterable[tuple[str, dict]],
+        tag_names: list[str] | None,
+        source: str,
+        require_tags: bool,
+    ) -> Iterator[dict]:
+        skipped = SkipCounter(source, "no tokens")
+        n_sentences = 0
+        for where, row in rows:
+            if not isinstance(row, dict):
+                raise CorpusFormatError(f"{where}: expected an object, found {type(row).__name__}")
+            if self.tokens_key not in row:
+                raise CorpusFormatError(
+                    f"{where}: no {self.tokens_key!r} key (found keys {sorted(row)}; "
+                    "set tokens_key)"
+                )
+            tags = row.get(self.tags_key)
+            if tags is None and require_tags:
+                raise CorpusFormatError(
+                    f"{where}: no {self.tags_key!r} key (found keys {sorted(row)}; set tags_key)"
+                )
+            sentence = _record(row[self.tokens_key], tags, tag_names, require_tags, where)
+            if sentence is None:
+                skipped.add(where)
+            else:
+                n_sentences += 1
+                sentence["where"] = where
+                yield sentence
+        skipped.report()
+        if not n_sentences:
+            raise CorpusFormatError(f"{source}: no sentences found (expected records with tokens)")
+
+    def _iter_dataset(self, ds: datasets.Dataset, where: str, require_tags: bool) -> Iterator[dict]:
+        """Sentences of an Arrow-backed Dataset (disk, hub, parquet)."""
+        self._check_columns(ds.column_names, where, require_tags)
+        columns = [c for c in (self.tokens_key, self.tags_key) if c in ds.column_names]
+        tag_names = _tag_names(ds.features, self.tags_key)
+
+        def rows() -> Iterator[tuple[str, dict]]:
+            i = 0
+            for batch in ds.select_columns(columns).iter(batch_size=1000):
+                keys = list(batch)
+                for values in zip(*batch.values(), strict=True):
+                    yield f"{where}: row {i}", dict(zip(keys, values, strict=True))
+                    i += 1
+
+        yield from self._records(rows(), tag_names, where, require_tags)
+
+    def _check_columns(self, names: list[str], where: str, require_tags: bool) -> None:
+        wanted = [self.tokens_key] + ([self.tags_key] if require_tags else [])
+        for key in wanted:
+            if key not in names:
+                raise CorpusFormatError(
+                    f"{where}: no column {key!r} (found columns {names}; set tokens_key/tags_key)"
+                )
+
+
+class JsonReader(RecordReader):
+    """JSON Lines (``.jsonl``), JSON (``.json``: a list of records or ``{"data": [...]}``) and
+    Parquet (``.parquet``) records with token and tag lists under configurable keys."""
+
+    _OPTIONS = ("tokens_key", "tags_key")
+
+    def __init__(self, tokens_key: str = "tokens", tags_key: str = "tags"):
+        self.tokens_key = tokens_key
+        self.tags_key = tags_key
+
+    def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
+        path = check_file(source)
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            yield from self._iter_parquet(path, require_tags)
+        elif suffix == ".json":
+            yield from self._records(self._json_rows(path), None, str(path), require_tags)
+        else:
+            yield from self._records(self._jsonl_rows(path), None, str(path), require_tags)
+
+    @staticmethod
+    def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
+        for lineno, line in numbered_lines(path):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise format_error(
+                    path,
+                    lineno,
+                    f"invalid JSON at column {err.colno}: {err.msg} "
+                    "(expected one JSON object per line)",
+                ) from err
+            yield f"{path}:{lineno}", row
+
+    @staticmethod
+    def _json_rows(path: Path) -> Iterator[tuple[str, Any]]:
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise utf8_error(path) from err
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise format_error(
+                path, err.lineno, f"invalid JSON: {err.msg} (expected a JSON list)"
+            ) from err
+        if isinstance(data, dict) and isinstance(data.get("data"), list):
+            data = data["data"]
+        if not isinstance(data, list):
+            raise format_error(
+                path, 1, 'expected a list of records or {"data": [...]} at the top level'
+            )
+        for i, row in enumerate(data):
+            yield f"{path}: record {i}", row
+
+    def _iter_parquet(self, path: Path, require_tags: bool) -> Iterator[dict]:
+        import pyarrow.parquet as pq  # pyarrow comes with datasets
+
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as err:  # pyarrow raises ArrowInvalid, OSError, ... for bad files
+            raise format_error(path, None, f"not a readable parquet file ({err})") from err
+        schema = pf.schema_arrow
+        self._check_columns(schema.names, str(path), require_tags)
+        features = datasets.Features.from_arrow_schema(schema)
+        columns = [c for c in (self.tokens_key, self.tags_key) if c in schema.names]
+
+        def rows() -> Iterator[tuple[str, dict]]:
+            i = 0
+            for batch in pf.iter_batches(batch_size=1000, columns=columns):
+                for row in batch.to_pylist():
+                    yield f"{path}: row {i}", row
+                    i += 1
+
+        yield from self._records(
+            rows(), _tag_names(features, self.tags_key), str(path), require_tags
+        )

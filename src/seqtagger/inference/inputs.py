@@ -1,0 +1,203 @@
+"""The inputs of ``seqtagger-predict``: which format each input has, and its sentences, lazily.
+
+Formats (``--input-format``): ``text`` (one sentence or paragraph per line, tokenised by
+:func:`seqtagger.inference.tokenizer.tokenize`; blank lines are skipped and counted), ``tokens``
+(one pre-tokenised sentence per line, tokens separated by whitespace), and every format of the
+readers' table :data:`seqtagger.data.readers.FORMATS` (``conll``, ``conllu``, ``jsonl``,
+``parquet``, ``disk`` = a ``save_to_disk`` folder), read by the corpus readers with tags ignored.
+From stdin a reader format is first copied to a temporary file (the readers take a path).
+
+``auto`` (default): stdin is ``text``; a file or folder the table recognises (suffix, folder)
+has that format; any other suffix (``.txt``, ...) is ``conll`` when its first non-empty line
+starts with ``-DOCSTART-``, or when its first block of lines (up to the first blank line) has at
+least two lines that all have the same number (2 to 10) of whitespace-separated columns and
+whose last column looks like tags (no lowercase letter and no digit, like ``O``, ``NNP``, ``.``,
+or ``B-``/``I-``/``E-``/``S-`` and a type); else ``text``. So ``Meeting notes`` / ``John Smith``
+is text.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqtagger.constants import DOCSTART
+from seqtagger.data.readers.formats import FORMATS, format_for_path
+from seqtagger.errors import CorpusError, InputError
+from seqtagger.inference.tokenizer import tokenize
+
+STDIN = "-"
+LINE_FORMATS = ("text", "tokens")  # predict's own formats, one sentence per line
+INPUT_FORMATS = ("auto", *LINE_FORMATS, *FORMATS)
+FOLDER_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.folder)
+DETECT_MAX_LINES = 100
+_CHUNK_TAG = re.compile(r"[BIES]-\S+")
+
+
+@dataclass
+class Stats:
+    """Counts for the final summary line."""
+
+    sentences: int = 0
+    tokens: int = 0
+    blank_lines: int = 0
+    seconds: float = 0.0  # reading, tagging and writing; the model load is not counted
+
+
+def source_name(source: str) -> str:
+    """``source`` as messages name it."""
+    return "<stdin>" if source == STDIN else source
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def detect_format(source: str) -> str:
+    """The input format of ``source`` for ``--input-format auto`` (rules: module docstring)."""
+    if source == STDIN:
+        return "text"
+    known = format_for_path(source)
+    if known is not None:
+        return known.name
+    return "conll" if _looks_like_conll(_first_block(Path(source))) else "text"
+
+
+def _first_block(path: Path) -> list[str]:
+    """The first non-empty lines of ``path`` up to a blank line (at most DETECT_MAX_LINES)."""
+    block: list[str] = []
+    with path.open(encoding="utf-8-sig", errors="replace") as lines:
+        for line in lines:
+            if line.strip():
+                block.append(line)
+            elif block:
+                break
+            if len(block) >= DETECT_MAX_LINES:
+                break
+    return block
+
+
+def _looks_like_conll(block: list[str]) -> bool:
+    if block and block[0].startswith(DOCSTART):
+        return True
+    rows = [line.split() for line in block]
+    widths = {len(row) for row in rows}
+    if len(block) < 2 or len(widths) != 1 or not 2 <= widths.pop() <= 10:
+        return False
+    return all(_looks_like_tag(row[-1]) for row in rows)
+
+
+def _looks_like_tag(word: str) -> bool:
+    """``O``, ``NNP``, ``.``, ``B-PER``, ``I-location``: not a word of text like ``Smith``."""
+    plain = not any(c.islower() or c.isdigit() for c in word)
+    return plain or _CHUNK_TAG.fullmatch(word) is not None
+
+
+def check_inputs(sources: list[str], input_format: str) -> None:
+    """Fail early, before loading the model, on an input that does not exist or is a folder
+    where a file is expected (only ``auto`` and the folder formats read folders)."""
+    for source in sources:
+        if source == STDIN:
+            if input_format in FOLDER_FORMATS:
+                raise InputError(
+                    f"--input-format {input_format}: cannot read stdin (expected a folder path)"
+                )
+            continue
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{source}: no such input file")
+        if path.is_dir() and input_format not in ("auto", *FOLDER_FORMATS):
+            raise InputError(f"{source}: is a folder (expected an input file)")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def iter_input(sources: list[str], input_format: str, stats: Stats) -> Iterator[list[str]]:
+    """Token lists of every sentence of ``sources`` in order, read lazily."""
+    for source in sources:
+        fmt = detect_format(source) if input_format == "auto" else input_format
+        count = stats.sentences
+        for tokens in _iter_source(source, fmt, stats):
+            stats.sentences += 1
+            stats.tokens += len(tokens)
+            yield tokens
+        if stats.sentences == count:
+            raise InputError(f"no sentences in {source_name(source)}")
+
+
+def _iter_source(source: str, fmt: str, stats: Stats) -> Iterator[list[str]]:
+    if fmt in FORMATS:
+        return _iter_reader(source, fmt)
+    return _iter_lines(source, fmt == "text", stats)
+
+
+def _iter_lines(source: str, raw_text: bool, stats: Stats) -> Iterator[list[str]]:
+    """One sentence per line: tokenised (text) or split on whitespace (tokens)."""
+    split = tokenize if raw_text else str.split
+    with _open_lines(source) as lines:
+        for lineno, line in enumerate(lines, 1):
+            tokens = split(_decode(line, source, lineno))
+            if tokens:
+                yield tokens
+            else:
+                stats.blank_lines += 1
+
+
+@contextmanager
+def _open_lines(source: str) -> Iterator[Iterable[bytes | str]]:
+    """Raw lines of a file or stdin; bytes are decoded line by line so errors name the line."""
+    if source != STDIN:
+        with open(source, "rb") as f:
+            yield f
+    else:  # a text stream without a buffer (tests, IDEs) is used as is
+        yield getattr(sys.stdin, "buffer", sys.stdin)
+
+
+def _decode(line: bytes | str, source: str, lineno: int) -> str:
+    if isinstance(line, str):
+        return line.lstrip("\ufeff") if lineno == 1 else line
+    try:
+        return line.decode("utf-8-sig" if lineno == 1 else "utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{source_name(source)}:{lineno}: not valid UTF-8 (byte {line[err.start]:#04x} at "
+            f"column {err.start + 1})"
+        ) from None
+
+
+def _iter_reader(source: str, fmt: str) -> Iterator[list[str]]:
+    """Sentences of a corpus file through the readers; stdin is spooled to a temporary file."""
+    reader = FORMATS[fmt].reader()  # imports the readers (and datasets) only now
+    with _as_path(source, fmt) as path:
+        try:
+            for sentence in reader.iter_sentences(path, require_tags=False):
+                yield sentence["tokens"]
+        except CorpusError as err:  # name stdin, not its temporary copy
+            raise InputError(str(err).replace(str(path), source_name(source))) from None
+
+
+@contextmanager
+def _as_path(source: str, fmt: str) -> Iterator[Path]:
+    """``source`` as a path; stdin is copied (in chunks) to a temporary file first."""
+    if source != STDIN:
+        yield _non_empty(Path(source), source)
+        return
+    suffixes = FORMATS[fmt].suffixes
+    with tempfile.TemporaryDirectory(prefix="seqtagger-predict-") as folder:
+        path = Path(folder) / f"stdin{suffixes[0] if suffixes else ''}"
+        stream = getattr(sys.stdin, "buffer", None)
+        with path.open("wb") if stream else path.open("w", encoding="utf-8") as out:
+            shutil.copyfileobj(stream or sys.stdin, out)
+        yield _non_empty(path, source)
+
+
+def _non_empty(path: Path, source: str) -> Path:
+    if path.is_file() and path.stat().st_size == 0:
+        raise InputError(f"no sentences in {source_name(source)} (empty input)")
+    return path

@@ -1,0 +1,108 @@
+"""The output of ``seqtagger-predict``: tagged sentences in input order, as CoNLL or JSONL, to
+stdout or to a file that is replaced only when the run succeeds.
+
+``conll`` writes ``token<TAB>tag`` lines and a blank line after each sentence; whitespace inside
+a token (a CoNLL-U FORM like ``1 000``) is written as ``_``
+(:func:`seqtagger.metrics.conlleval.conll_token`), as in eval's ``predictions.conll``. ``jsonl``
+writes ``{"tokens", "tags", "spans"}`` per line (tokens as read), spans from
+:meth:`Predictor.spans` (the metric's span code; ``end`` exclusive).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from collections import deque
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from seqtagger.errors import InputError
+from seqtagger.inference.inputs import STDIN
+from seqtagger.metrics.conlleval import conll_token
+
+if TYPE_CHECKING:
+    from seqtagger.inference.predictor import Predictor
+
+OUTPUT_FORMATS = ("conll", "jsonl")
+
+
+def tag_stream(
+    predictor: Predictor, sentences: Iterable[list[str]]
+) -> Iterator[tuple[list[str], list[str]]]:
+    """``(tokens, tags)`` per sentence, in input order, as soon as each is tagged.
+
+    ``predict_stream`` yields tags only; the tokens it has read but not yet tagged wait in a
+    queue (at most about one window of them), so no copy of the input is kept.
+    """
+    waiting: deque[list[str]] = deque()
+
+    def remember() -> Iterator[list[str]]:
+        for tokens in sentences:
+            waiting.append(tokens)
+            yield tokens
+
+    for tags in predictor.predict_stream(remember()):
+        yield waiting.popleft(), tags
+
+
+def format_conll(tokens: list[str], tags: list[str]) -> str:
+    """``token<TAB>tag`` lines and a blank line that ends the sentence (whitespace inside a token
+    becomes ``_``: :func:`~seqtagger.metrics.conlleval.conll_token`)."""
+    lines = (f"{conll_token(token)}\t{tag}\n" for token, tag in zip(tokens, tags, strict=True))
+    return "".join(lines) + "\n"
+
+
+def format_jsonl(predictor: Predictor, tokens: list[str], tags: list[str]) -> str:
+    """One JSON object per sentence: tokens, tags and spans (``end`` exclusive)."""
+    record = {"tokens": tokens, "tags": tags, "spans": predictor.spans(tokens, tags)}
+    return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def check_output(output: str | None, sources: list[str]) -> None:
+    """Fail before loading the model on an output path that cannot work, and refuse one that is
+    also an input (it would be overwritten before it is read)."""
+    if output is None:
+        return
+    target = Path(output).resolve()
+    if target.is_dir():
+        raise InputError(f"--output {output}: is a folder (expected a file name)")
+    if not target.parent.is_dir():
+        raise InputError(f"--output {output}: folder {target.parent} does not exist")
+    for source in sources:
+        if source != STDIN and Path(source).resolve() == target:
+            raise InputError(
+                f"--output {output}: is also an input file (it would be overwritten); "
+                "write the predictions to another file"
+            )
+
+
+@contextmanager
+def open_output(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or a temporary file beside ``path`` that replaces ``path`` only when the run
+    succeeds, so a failed run leaves an existing ``path`` as it was."""
+    if path is None:
+        yield sys.stdout
+        return
+    target = Path(path)
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        os.chmod(fd, _file_mode(target))  # mkstemp makes it private (0600)
+        with open(fd, "w", encoding="utf-8") as f:
+            yield f
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _file_mode(path: Path) -> int:
+    """The mode ``path`` has, or the one a new file gets (0666 less the umask)."""
+    if path.exists():
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
