@@ -137,10 +137,6 @@ class TaggerModule(LightningModule):
         self.vocabs = {name: Vocab.from_dict(v) for name, v in self.data_info["vocabs"].items()}
         words = self.vocabs["words"]
         self.labels: list[str] = list(self.vocabs["labels"].itos)
-        self.featurizer: Featurizer = featurizer_from_dict(
-            self.data_info.get("featurizer") or {"max_word_length": self.max_word_length},
-            self.vocabs,
-        )
         self.tagger = build_tagger(
             self._embedding_config(),
             self.hparams.encoder,
@@ -155,6 +151,11 @@ class TaggerModule(LightningModule):
                 "label_smoothing": self.hparams.label_smoothing,
                 "probability_check": self.hparams.probability_check,
             },
+        )
+        # after the tagger: building its embedder imports the module of its featurizer class
+        self.featurizer: Featurizer = featurizer_from_dict(
+            self.data_info.get("featurizer") or {"max_word_length": self.max_word_length},
+            self.vocabs,
         )
         self.metrics = {stage: StageMetrics(self._stage_scores()) for stage in STAGES}
         self.metric_modules = nn.ModuleList(self.metrics.values())  # moves with the module

@@ -12,6 +12,7 @@ so that ``seqtagger-predict --help`` and its option errors stay instant.
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,26 +26,26 @@ class InputFormat:
     """One input format: the reader class that reads it and the paths that have it."""
 
     name: str
-    reader_name: str  # a class exported by seqtagger.data.readers
+    reader_path: str  # module.Class of the reader (imported on first use)
     suffixes: tuple[str, ...] = ()  # lower case; the first one names a file of this format
     folder: bool = False  # a folder, not a file
 
     @property
     def reader(self) -> type[Reader]:
         """The reader class (imports the readers, and with them ``datasets``)."""
-        from seqtagger.data import readers
+        module, _, name = self.reader_path.rpartition(".")
+        return getattr(importlib.import_module(module), name)
 
-        return getattr(readers, self.reader_name)
 
-
+_READERS = "seqtagger.data.readers"
 FORMATS: dict[str, InputFormat] = {
     f.name: f
     for f in (
-        InputFormat("conll", "ConllReader", (".conll",)),
-        InputFormat("conllu", "ConlluReader", (".conllu",)),
-        InputFormat("jsonl", "JsonReader", (".jsonl", ".ndjson", ".json")),
-        InputFormat("parquet", "JsonReader", (".parquet",)),
-        InputFormat("disk", "DiskReader", folder=True),
+        InputFormat("conll", f"{_READERS}.columns.ConllReader", (".conll",)),
+        InputFormat("conllu", f"{_READERS}.columns.ConlluReader", (".conllu",)),
+        InputFormat("jsonl", f"{_READERS}.records.JsonReader", (".jsonl", ".ndjson", ".json")),
+        InputFormat("parquet", f"{_READERS}.records.JsonReader", (".parquet",)),
+        InputFormat("disk", f"{_READERS}.dataset.DiskReader", folder=True),
     )
 }
 DEFAULT_FORMAT = "conll"  # files whose suffix the table does not know
