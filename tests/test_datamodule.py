@@ -194,3 +194,16 @@ def test_unknown_labels_are_reported_in_the_files_scheme(tmp_path: Path) -> None
     message = str(error.value)
     assert "split 'validation' has 1 tag(s) not seen in training: 'B-MISC' x1" in message
     assert "S-MISC" not in message and "LOC" not in message
+
+
+def test_training_tags_are_rewritten_well_formed(tmp_path: Path) -> None:
+    """`O I-PER` in an IOB2 file (allowed in up to 1% of the sentences) trains as `O B-PER`, the
+    chunk conlleval reads, so any head, a constrained CRF too, learns a sequence it can emit."""
+    ill_formed = (["Anna", "saw", "Berg"], ["B-PER", "O", "I-PER"])
+    fine = (["Anna", "Berg", "left"], ["B-PER", "I-PER", "O"])
+    for name in ("train.txt", "dev.txt", "test.txt"):
+        write_conll(tmp_path / name, [ill_formed] + [fine] * 150)
+    datamodule = make_datamodule(tmp_path, train_scheme="iob2")
+    datamodule.setup("fit")
+    assert datamodule.encoded["train"][0]["tags"] == ["B-PER", "O", "B-PER"]
+    assert datamodule.encoded["train"][1]["tags"] == ["B-PER", "I-PER", "O"]

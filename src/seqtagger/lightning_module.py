@@ -147,7 +147,9 @@ class TaggerModule(LightningModule):
             words=list(words.itos),
             pad_index=words.pad_index,
             unk_index=words.unk_index,
-            loss_options={
+            head_options={
+                "labels": self.labels,
+                "scheme": self.data_info["train_scheme"],
                 "label_smoothing": self.hparams.label_smoothing,
                 "probability_check": self.hparams.probability_check,
             },

@@ -38,7 +38,7 @@ from seqtagger.data.encoding import encode_dataset
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reader_for_path
 from seqtagger.data.sampler import BucketBatchSampler
-from seqtagger.data.schemes import check_scheme, check_split_tags, convert_tags
+from seqtagger.data.schemes import check_scheme, check_split_tags, rewrite_tags
 from seqtagger.data.vocab import Vocab, build_vocabs
 from seqtagger.errors import ConfigError, SchemeError
 from seqtagger.utils.pylogger import RankedLogger
@@ -49,8 +49,9 @@ SPLITS = ("train", "validation", "test")
 
 
 def _convert_batch(batch: dict[str, list], source: str, target: str) -> dict[str, list]:
-    """``Dataset.map`` function: re-encode every tag sequence from ``source`` to ``target``."""
-    return {"tags": [convert_tags(tags, source, target) for tags in batch["tags"]]}
+    """``Dataset.map`` function: every tag sequence read in ``source``, written well formed in
+    ``target`` (``rewrite_tags``)."""
+    return {"tags": [rewrite_tags(tags, source, target) for tags in batch["tags"]]}
 
 
 def _scheme_option(key: str, value: str) -> str:
@@ -210,7 +211,7 @@ class TaggingDataModule(LightningDataModule):
             key="data.file_scheme",
             locate=partial(reader.locate, path),
         )
-        if self.file_scheme != self.train_scheme:
+        if self.train_scheme != "plain":
             dataset = dataset.map(
                 _convert_batch,
                 batched=True,

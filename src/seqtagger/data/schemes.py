@@ -169,6 +169,19 @@ def spans_to_tags(spans: Iterable[Span], length: int, scheme: str) -> list[str]:
     return tags
 
 
+def rewrite_tags(tags: Sequence[str], source: str, target: str) -> list[str]:
+    """``tags`` as conlleval reads them in ``source``, written well formed in ``target`` (also
+    when the schemes are equal: ``O I-X`` in IOB2 becomes ``O B-X``, the same chunks). This is
+    what a model learns from, so that every gold sequence is one a constrained decoder can emit.
+    Plain tags are returned as they are."""
+    source, target = check_scheme(source), check_scheme(target)
+    if source == target == "plain":
+        return list(tags)
+    if "plain" in (source, target):
+        raise SchemeError(f"cannot convert tags from {source} to {target}")
+    return spans_to_tags(get_spans(tags, source), len(tags), target)
+
+
 def convert_tags(tags: Sequence[str], source: str, target: str) -> list[str]:
     """Re-write ``tags`` from ``source`` to ``target`` scheme, keeping the lenient spans.
 
@@ -208,6 +221,24 @@ def _pair_problem(
         if cp in ("I", "E") and not continues:
             return False, f"{cur_tag} after {prev_tag} is not valid {name}"
     return None
+
+
+def transition_rules(
+    labels: Sequence[str], scheme: str
+) -> tuple[list[list[bool]], list[bool], list[bool]]:
+    """Which label may follow which under ``scheme``: ``(allowed[i][j]`` (label j right after
+    label i), ``start[j]`` (j first), ``end[i]`` (i last)), by the rules of :func:`validate_tags`
+    (a well-formed sequence uses allowed steps only). Everything is allowed for ``plain``."""
+    scheme = check_scheme(scheme)
+    n = len(labels)
+    if scheme == "plain":
+        return [[True] * n for _ in range(n)], [True] * n, [True] * n
+    split = [split_tag(label) for label in labels]
+    outside = (OUTSIDE, "")
+    allowed = [[_pair_problem(a, b, scheme) is None for b in split] for a in split]
+    start = [_pair_problem(outside, b, scheme) is None for b in split]
+    end = [_pair_problem(a, outside, scheme, at_end=True) is None for a in split]
+    return allowed, start, end
 
 
 def validate_tags(tags: Sequence[str], scheme: str) -> list[str]:

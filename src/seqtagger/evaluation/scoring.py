@@ -19,6 +19,7 @@ import numpy as np
 from seqtagger.data.schemes import (
     convert_tags,
     label_types,
+    rewrite_tags,
     scheme_labels,
 )
 from seqtagger.evaluation.sets import HeldOutSet, read_set
@@ -64,7 +65,8 @@ def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
     raw = predictor.predict(result.tokens)  # model labels, training scheme
     result.pred = [_convert(tags, train_scheme, held_out.scheme) for tags in raw]
 
-    gold_in_train = [_convert(tags, held_out.scheme, train_scheme) for tags in result.gold]
+    # the gold the model learnt from: well formed in the train scheme, as in training
+    gold_in_train = [rewrite_tags(tags, held_out.scheme, train_scheme) for tags in result.gold]
     pairs = list(zip(result.gold, result.pred, strict=True))
     model_labels = model_labels_in(predictor, held_out.scheme)
     unknown = Counter(tag for tags in result.gold for tag in tags if tag not in model_labels)

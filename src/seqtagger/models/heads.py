@@ -8,7 +8,8 @@ file under ``configs/model/head/``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -21,21 +22,27 @@ __all__ = ["Head", "LinearHead"]
 class Head(nn.Module):
     """Base class: ``forward(features (N, L, H)) -> logits (N, L, C)``, plus ``loss``/``decode``.
 
-    Every head takes the two loss options of ``configs/model`` (``label_smoothing``,
-    ``probability_check``, validated by ``TaggerModule`` and the loss); a head whose loss has no
-    use for one rejects a non-default value.
+    Every head is given the label map and the train scheme (``labels``, ``scheme``: a CRF builds
+    its transition constraints from them) and the two loss options of ``configs/model``
+    (``label_smoothing``, ``probability_check``, validated by ``TaggerModule`` and the loss); a
+    head whose loss has no use for an option rejects a non-default value.
     """
 
     def __init__(
         self,
         input_size: int,
         num_labels: int,
+        *,
+        labels: Sequence[str] | None = None,
+        scheme: str = "plain",
         label_smoothing: float = 0.0,
         probability_check: str = "warn",
     ) -> None:
         super().__init__()
         self.input_size = input_size
         self.num_labels = num_labels
+        self.labels = list(labels) if labels is not None else [str(i) for i in range(num_labels)]
+        self.scheme = scheme
         self.label_smoothing = float(label_smoothing)
         self.probability_check = probability_check
 
@@ -56,10 +63,9 @@ class LinearHead(Head):
         input_size: int,
         num_labels: int,
         dropout: float = 0.0,
-        label_smoothing: float = 0.0,
-        probability_check: str = "warn",
+        **options: Any,
     ) -> None:
-        super().__init__(input_size, num_labels, label_smoothing, probability_check)
+        super().__init__(input_size, num_labels, **options)
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(input_size, num_labels)
 

@@ -67,14 +67,14 @@ def build_tagger(
     words: Sequence[str] | None = None,
     pad_index: int = 0,
     unk_index: int = 1,
-    loss_options: Mapping[str, Any] | None = None,
+    head_options: Mapping[str, Any] | None = None,
 ) -> Tagger:
     """Assemble a :class:`Tagger` from three ``_target_`` mappings (plain dicts or DictConfigs).
 
     The embedder receives ``num_words``, ``num_chars``, ``words``, ``pad_index``, ``unk_index``;
     the encoder ``input_size = embedder.output_size``; the head ``input_size =
-    encoder.output_size``, ``num_labels`` and ``loss_options`` (``label_smoothing``,
-    ``probability_check``). Example::
+    encoder.output_size``, ``num_labels`` and ``head_options`` (``labels``, ``scheme``,
+    ``label_smoothing``, ``probability_check``; see ``seqtagger.models.heads.Head``). Example::
 
         build_tagger(
             {"_target_": "seqtagger.models.embeddings.TokenEmbedder", "word_dim": 100},
@@ -92,6 +92,6 @@ def build_tagger(
     )
     contextual = _partial(encoder, "encoder")(input_size=embedder.output_size)
     scorer = _partial(head, "head")(
-        input_size=contextual.output_size, num_labels=num_labels, **(loss_options or {})
+        input_size=contextual.output_size, num_labels=num_labels, **(head_options or {})
     )
     return Tagger(embedder, contextual, scorer)

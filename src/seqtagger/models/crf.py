@@ -1,0 +1,129 @@
+"""Linear-chain CRF head with scheme constraints: ``model/head=crf``.
+
+Written by hand because no well-kept CRF library fits: ``pytorch-crf`` is unmaintained and has no
+transition constraints, and AllenNLP (which had them) is archived. The head scores each token
+like the linear head (emissions ``(N, L, C)``) and adds learned transition, start and end scores.
+Transitions that the train scheme forbids (IOB2 ``O -> I-X`` and ``B-X -> I-Y``, the BIOES rules,
+IOB1's ``B-X`` outside an X chunk; ``seqtagger.data.schemes.transition_rules``) score minus
+infinity in training and in decoding, so decoded tags are always well formed.
+
+Loss: the negative log-likelihood of the gold tag sequence, summed over sentences and divided by
+the number of real tokens in the batch, so its scale matches the linear head's mean token
+cross-entropy and learning rates carry over. The forward algorithm and Viterbi run in log space
+and in fp32 (also under bf16 autocast), batched over sentences, looping over positions on the
+model's device; padding positions keep the running scores unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from seqtagger.constants import IGNORE_INDEX
+from seqtagger.data.schemes import transition_rules
+from seqtagger.errors import ConfigError
+from seqtagger.models.heads import LinearHead
+
+__all__ = ["CRFHead"]
+
+FORBIDDEN = float("-inf")
+
+
+class CRFHead(LinearHead):
+    """Emissions from dropout + linear, transitions ``(C, C)``, start and end scores ``(C,)``.
+
+    ``constrained=False`` drops the scheme constraints (all transitions learned freely).
+    """
+
+    def __init__(
+        self,
+        input_size: int,
+        num_labels: int,
+        dropout: float = 0.0,
+        constrained: bool = True,
+        **options: Any,
+    ) -> None:
+        if options.get("label_smoothing", 0.0):
+            raise ConfigError(
+                f"model.label_smoothing={options['label_smoothing']}: the CRF head's loss is the "
+                "sequence likelihood and has no label smoothing; set it to 0"
+            )
+        super().__init__(input_size, num_labels, dropout, **options)
+        self.transitions = nn.Parameter(torch.zeros(num_labels, num_labels))
+        self.start = nn.Parameter(torch.zeros(num_labels))
+        self.end = nn.Parameter(torch.zeros(num_labels))
+        scheme = self.scheme if constrained else "plain"
+        allowed, start, end = transition_rules(self.labels, scheme)
+        self.register_buffer("allowed", torch.tensor(allowed), persistent=False)
+        self.register_buffer("allowed_start", torch.tensor(start), persistent=False)
+        self.register_buffer("allowed_end", torch.tensor(end), persistent=False)
+
+    def scores(self, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor, Tensor]:
+        """Transition ``(C, C)``, start and end ``(C,)`` scores as ``dtype``, forbidden = -inf."""
+        transitions = self.transitions.to(dtype).masked_fill(~self.allowed, FORBIDDEN)
+        start = self.start.to(dtype).masked_fill(~self.allowed_start, FORBIDDEN)
+        end = self.end.to(dtype).masked_fill(~self.allowed_end, FORBIDDEN)
+        return transitions, start, end
+
+    def loss(self, logits: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """Sentence NLL summed over the batch, divided by its number of real tokens."""
+        mask = batch["mask"]
+        with torch.autocast(logits.device.type, enabled=False):
+            emissions = _at_least_fp32(logits)
+            nll = self.log_partition(emissions, mask) - self.gold_score(
+                emissions, batch["tag_ids"], mask
+            )
+        return nll.sum() / mask.sum().clamp(min=1)
+
+    def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """``log Z`` per sentence ``(N,)`` by the forward algorithm; ``emissions (N, L, C)``."""
+        transitions, start, end = self.scores(emissions.dtype)
+        alpha = start + emissions[:, 0]  # (N, C)
+        for t in range(1, emissions.shape[1]):
+            step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]
+            alpha = torch.where(mask[:, t : t + 1], step, alpha)
+        return torch.logsumexp(alpha + end, dim=1)
+
+    def gold_score(self, emissions: Tensor, tag_ids: Tensor, mask: Tensor) -> Tensor:
+        """Score of the gold path per sentence ``(N,)``; ``tag_ids (N, L)``, -100 at padding."""
+        transitions, start, end = self.scores(emissions.dtype)
+        tags = tag_ids.masked_fill(~mask, 0)
+        emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)  # (N, L)
+        steps = transitions[tags[:, :-1], tags[:, 1:]]  # (N, L - 1); -inf if forbidden
+        last = tags.gather(1, (mask.sum(1, keepdim=True) - 1).clamp(min=0)).squeeze(1)
+        inner = emitted.where(mask, 0.0).sum(1) + steps.where(mask[:, 1:], 0.0).sum(1)
+        return start[tags[:, 0]] + inner + end[last]
+
+    @torch.no_grad()
+    def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
+        """Best well-formed tag ids per sentence by batched Viterbi; -100 at padding."""
+        with torch.autocast(logits.device.type, enabled=False):
+            return self._viterbi(_at_least_fp32(logits), mask)
+
+    def _viterbi(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        transitions, start, end = self.scores(emissions.dtype)
+        length = emissions.shape[1]
+        score = start + emissions[:, 0]  # (N, C)
+        backpointers = []
+        for t in range(1, length):
+            best, previous = (score.unsqueeze(2) + transitions).max(dim=1)  # (N, C) each
+            keep = mask[:, t : t + 1]
+            score = torch.where(keep, best + emissions[:, t], score)
+            # at padding, "come from yourself": following pointers through it changes nothing
+            stay = torch.arange(score.shape[1], device=score.device).expand_as(previous)
+            backpointers.append(torch.where(keep, previous, stay))
+        tag = (score + end).argmax(dim=1)  # (N,)
+        path = [tag]
+        for pointers in reversed(backpointers):
+            tag = pointers.gather(1, tag.unsqueeze(1)).squeeze(1)
+            path.append(tag)
+        tag_ids = torch.stack(path[::-1], dim=1)  # (N, L)
+        return tag_ids.masked_fill(~mask, IGNORE_INDEX) if length else tag_ids
+
+
+def _at_least_fp32(logits: Tensor) -> Tensor:
+    """fp16/bf16 scores as fp32 (sums of exponentials need it); fp32 and fp64 as they are."""
+    return logits.to(torch.promote_types(logits.dtype, torch.float32))
