@@ -1,16 +1,23 @@
-"""Helpers the tests import: tiny generated corpora, the shared real corpora, composed configs."""
+"""Helpers the tests import: tiny generated corpora, the shared real corpora, composed configs,
+child processes on this checkout, and a probe callback for DDP runs."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import datasets
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from lightning import Callback, LightningModule, Trainer
 from omegaconf import DictConfig, open_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -146,3 +153,54 @@ def file_backed_dataset(folder: Path, columns: dict[str, list]) -> datasets.Data
     return datasets.Dataset.from_generator(
         _yield_rows, gen_kwargs={"rows": rows}, cache_dir=str(folder / "hf")
     )
+
+
+def run_module(
+    module: str, args: list[str], cwd: Path, timeout: float = 600
+) -> subprocess.CompletedProcess:
+    """``python -m module args`` in a child process on this checkout's code (not an installed
+    copy): how users and clusters start seqtagger, and the only way to run Lightning's DDP
+    subprocess launcher, which re-runs the command line of ``__main__``."""
+    path = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")])
+    env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+class RecordTrainingRows(Callback):
+    """Test probe, named on the command line (``+callbacks.probe._target_=...``): every rank
+    writes, per training epoch, the dataset rows (batch ``index``) it trained on and a digest
+    of its vocabularies to ``folder/rank<R>_epoch<E>.json``."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder)
+        self.rows: list[int] = []
+        self.batches = 0
+
+    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        self.rows, self.batches = [], 0
+
+    def on_train_batch_start(
+        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        self.rows += batch["index"].tolist()
+        self.batches += 1
+
+    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        vocabs = json.dumps(trainer.datamodule.data_info()["vocabs"], sort_keys=True)
+        record = {
+            "rank": trainer.global_rank,
+            "world_size": trainer.world_size,
+            "rows": self.rows,
+            "batches": self.batches,
+            "vocabs": hashlib.sha256(vocabs.encode()).hexdigest(),
+        }
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = f"rank{trainer.global_rank}_epoch{trainer.current_epoch}.json"
+        (self.folder / name).write_text(json.dumps(record), encoding="utf-8")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
@@ -15,12 +14,9 @@ from seqtagger.errors import ConfigError
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import train
 from tests.helpers import (
-    compose_config,
     compose_train,
-    make_ner_sentence,
     run_hydra_main,
     tiny_ner_overrides,
-    write_conll,
 )
 
 NO_MONITORS = ["callbacks.model_checkpoint=null", "callbacks.early_stopping=null"]
@@ -379,25 +375,3 @@ def test_label_smoothing_out_of_range_is_one_message(
     args = [*tiny_ner_overrides(tiny_ner_dir), "model.label_smoothing=1.5"]
     code, err = run_main(args, tmp_path, monkeypatch, capsys)
     assert code == 2 and "seqtagger-train: error: model.label_smoothing=1.5: expected" in err
-
-
-def test_spawned_ddp_reports_bad_input_in_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
-    """Issue 7.9: under ddp_spawn a corpus error is read in the main process, not shown as a
-    worker's traceback."""
-    args = ["data=files", f"paths.data_dir={tmp_path}", "data.files.train=absent.conll"]
-    args += ["data.files.validation=absent.conll", "trainer=ddp_sim"]
-    code, err = run_main(args, tmp_path, monkeypatch, capsys)
-    assert code == 2 and "seqtagger-train: error: data.files.train:" in err, err
-    assert "Traceback" not in err
-
-
-@pytest.mark.slow
-def test_ddp_with_fewer_eval_batches_than_ranks(tiny_ner_dir: Path, tmp_path: Path) -> None:
-    """Issue 7.9: a dev/test split of one batch on two ranks: every rank gets a share."""
-    rng = random.Random(3)
-    few = write_conll(tmp_path / "few.txt", [make_ner_sentence(rng) for _ in range(3)])
-    overrides = [*tiny_ner_overrides(tiny_ner_dir), "trainer=ddp_sim", "trainer.max_epochs=1"]
-    overrides += ["+trainer.enable_progress_bar=false"]
-    overrides += [f"data.files.validation={few}", f"data.files.test={few}"]
-    metrics = train(compose_config("train", overrides, tmp_path))
-    assert 0.0 <= metrics["test/f1"] <= 1.0 and "val/f1" in metrics

@@ -85,7 +85,9 @@ class EpochSummary(Callback):
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         seconds = time.perf_counter() - self._start
         train_seconds = max(seconds - self._val_seconds, 1e-9)
-        tokens = int(self._tokens) * trainer.world_size
+        # every rank's tokens (ranks see different sentences): one all-reduce per epoch
+        local = torch.as_tensor(self._tokens, device=pl_module.device)
+        tokens = int(trainer.strategy.reduce(local, reduce_op="sum"))
         shown = self._train_metrics(pl_module)
         metrics = trainer.callback_metrics
         shown += [

@@ -11,7 +11,6 @@ Examples::
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 from pathlib import Path
@@ -21,7 +20,6 @@ import hydra
 import lightning as L
 from lightning import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
-from lightning.pytorch.strategies.launchers.multiprocessing import _MultiProcessingLauncher
 from omegaconf import DictConfig
 
 from seqtagger.checkpoint import load_checkpoint
@@ -37,7 +35,7 @@ from seqtagger.utils.config import (
     to_plain,
     write_json,
 )
-from seqtagger.utils.pylogger import RankedLogger
+from seqtagger.utils.pylogger import RankedLogger, remove_file_handlers
 
 log = RankedLogger(__name__, rank_zero_only=True)
 
@@ -132,6 +130,18 @@ def _is_scalar(value: Any) -> bool:
         return False
 
 
+def prepare_before_launch(trainer: Trainer, datamodule: LightningDataModule) -> None:
+    """Run ``prepare_data`` (read, check and cache the corpus) now, on the process that
+    Lightning would run it on, before DDP starts any other process.
+
+    Bad input then ends in one message before a child process or a process group exists (a
+    failure inside ``fit`` would leave the other ranks waiting at the barrier), and the ranks
+    that start later read a filled cache in ``setup``. Lightning's own call is then a no-op."""
+    per_node = getattr(datamodule, "prepare_data_per_node", True)
+    if trainer.local_rank == 0 and (per_node or trainer.node_rank == 0):
+        datamodule.prepare_data()
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (unless ``train=false``) and test; return the final metrics as floats."""
     if cfg.get("seed") is not None:  # seed 0 is honoured
@@ -160,12 +170,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "train=false tests a trained model: give ckpt_path=PATH (or ckpt_path=auto with "
             "the run's run_name); without one the test would score untrained weights"
         )
-    if isinstance(trainer.strategy.launcher, _MultiProcessingLauncher):
-        # spawned workers report errors as tracebacks: read the data here first, on a copy
-        # (the workers must receive the datamodule unloaded), so bad input is one line
-        copy.deepcopy(datamodule).setup()
+    prepare_before_launch(trainer, datamodule)
     if trainer.is_global_zero:
         save_resolved_config(cfg, output_dir)
+    else:  # one train.log per run: rank 0's; the other ranks log to the console
+        remove_file_handlers()
 
     if cfg.get("train"):
         log.info("Starting training")

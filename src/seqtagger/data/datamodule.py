@@ -13,9 +13,10 @@ Data flow (each step cached by ``datasets`` fingerprints, so a second run skips 
 The label set is owned by the data: the model is sized from ``data_info()`` (vocabularies,
 schemes and the featurizer as plain data), never from a hand-written number. The featurizer
 belongs to the model's embedder (``set_embedding``); without one, word and character ids.
-``prepare_data`` (rank zero of each node, before the others) downloads missing public corpora
-and fills the cache; ``setup`` on every rank then reads from the cache (Hugging Face's
-``main_process_first`` idea).
+``prepare_data`` (global rank zero, or local rank zero of each node with
+``prepare_data_per_node``; before the others) downloads missing public corpora and fills the
+cache; ``setup`` on every rank then reads from the cache (Hugging Face's ``main_process_first``
+idea), so every rank builds the same vocabularies from the same data without racing on it.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ class TaggingDataModule(LightningDataModule):
         max_length: training sentences longer than this are split (never truncated); dev
             and test are always scored whole.
         unknown_labels: ``error`` or ``map_to_o`` for dev/test tags the training split lacks.
+        prepare_data_per_node: False: one process of the whole job fills the datasets cache
+            (``cache_dir`` on a file system the nodes share); True: one per node (a cache on
+            node-local disk). The other ranks read the filled cache in ``setup``.
     """
 
     def __init__(
@@ -118,8 +122,10 @@ class TaggingDataModule(LightningDataModule):
         num_workers: int = 0,
         pin_memory: bool = False,
         seed: int = 0,
+        prepare_data_per_node: bool = False,
     ) -> None:
         super().__init__()
+        self.prepare_data_per_node = prepare_data_per_node
         if files is None and corpus is None:
             raise ConfigError("data: give `data.files` (split -> path) or a named `data.corpus`")
         if corpus is not None and corpus not in CORPORA:
@@ -244,8 +250,10 @@ class TaggingDataModule(LightningDataModule):
 
     # ----- Lightning hooks -----
     def prepare_data(self) -> None:
-        """Download missing public corpora and fill the datasets cache (rank zero per node)."""
-        self._load()
+        """Download missing public corpora and fill the datasets cache: on global rank zero
+        only (``prepare_data_per_node``: on local rank zero of each node), once per process."""
+        if self.vocabs is None:
+            self._load()
 
     def setup(self, stage: str | None = None) -> None:
         """Read, build vocabularies and encode (cache hits after ``prepare_data``)."""

@@ -37,3 +37,16 @@ class RankedLogger(logging.LoggerAdapter):
             return
         if rank is None or current_rank == rank:
             self.logger.log(level, f"[rank: {current_rank}] {msg}", *args, **kwargs)
+
+
+def remove_file_handlers() -> None:
+    """Detach and close the root logger's file handlers (Hydra's ``train.log``).
+
+    Under DDP every rank runs the same command with the same run folder; ranks other than zero
+    call this so that the run holds one log, rank zero's. Their messages still reach the
+    console (the terminal, or the SLURM job's output)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler):
+            root.removeHandler(handler)
+            handler.close()
