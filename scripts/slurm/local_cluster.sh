@@ -60,8 +60,9 @@ SlurmdLogFile=$LOG_DIR/slurmd.log
 SlurmctldPidFile=/run/slurmctld.pid
 SlurmdPidFile=/run/slurmd.pid
 ReturnToService=2
+# requeued jobs restart at once; processes ignoring SIGTERM are killed after 5 s
 JobRequeue=1
-KillWait=30
+KillWait=5
 MpiDefault=none
 NodeName=$host CPUs=$cpus State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
