@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import datasets
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
+from lightning import Callback
 from omegaconf import DictConfig, open_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -146,3 +148,21 @@ def file_backed_dataset(folder: Path, columns: dict[str, list]) -> datasets.Data
     return datasets.Dataset.from_generator(
         _yield_rows, gen_kwargs={"rows": rows}, cache_dir=str(folder / "hf")
     )
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process (or a SLURM job) that imports this checkout, not an
+    installed seqtagger; ``tests.helpers`` is importable too."""
+    path = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")])
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
+
+
+class Throttle(Callback):
+    """Sleep after every training batch: stretches a tiny run so that a test can signal it
+    mid-training (``+callbacks.throttle._target_=tests.helpers.Throttle``)."""
+
+    def __init__(self, seconds: float = 0.1) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, *args: object) -> None:
+        time.sleep(self.seconds)

@@ -66,7 +66,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
             raise CheckpointError(f"ckpt_path={ckpt_path}: no such checkpoint file")
         checkpoint = load_checkpoint(ckpt_path)
         log.info(
-            f"Checkpoint <{ckpt_path}>: saved at epoch {checkpoint.get('epoch')}, "
+            f"Checkpoint <{ckpt_path}>: saved in epoch {int(checkpoint.get('epoch', -1)) + 1}, "
             f"global step {checkpoint.get('global_step')}"
         )
     return ckpt_path
