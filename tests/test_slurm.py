@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from seqtagger.train import resolve_ckpt_path
 from seqtagger.utils.slurm import job_name
@@ -148,6 +149,11 @@ def run_dir(folder: Path, job: str) -> Path:
     return folder / "logs" / "train" / "runs" / job
 
 
+def epoch_lines(log: str) -> list[str]:
+    """The metrics of each epoch's summary line in a log (wall times left out)."""
+    return re.findall(r"(epoch \d+/\d+: .*?) \|", log)
+
+
 @pytest.mark.slurm
 def test_sbatch_two_tasks_train_into_one_folder_named_by_the_job(
     partition: str, tiny_ner_dir: Path, tmp_path: Path
@@ -180,7 +186,8 @@ def test_requeued_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_r
     ]
     reference = sbatch(tmp_path / "reference", partition, overrides)
     job = sbatch(tmp_path / "requeued", partition, overrides)
-    last = run_dir(tmp_path / "requeued", job) / "checkpoints" / "last.ckpt"
+    resumed = run_dir(tmp_path / "requeued", job)
+    last = resumed / "checkpoints" / "last.ckpt"
     wait_until(last.is_file, 300, f"job {job}'s first last.ckpt")
     subprocess.run(["scancel", "--signal=USR1", job], check=True)  # what SLURM sends at --signal
     # SLURM holds a requeued job back for a while (BeginTime); here it may start at once
@@ -192,7 +199,7 @@ def test_requeued_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_r
     assert info["JobState"] == "COMPLETED" and int(info["Restarts"]) == 1, info
     output = (tmp_path / "requeued" / f"{job}.out").read_text()
     assert "Handling auto-requeue signal" in output and f"Requeued SLURM job: {job}" in output
-    log = (run_dir(tmp_path / "requeued", job) / "train.log").read_text()
+    log = (resumed / "train.log").read_text()
     saved = re.search(
         r"Resuming from <.*last\.ckpt>\n.*saved in epoch (\d+), global step (\d+)", log
     )
@@ -200,10 +207,16 @@ def test_requeued_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_r
     epoch, step = map(int, saved.groups())
     assert 1 <= epoch < epochs and step == epoch * BATCHES_PER_EPOCH
     assert log.count(f"epoch {epochs}/{epochs}:") == 1  # the full number of epochs, once
-    assert not list(run_dir(tmp_path / "requeued", job).glob("hpc_ckpt_*.ckpt"))
-    resumed = json.loads((run_dir(tmp_path / "requeued", job) / "metrics.json").read_text())
-    expected = json.loads((run_dir(tmp_path / "reference", reference) / "metrics.json").read_text())
-    assert resumed == pytest.approx(expected, abs=1e-6)
+    assert not list(resumed.glob("hpc_ckpt_*.ckpt"))
+    expected = run_dir(tmp_path / "reference", reference)
+    # the epochs trained after the requeue, the final weights and the test metrics all match
+    after_resume = log.split("Resuming from")[-1]
+    assert epoch_lines(after_resume) == epoch_lines((expected / "train.log").read_text())[epoch:]
+    final = [torch.load(run / "checkpoints/last.ckpt")["state_dict"] for run in (resumed, expected)]
+    assert final[0].keys() == final[1].keys()
+    assert all(torch.equal(final[0][name], final[1][name]) for name in final[0])
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in (resumed, expected)]
+    assert metrics[0] == pytest.approx(metrics[1], abs=1e-6)
 
 
 @pytest.mark.slurm
