@@ -39,11 +39,17 @@ start_munge() {
 
 write_config() {
     local host cpus
+    # never overwrite a real cluster's configuration, only our own
+    if [ -f "$CONF_DIR/slurm.conf" ] && ! grep -q '^# written by local_cluster.sh' "$CONF_DIR/slurm.conf"; then
+        log "$CONF_DIR/slurm.conf exists and is not ours: leaving it alone"
+        return 1
+    fi
     host=$(hostname -s)
     cpus=$(nproc)
     mkdir -p "$CONF_DIR" "$STATE_DIR" "$SPOOL_DIR" "$LOG_DIR"
     # linuxproc/none: no cgroups needed, so it runs inside containers too
     cat >"$CONF_DIR/slurm.conf" <<EOF
+# written by local_cluster.sh
 ClusterName=local
 SlurmctldHost=$host
 SlurmUser=root
