@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -155,19 +156,35 @@ def file_backed_dataset(folder: Path, columns: dict[str, list]) -> datasets.Data
     )
 
 
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process (or a SLURM job) that imports this checkout, not an
+    installed seqtagger; ``tests.helpers`` is importable too."""
+    path = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")])
+    return {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1", **extra}
+
+
+class Throttle(Callback):
+    """Sleep after every training batch: stretches a tiny run so that a test can signal it
+    mid-training (``+callbacks.throttle._target_=tests.helpers.Throttle``)."""
+
+    def __init__(self, seconds: float = 0.1) -> None:
+        self.seconds = seconds
+
+    def on_train_batch_end(self, *args: object) -> None:
+        time.sleep(self.seconds)
+
+
 def run_module(
     module: str, args: list[str], cwd: Path, timeout: float = 600
 ) -> subprocess.CompletedProcess:
     """``python -m module args`` in a child process on this checkout's code (not an installed
     copy): how users and clusters start seqtagger, and the only way to run Lightning's DDP
     subprocess launcher, which re-runs the command line of ``__main__``."""
-    path = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "src")])
-    env = {**os.environ, "PYTHONPATH": path, "PYTHONUNBUFFERED": "1"}
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=checkout_env(),
         cwd=cwd,
         timeout=timeout,
     )

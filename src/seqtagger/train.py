@@ -36,8 +36,10 @@ from seqtagger.utils.config import (
     write_json,
 )
 from seqtagger.utils.pylogger import RankedLogger, remove_file_handlers
+from seqtagger.utils.slurm import discard_partial_epoch_checkpoints, register_resolvers
 
 log = RankedLogger(__name__, rank_zero_only=True)
+register_resolvers()  # before Hydra resolves the run folder's name
 
 # configs/ at the repository root; the package's `configs` links to it in a checkout and is a
 # copy inside a wheel, so installed commands find the same configs
@@ -50,6 +52,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
     The file is loaded once here (safely) so that a text file or a truncated checkpoint is
     reported as a ``CheckpointError`` naming it, not as an error deep inside Lightning."""
     if ckpt_path == "auto":
+        discard_partial_epoch_checkpoints(output_dir)  # a requeued SLURM job's, if any
         last = Path(output_dir) / "checkpoints" / "last.ckpt"
         if not last.is_file():
             log.info(f"ckpt_path=auto: no {last} yet, starting a new run")
@@ -59,7 +62,11 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
     if ckpt_path is not None:
         if not Path(ckpt_path).is_file():
             raise CheckpointError(f"ckpt_path={ckpt_path}: no such checkpoint file")
-        load_checkpoint(ckpt_path)
+        checkpoint = load_checkpoint(ckpt_path)
+        log.info(
+            f"Checkpoint <{ckpt_path}>: saved in epoch {int(checkpoint.get('epoch', -1)) + 1}, "
+            f"global step {checkpoint.get('global_step')}"
+        )
     return ckpt_path
 
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# A one-node SLURM cluster on this machine, for the `slurm` test tier (pytest -m slurm) and for
+# trying scripts/slurm/train.sbatch by hand. Debian's slurm-wlm and munge, run as root, no
+# systemd: munged, then slurmctld and slurmd, all on localhost.
+#
+#   sudo bash scripts/slurm/local_cluster.sh     # then: srun -n2 hostname
+#
+# Idempotent: when `sinfo` already answers, it prints the partition and returns. Exit code 0
+# means the cluster runs; anything else means it could not be set up here (not root, no apt,
+# no network), and the slurm tests then skip.
+set -euo pipefail
+
+CONF_DIR=/etc/slurm
+STATE_DIR=/var/spool/slurmctld
+SPOOL_DIR=/var/spool/slurmd
+LOG_DIR=/var/log/slurm
+
+log() { echo "local_cluster: $*" >&2; }
+
+cluster_up() { timeout 10 sinfo --noheader >/dev/null 2>&1; }
+
+install_packages() {
+    command -v slurmctld >/dev/null && command -v munged >/dev/null && return
+    log "installing slurm-wlm and munge"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q slurm-wlm munge >/dev/null
+}
+
+start_munge() {
+    if [ ! -s /etc/munge/munge.key ]; then
+        dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2>/dev/null
+    fi
+    chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
+    mkdir -p /run/munge && chown munge:munge /run/munge
+    if ! munge -n </dev/null >/dev/null 2>&1; then
+        runuser -u munge -- munged
+    fi
+}
+
+write_config() {
+    local host cpus
+    # never overwrite a real cluster's configuration, only our own
+    if [ -f "$CONF_DIR/slurm.conf" ] && ! grep -q '^# written by local_cluster.sh' "$CONF_DIR/slurm.conf"; then
+        log "$CONF_DIR/slurm.conf exists and is not ours: leaving it alone"
+        return 1
+    fi
+    host=$(hostname -s)
+    cpus=$(nproc)
+    mkdir -p "$CONF_DIR" "$STATE_DIR" "$SPOOL_DIR" "$LOG_DIR"
+    # linuxproc/none: no cgroups needed, so it runs inside containers too
+    cat >"$CONF_DIR/slurm.conf" <<EOF
+# written by local_cluster.sh
+ClusterName=local
+SlurmctldHost=$host
+SlurmUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+StateSaveLocation=$STATE_DIR
+SlurmdSpoolDir=$SPOOL_DIR
+SlurmctldLogFile=$LOG_DIR/slurmctld.log
+SlurmdLogFile=$LOG_DIR/slurmd.log
+SlurmctldPidFile=/run/slurmctld.pid
+SlurmdPidFile=/run/slurmd.pid
+ReturnToService=2
+# requeued jobs restart at once; processes ignoring SIGTERM are killed after 5 s
+JobRequeue=1
+KillWait=5
+MpiDefault=none
+NodeName=$host CPUs=$cpus State=UNKNOWN
+PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
+EOF
+}
+
+start_daemons() {
+    pgrep -x slurmctld >/dev/null || slurmctld
+    pgrep -x slurmd >/dev/null || slurmd
+    for _ in $(seq 30); do
+        if cluster_up && [ -n "$(sinfo --noheader -t idle,mix,alloc -o %n)" ]; then
+            return
+        fi
+        sleep 1
+    done
+    log "slurmctld/slurmd did not come up; see $LOG_DIR/"
+    return 1
+}
+
+main() {
+    if cluster_up; then
+        log "already running"
+        sinfo
+        return
+    fi
+    [ "$(id -u)" -eq 0 ] || { log "needs root (packages, daemons, /etc/slurm)"; return 1; }
+    install_packages
+    start_munge
+    write_config
+    start_daemons
+    sinfo
+}
+
+main "$@"
