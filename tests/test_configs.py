@@ -17,6 +17,7 @@ from omegaconf import DictConfig
 
 from seqtagger.data.download import CORPORA
 from seqtagger.data.schemes import convert_tags
+from seqtagger.train import train
 from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers, to_plain
 from tests.helpers import (
     CONFIG_DIR,
@@ -128,12 +129,29 @@ def test_every_model_experiment_and_debug_config_builds(group, tiny_ner_dir, dat
         else:  # the encoder configs share their names with the model recipes that use them
             recipe = choice if group in ("model", "model/encoder") else "bilstm"
             overrides = [*tiny(tiny_ner_dir, recipe), *overrides]
-        if choice == "glove50":  # a tiny store in the package's layout, not the 76 MB package
-            store = write_vector_store(tmp_path / "store", ["the", "oslo"])
-            overrides += [f"model.embedding.vectors={store}", "model.embedding.word_dim=8"]
+        overrides += tiny_store(choice, tmp_path)
         cfg = compose_train(overrides, tmp_path / choice)
         logits, num_labels = build_and_forward(cfg)
         assert logits.shape[-1] == num_labels, (group, choice)
+
+
+def tiny_store(choice: str, tmp_path: Path) -> list[str]:
+    """For GloVe configs: a tiny store in the package's layout, not the 76 MB package."""
+    if "glove" not in choice:
+        return []
+    store = write_vector_store(tmp_path / "store", ["the", "oslo"])
+    return [f"model.embedding.vectors={store}", "model.embedding.word_dim=8"]
+
+
+@pytest.mark.parametrize("experiment", choices("experiment"))
+def test_every_experiment_trains_a_few_steps(experiment, data_dir, tmp_path):
+    """Each experiment as its command runs it, on the stand-in corpora, two batches an epoch."""
+    overrides = [f"experiment={experiment}", f"paths.data_dir={data_dir}", "data.batch_size=4"]
+    overrides += ["trainer.max_epochs=1", "trainer.limit_train_batches=2"]
+    overrides += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
+    overrides += ["callbacks.rich_progress_bar=null", *tiny_store(experiment, tmp_path)]
+    metrics = train(compose_train(overrides, tmp_path / "run"))
+    assert "test/loss" in metrics and (tmp_path / "run" / "metrics.json").is_file()
 
 
 def test_model_parts_compose_without_copying(tmp_path):
