@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from seqtagger.inference.tokenizer import tokenize
@@ -113,14 +111,11 @@ def test_unicode_words() -> None:
     assert tokenize("Straße in Zürich, naïve.") == ["Straße", "in", "Zürich", ",", "naïve", "."]
 
 
-def test_large_input_is_fast() -> None:
+def test_large_input_is_tokenized_like_its_parts() -> None:
+    """1.5 MB of text gives the tokens of its sentences (speed: scripts/bench_data.py)."""
     sentence = "The U.S. economy grew 3.5% in 2023, didn't it? Officials said it's fine. "
-    text = sentence * 20_000  # ~1.5 MB
-    start = time.perf_counter()
-    tokens = tokenize(text)
-    elapsed = time.perf_counter() - start
-    assert len(tokens) == 20_000 * len(tokenize(sentence))
-    assert elapsed < 2.0
+    tokens = tokenize(sentence * 20_000)
+    assert tokens == tokenize(sentence) * 20_000
 
 
 @pytest.mark.parametrize(
