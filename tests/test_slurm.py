@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtagger.train import resolve_ckpt_path
+from seqtagger.training.startup import resolve_ckpt_path
 from seqtagger.utils.slurm import job_name
 from tests.helpers import checkout_env, compose_train, tiny_ner_overrides
 

@@ -1,0 +1,103 @@
+"""What ``seqtagger-train`` checks and prepares before fitting: the checkpoint to resume from, runs
+that could only end in wrong numbers (refused at start-up, not after an epoch), the seed, and the
+corpus read once before DDP starts other processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from lightning import LightningDataModule, Trainer
+from omegaconf import DictConfig
+
+from seqtagger.checkpoint import load_checkpoint
+from seqtagger.errors import CheckpointError, ConfigError
+from seqtagger.lightning_module import logs_metric
+from seqtagger.utils.pylogger import RankedLogger
+from seqtagger.utils.slurm import discard_partial_epoch_checkpoints
+
+log = RankedLogger(__name__, rank_zero_only=True)
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | None:
+    """``auto`` -> the run folder's ``checkpoints/last.ckpt`` when it exists, else a fresh start.
+
+    The file is loaded once here (safely) so that a text file or a truncated checkpoint is
+    reported as a ``CheckpointError`` naming it, not as an error deep inside Lightning."""
+    if ckpt_path == "auto":
+        discard_partial_epoch_checkpoints(output_dir)  # a requeued SLURM job's, if any
+        last = Path(output_dir) / "checkpoints" / "last.ckpt"
+        if not last.is_file():
+            log.info(f"ckpt_path=auto: no {last} yet, starting a new run")
+            return None
+        log.info(f"Resuming from <{last}>")
+        ckpt_path = str(last)
+    if ckpt_path is not None:
+        if not Path(ckpt_path).is_file():
+            raise CheckpointError(f"ckpt_path={ckpt_path}: no such checkpoint file")
+        checkpoint = load_checkpoint(ckpt_path)
+        log.info(
+            f"Checkpoint <{ckpt_path}>: saved in epoch {int(checkpoint.get('epoch', -1)) + 1}, "
+            f"global step {checkpoint.get('global_step')}"
+        )
+    return ckpt_path
+
+
+def check_run_length(trainer: Trainer) -> None:
+    """Refuse a fit that trains nothing: its test would score untrained weights (issue 7.1)."""
+    for key in ("max_epochs", "max_steps"):
+        if getattr(trainer, key) == 0:
+            raise ConfigError(
+                f"trainer.{key}=0 trains nothing, and the test would score untrained weights: "
+                f"set trainer.{key} >= 1, or test a trained model with train=false "
+                "ckpt_path=PATH"
+            )
+
+
+def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Trainer) -> None:
+    """Refuse, at start-up, a callback or LR scheduler that monitors a metric the run never
+    logs; Lightning would only notice after a whole epoch (issue 7.10)."""
+    headline = f"val/{getattr(datamodule, 'headline', 'acc')}"
+    monitors = {
+        f"callbacks.{name}.monitor": conf.get("monitor")
+        for name, conf in (cfg.get("callbacks") or {}).items()
+        if conf is not None and conf.get("monitor")
+    }
+    scheduler = (cfg.get("model") or {}).get("scheduler") or {}
+    if str(scheduler.get("_target_", "")).endswith("ReduceLROnPlateau"):
+        monitors["model.scheduler (ReduceLROnPlateau)"] = headline
+    scheme = getattr(datamodule, "train_scheme", "plain")
+    for key, monitor in monitors.items():
+        if not str(monitor).startswith("val/"):
+            continue
+        if trainer.limit_val_batches == 0:
+            raise ConfigError(
+                f"{key}={monitor}: trainer.limit_val_batches=0 turns validation off, so "
+                f"{monitor} is never logged; validate, or switch that callback off "
+                "(callbacks=none)"
+            )
+        if not logs_metric(monitor, scheme):
+            raise ConfigError(
+                f"{key}={monitor}: data.train_scheme={scheme} has no spans, so {monitor} is "
+                "never logged; set data.headline=acc, or a span scheme (iob1, iob2 or bioes in "
+                "data.file_scheme / data.train_scheme) for NER data"
+            )
+
+
+def check_seed(seed: Any) -> int:
+    """``seed`` when numpy accepts it (0 to 2**32 - 1), else a ``ConfigError`` naming ``seed``."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(f"seed={seed}: expected an integer from 0 to {2**32 - 1} (or null)")
+    return seed
+
+
+def prepare_before_launch(trainer: Trainer, datamodule: LightningDataModule) -> None:
+    """Run ``prepare_data`` (read, check and cache the corpus) now, on the process that
+    Lightning would run it on, before DDP starts any other process.
+
+    Bad input then ends in one message before a child process or a process group exists (a
+    failure inside ``fit`` would leave the other ranks waiting at the barrier), and the ranks
+    that start later read a filled cache in ``setup``. Lightning's own call is then a no-op."""
+    per_node = getattr(datamodule, "prepare_data_per_node", True)
+    if trainer.local_rank == 0 and (per_node or trainer.node_rank == 0):
+        datamodule.prepare_data()
