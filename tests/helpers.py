@@ -190,6 +190,31 @@ def run_module(
     )
 
 
+def start_module(module: str, args: list[str], cwd: Path) -> subprocess.Popen:
+    """``python -m module args`` started in the background on this checkout's code, stdout and
+    stderr piped (text): for tests that signal or kill a running command."""
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=checkout_env(),
+        cwd=cwd,
+    )
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: float) -> None:
+    """Poll ``condition`` until it holds; fail if ``process`` ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the process ended first: {process.communicate()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"timed out waiting: {process.communicate()}")
+        time.sleep(0.05)
+
+
 class RecordTrainingRows(Callback):
     """Test probe, named on the command line (``+callbacks.probe._target_=...``): every rank
     writes, per training epoch, the dataset rows (batch ``index``) it trained on and a digest
