@@ -30,6 +30,7 @@ from torchmetrics import MaxMetric
 
 from seqtagger.errors import CheckpointError
 from seqtagger.utils.config import flatten
+from seqtagger.utils.files import file_mode
 
 CHECKPOINT_KEY = "seqtagger"
 CHECKPOINT_FORMAT = 1
@@ -133,6 +134,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
         )
         try:
+            os.chmod(fd, file_mode(target))
             with open(fd, "wb") as file:
                 self.write_bytes(file, buffer.getbuffer(), target)
                 file.flush()

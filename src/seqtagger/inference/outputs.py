@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING
 from seqtagger.errors import InputError
 from seqtagger.inference.inputs import STDIN
 from seqtagger.metrics.conlleval import conll_token
+from seqtagger.utils.files import file_mode
 
 if TYPE_CHECKING:
     from seqtagger.inference.predictor import Predictor
@@ -92,7 +93,7 @@ def open_output(path: str | None) -> Iterator[IO[str]]:
     target = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
-        os.chmod(fd, _file_mode(target))  # mkstemp makes it private (0600)
+        os.chmod(fd, file_mode(target))  # mkstemp makes it private (0600)
         with open(fd, "w", encoding="utf-8") as f:
             yield f
     except KeyboardInterrupt:
@@ -102,12 +103,3 @@ def open_output(path: str | None) -> Iterator[IO[str]]:
         Path(temporary).unlink(missing_ok=True)
         raise
     os.replace(temporary, target)
-
-
-def _file_mode(path: Path) -> int:
-    """The mode ``path`` has, or the one a new file gets (0666 less the umask)."""
-    if path.exists():
-        return path.stat().st_mode & 0o7777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
