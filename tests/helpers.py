@@ -21,6 +21,8 @@ from hydra.core.hydra_config import HydraConfig
 from lightning import Callback, LightningModule, Trainer
 from omegaconf import DictConfig, open_dict
 
+from seqtagger.checkpoint import AtomicCheckpointIO
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"
 
@@ -174,6 +176,26 @@ class Throttle(Callback):
         time.sleep(self.seconds)
 
 
+class SlowCheckpointIO(AtomicCheckpointIO):
+    """Write checkpoints slowly, half, a pause, then the rest, with ``<name>.writing`` beside the
+    file meanwhile: a test can kill the run in the middle of a write
+    (``'trainer.plugins=[{_target_:tests.helpers.SlowCheckpointIO}]'``)."""
+
+    def __init__(self, seconds: float = 1.0) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def write_bytes(self, file, data: memoryview, target: Path) -> None:
+        marker = target.with_name(f"{target.name}.writing")
+        half = len(data) // 2
+        file.write(data[:half])
+        file.flush()
+        marker.touch()
+        time.sleep(self.seconds)
+        file.write(data[half:])
+        marker.unlink()
+
+
 def run_module(
     module: str, args: list[str], cwd: Path, timeout: float = 600
 ) -> subprocess.CompletedProcess:
@@ -188,6 +210,39 @@ def run_module(
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def start_module(
+    module: str, args: list[str], cwd: Path, log: Path | None = None
+) -> subprocess.Popen:
+    """``python -m module args`` started in the background on this checkout's code, stdout and
+    stderr piped (text), or both appended to ``log`` (a chatty run would fill a pipe nobody
+    reads): for tests that signal or kill a running command."""
+    streams: dict[str, Any] = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    if log is not None:
+        with log.open("ab") as file:  # the child keeps its own copy of the descriptor
+            return subprocess.Popen(
+                [sys.executable, "-m", module, *args],
+                stdout=file,
+                stderr=subprocess.STDOUT,
+                env=checkout_env(),
+                cwd=cwd,
+            )
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args], text=True, env=checkout_env(), cwd=cwd, **streams
+    )
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: float) -> None:
+    """Poll ``condition`` until it holds; fail if ``process`` ends first or time runs out."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"the process ended first: {process.communicate()}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"timed out waiting: {process.communicate()}")
+        time.sleep(0.05)
 
 
 class RecordTrainingRows(Callback):

@@ -21,6 +21,8 @@ __all__ = [
     "CorpusFormatError",
     "CorpusNotFoundError",
     "InputError",
+    "NonFiniteLossError",
+    "OutOfMemoryError",
     "SchemeError",
     "UnknownLabelError",
     "UserError",
@@ -75,3 +77,12 @@ class CheckpointError(UserError, ValueError):
 class InputError(UserError):
     """An input or option of ``seqtagger-predict`` that cannot work: a missing input file, an
     ``--output`` that is a folder or also an input, ``--device cuda`` without a GPU."""
+
+
+class NonFiniteLossError(UserError, FloatingPointError):
+    """The training loss became NaN or inf: the run's settings or data (learning rate, fp16,
+    pretrained vectors), not a bug; the message names the step and the batch's sentences."""
+
+
+class OutOfMemoryError(UserError, MemoryError):
+    """A batch did not fit in the accelerator's memory: the batch size is the user's setting."""

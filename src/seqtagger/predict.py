@@ -15,9 +15,10 @@ flat on a file of any size and output order equals input order. Errors in the in
 file, a malformed CoNLL or JSONL line, a file without sentences) end the run with one message
 on stderr naming the file (and line) and exit code 2 (``seqtagger.utils.cli``, as train and
 eval); sentences before the error have been written already to stdout. ``--output`` is written
-to a temporary file beside it that replaces it only when the run succeeds; an output path that
-is also an input is refused. Up to ``--window`` sentences are read before the first is written:
-for interactive use on a terminal pass ``--window 1``.
+to a temporary file beside it that replaces it only when the run succeeds or is interrupted
+(Ctrl-C: it then holds the sentences written so far, each whole, and the message says how many);
+an output path that is also an input is refused. Up to ``--window`` sentences are read before
+the first is written: for interactive use on a terminal pass ``--window 1``.
 
 Input formats and their detection: :mod:`seqtagger.inference.inputs`; the formats the corpus
 readers know come from their table (:data:`seqtagger.data.readers.FORMATS`), so predict reads
@@ -40,6 +41,7 @@ from seqtagger.data.schemes import SCHEMES
 from seqtagger.errors import InputError
 from seqtagger.inference import PROG
 from seqtagger.inference.inputs import INPUT_FORMATS, STDIN, Stats, check_inputs, iter_input
+from seqtagger.inference.interrupt import PredictionInterrupted, WholeSentences
 from seqtagger.inference.outputs import (
     OUTPUT_FORMATS,
     check_output,
@@ -122,17 +124,26 @@ def run(args: argparse.Namespace) -> Stats:
     stats = Stats()
     start = time.monotonic()
     sentences = iter_input(sources, args.input_format, stats)
-    with ExitStack() as stack:
-        out = stack.enter_context(open_output(args.output))
-        progress = Progress(_wants_progress(args))
-        stack.callback(progress.close)
-        for tokens, tags in tag_stream(predictor, sentences):
-            if args.format == "jsonl":
-                out.write(format_jsonl(predictor, tokens, tags))
-            else:
-                out.write(format_conll(tokens, tags))
-            progress.advance()
-        out.flush()
+    written = 0
+    try:
+        with ExitStack() as stack:
+            out = stack.enter_context(open_output(args.output))
+            progress = Progress(_wants_progress(args))
+            stack.callback(progress.close)
+            guard = stack.enter_context(WholeSentences())
+            for tokens, tags in tag_stream(predictor, sentences):
+                if args.format == "jsonl":
+                    text = format_jsonl(predictor, tokens, tags)
+                else:
+                    text = format_conll(tokens, tags)
+                guard.begin_write()
+                out.write(text)
+                written += 1
+                guard.end_write()
+                progress.advance()
+            out.flush()
+    except KeyboardInterrupt:
+        raise PredictionInterrupted(written) from None
     stats.seconds = time.monotonic() - start
     return stats
 
@@ -158,8 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `| head`: the reader is gone, that is not an error
         _silence_stdout()
         return 0
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as interrupt:
+        print(_interrupted(args, interrupt), file=sys.stderr)
         return 130
     except Exception as error:
         if report_user_error(PROG, error):
@@ -170,6 +181,17 @@ def main(argv: list[str] | None = None) -> int:
         raise
     print(_summary(stats), file=sys.stderr)
     return 0
+
+
+def _interrupted(args: argparse.Namespace, interrupt: KeyboardInterrupt) -> str:
+    """What an interrupted run leaves: the whole sentences written before Ctrl-C."""
+    if not isinstance(interrupt, PredictionInterrupted):
+        return f"{PROG}: interrupted before any sentence was written"
+    where = args.output or "stdout"
+    return (
+        f"{PROG}: interrupted: {where} holds the first {interrupt.written:,} sentences, each "
+        "whole; rerun to tag the rest"
+    )
 
 
 def _silence_stdout() -> None:

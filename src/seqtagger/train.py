@@ -21,6 +21,7 @@ from omegaconf import DictConfig
 
 from seqtagger.errors import ConfigError
 from seqtagger.training.artifacts import best_checkpoint, log_hparams, save_vocabs, scalar_metrics
+from seqtagger.training.faults import out_of_memory_hint
 from seqtagger.training.startup import (
     check_monitors,
     check_run_length,
@@ -84,7 +85,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("train"):
         log.info("Starting training")
-        trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
+        with out_of_memory_hint(trainer):
+            trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         if trainer.is_global_zero:
             save_vocabs(datamodule, output_dir / "vocab")
     fit_metrics = scalar_metrics(trainer.callback_metrics)
@@ -95,7 +97,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     elif cfg.get("test"):
         log.info("Starting testing")
         tested = best_checkpoint(trainer) if cfg.get("train") else ckpt_path
-        trainer.test(model, datamodule=datamodule, ckpt_path=tested)
+        with out_of_memory_hint(trainer):
+            trainer.test(model, datamodule=datamodule, ckpt_path=tested)
         log.info(f"Tested checkpoint: {tested}")
         test_metrics = {
             name: value

@@ -1,5 +1,5 @@
 """The output of ``seqtagger-predict``: tagged sentences in input order, as CoNLL or JSONL, to
-stdout or to a file that is replaced only when the run succeeds.
+stdout or to a file that is replaced only when the run succeeds or is interrupted.
 
 ``conll`` writes ``token<TAB>tag`` lines and a blank line after each sentence; whitespace inside
 a token (a CoNLL-U FORM like ``1 000``) is written as ``_``
@@ -23,6 +23,7 @@ from typing import IO, TYPE_CHECKING
 from seqtagger.errors import InputError
 from seqtagger.inference.inputs import STDIN
 from seqtagger.metrics.conlleval import conll_token
+from seqtagger.utils.files import file_mode
 
 if TYPE_CHECKING:
     from seqtagger.inference.predictor import Predictor
@@ -82,27 +83,23 @@ def check_output(output: str | None, sources: list[str]) -> None:
 
 @contextmanager
 def open_output(path: str | None) -> Iterator[IO[str]]:
-    """stdout, or a temporary file beside ``path`` that replaces ``path`` only when the run
-    succeeds, so a failed run leaves an existing ``path`` as it was."""
+    """stdout, or a temporary file beside ``path`` that replaces ``path`` when the run succeeds
+    or is interrupted (Ctrl-C), so a failed run leaves an existing ``path`` as it was and an
+    interrupted one leaves the sentences written so far, each whole (the caller writes whole
+    sentences only: :class:`~seqtagger.inference.interrupt.WholeSentences`)."""
     if path is None:
         yield sys.stdout
         return
     target = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
-        os.chmod(fd, _file_mode(target))  # mkstemp makes it private (0600)
+        os.chmod(fd, file_mode(target))  # mkstemp makes it private (0600)
         with open(fd, "w", encoding="utf-8") as f:
             yield f
-        os.replace(temporary, target)
+    except KeyboardInterrupt:
+        os.replace(temporary, target)  # hours of tagging are kept, not thrown away
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode ``path`` has, or the one a new file gets (0666 less the umask)."""
-    if path.exists():
-        return path.stat().st_mode & 0o7777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+    os.replace(temporary, target)

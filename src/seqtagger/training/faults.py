@@ -1,0 +1,112 @@
+"""Numerical and memory faults during training end in one message that says what to change.
+
+- A NaN or inf training loss stops the run before its backward pass, so no weight is updated
+  from it and no checkpoint is written after it: ``checkpoints/last.ckpt`` stays the last good
+  one (the end of the previous epoch). The message names the step, the batch's sentences (the
+  ``index`` column: rows of the training split) and the likely causes. It is a
+  :class:`~seqtagger.errors.NonFiniteLossError` (a ``UserError``, exit code 2): the fix is in the
+  run's settings or data, not in seqtagger.
+- Running out of GPU memory is reported with the shape of the batch that did not fit and the
+  way out (``data.batch_unit=tokens`` with a size), as an
+  :class:`~seqtagger.errors.OutOfMemoryError`.
+
+Checking the loss reads one scalar per step from the device (a sync); it happens before the
+backward pass, whose kernels need the loss anyway, so little is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning import Callback, LightningModule, Trainer
+from torch import Tensor
+
+from seqtagger.errors import NonFiniteLossError, OutOfMemoryError
+
+MAX_LISTED = 20  # sentence indices named in a message
+
+
+def _shape(batch: Mapping[str, Any]) -> tuple[int, int] | None:
+    mask = batch.get("mask") if isinstance(batch, Mapping) else None
+    return tuple(mask.shape) if isinstance(mask, Tensor) else None
+
+
+def _indices(batch: Mapping[str, Any]) -> str:
+    rows = batch["index"].tolist() if "index" in batch else []
+    listed = ", ".join(str(row) for row in rows[:MAX_LISTED])
+    return listed + (f" and {len(rows) - MAX_LISTED} more" if len(rows) > MAX_LISTED else "")
+
+
+def _last_good_checkpoint(trainer: Trainer) -> str:
+    """The newest checkpoint written, ``last.ckpt`` first among equals: what ``auto`` resumes."""
+    paths = [cb.last_model_path or cb.best_model_path for cb in trainer.checkpoint_callbacks]
+    saved = [Path(path) for path in paths if path and Path(path).is_file()]
+    if not saved:
+        return "no checkpoint had been written yet"
+    newest = max(saved, key=lambda path: (path.stat().st_mtime, path.name == "last.ckpt"))
+    return f"the last good checkpoint is kept: {newest} (resume with ckpt_path=auto)"
+
+
+class FaultGuard(Callback):
+    """Stop on a non-finite training loss; remember the shape of the batch in flight."""
+
+    def __init__(self) -> None:
+        self.batch: Mapping[str, Any] = {}
+        self.batch_idx = 0
+        self.stage = "train"
+
+    def _remember(self, stage: str, batch: Any, batch_idx: int) -> None:
+        self.stage, self.batch, self.batch_idx = stage, batch, batch_idx
+
+    def on_train_batch_start(self, trainer: Trainer, module: LightningModule, batch: Any, i: int):
+        self._remember("train", batch, i)
+
+    def on_validation_batch_start(self, trainer, module, batch: Any, i: int, *args: Any) -> None:
+        self._remember("validation", batch, i)
+
+    def on_test_batch_start(self, trainer, module, batch: Any, i: int, *args: Any) -> None:
+        self._remember("test", batch, i)
+
+    def on_before_backward(self, trainer: Trainer, module: LightningModule, loss: Tensor) -> None:
+        if bool(torch.isfinite(loss.detach()).all()):
+            return
+        hparams = module.hparams
+        lr = (hparams.get("optimizer") or {}).get("lr")
+        vectors = (hparams.get("embedding") or {}).get("pretrained")
+        raise NonFiniteLossError(
+            f"the training loss is {float(loss.detach().float().sum())} at step "
+            f"{trainer.global_step} (epoch {trainer.current_epoch}, batch {self.batch_idx}); "
+            f"the batch holds training sentences {_indices(self.batch)} (0-based). Likely "
+            f"causes: a learning rate too high (model.optimizer.lr={lr}: try a tenth), "
+            f"half precision overflowing (trainer.precision={trainer.precision}: use "
+            f"bf16-mixed or 32-true), non-finite values in the pretrained vectors "
+            f"(model.embedding.pretrained={vectors}), or an outlier sentence in that batch. "
+            f"Stopped before the update; {_last_good_checkpoint(trainer)}"
+        )
+
+    def describe_batch(self) -> str:
+        """``the validation batch of 64 sentences x 212 tokens`` (the one in flight)."""
+        shape = _shape(self.batch)
+        if shape is None:
+            return "a batch"
+        return f"the {self.stage} batch of {shape[0]} sentences x {shape[1]} tokens"
+
+
+@contextmanager
+def out_of_memory_hint(trainer: Trainer) -> Iterator[None]:
+    """Re-raise the accelerator's out-of-memory error as one message with the way out."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as error:
+        guards = [cb for cb in trainer.callbacks if isinstance(cb, FaultGuard)]
+        batch = guards[0].describe_batch() if guards else "a batch"
+        raise OutOfMemoryError(
+            f"out of GPU memory on {batch} (sentences x padded length): give smaller batches "
+            "of equal size in tokens, e.g. data.batch_unit=tokens data.batch_size=4000 (and "
+            "data.eval_batch_size), or a shorter data.max_length; "
+            f"({str(error).splitlines()[0] if str(error) else 'CUDA out of memory'})"
+        ) from error

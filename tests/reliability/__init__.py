@@ -1,0 +1,1 @@
+"""Reliability: faults (kills, NaN losses, out of memory, interrupts) never lose work."""
