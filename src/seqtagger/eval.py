@@ -27,7 +27,7 @@ from seqtagger.evaluation import log_to_tensorboard, resolve_sets, score_set, wr
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import CONFIG_DIR
-from seqtagger.utils.cli import user_errors
+from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import apply_extras, write_json
 from seqtagger.utils.pylogger import RankedLogger
 
@@ -96,11 +96,17 @@ def _tensorboard(output_dir: Path) -> Any:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> None:
-    """Console entry point: one clear message and exit code 2 on bad input."""
+def hydra_main(cfg: DictConfig) -> None:
+    """Evaluate the composed config: one clear message and exit code 2 on bad input."""
     apply_extras(cfg)
     with user_errors("seqtagger-eval"):
         evaluate(cfg)
+
+
+def main() -> None:
+    """Console entry point (``seqtagger-eval``); Hydra's own errors on bad input end in one
+    line and exit code 2 too."""
+    run_hydra_entry("seqtagger-eval", hydra_main, CONFIG_DIR)
 
 
 if __name__ == "__main__":
