@@ -1,0 +1,1 @@
+"""Reliability: bad input, crashes and numerical faults (issue 12)."""
