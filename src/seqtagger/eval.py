@@ -53,11 +53,14 @@ def eval_device(device: str) -> str | None:
 
 def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     """Score the checkpoint on every set; returns ``{set: metrics}`` and writes the reports."""
+    batch_size = cfg.batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size}: expected an integer >= 1")
     ckpt_path = Path(cfg.ckpt_path)
     module = TaggerModule.from_checkpoint(ckpt_path)
     train_scheme, file_scheme = module.data_info["train_scheme"], module.data_info["file_scheme"]
     device = eval_device(cfg.get("device", "auto"))
-    predictor = Predictor(module, device=device, batch_size=cfg.batch_size, scheme=train_scheme)
+    predictor = Predictor(module, device=device, batch_size=batch_size, scheme=train_scheme)
 
     sets = resolve_sets(cfg, file_scheme)
 

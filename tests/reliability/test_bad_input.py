@@ -189,6 +189,16 @@ def test_batch_size_below_one_names_the_key(
 
 
 @pytest.mark.parametrize("value", ["0", "-3"])
+def test_eval_batch_size_below_one_names_the_key(
+    value: str, tiny_ner_dir: Path, tiny_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Used to fail only after the model load, without the key: ``batch_size must be >= 1``."""
+    args = [f"ckpt_path={tiny_checkpoint}", f"+sets.x={tiny_ner_dir / 'dev.txt'}"]
+    code, err = eval_cli_run([*args, f"batch_size={value}"], tmp_path, monkeypatch, capsys)
+    assert_one_line(code, err, "seqtagger-eval", f"batch_size={value}: expected an integer >= 1")
+
+
+@pytest.mark.parametrize("value", ["0", "-3"])
 def test_predict_batch_size_below_one(value: str, tiny_checkpoint: Path, capsys) -> None:
     code, _, err = predict_cli(["--ckpt", tiny_checkpoint, "--batch-size", value], capsys)
     assert_one_line(code, err, "seqtagger-predict", "--batch-size", "expected a positive")
