@@ -104,6 +104,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from error
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
         raise CheckpointError(f"ckpt_path={path}: not a seqtagger checkpoint (no vocabularies)")
+    found = checkpoint[CHECKPOINT_KEY].get("format")
+    if not isinstance(found, int) or found > CHECKPOINT_FORMAT:
+        raise CheckpointError(
+            f"ckpt_path={path}: checkpoint format {found!r}, but this seqtagger reads formats up "
+            f"to {CHECKPOINT_FORMAT}: it was written by a newer seqtagger; upgrade seqtagger "
+            "to use it"
+        )
     if "hyper_parameters" not in checkpoint or "state_dict" not in checkpoint:
         raise CheckpointError(f"ckpt_path={path}: incomplete checkpoint (no hparams or weights)")
     return checkpoint

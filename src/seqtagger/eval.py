@@ -27,7 +27,7 @@ from seqtagger.evaluation import log_to_tensorboard, resolve_sets, score_set, wr
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import CONFIG_DIR
-from seqtagger.utils.cli import user_errors
+from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import apply_extras, write_json
 from seqtagger.utils.pylogger import RankedLogger
 
@@ -53,11 +53,14 @@ def eval_device(device: str) -> str | None:
 
 def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     """Score the checkpoint on every set; returns ``{set: metrics}`` and writes the reports."""
+    batch_size = cfg.batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"batch_size={batch_size}: expected an integer >= 1")
     ckpt_path = Path(cfg.ckpt_path)
     module = TaggerModule.from_checkpoint(ckpt_path)
     train_scheme, file_scheme = module.data_info["train_scheme"], module.data_info["file_scheme"]
     device = eval_device(cfg.get("device", "auto"))
-    predictor = Predictor(module, device=device, batch_size=cfg.batch_size, scheme=train_scheme)
+    predictor = Predictor(module, device=device, batch_size=batch_size, scheme=train_scheme)
 
     sets = resolve_sets(cfg, file_scheme)
 
@@ -96,11 +99,17 @@ def _tensorboard(output_dir: Path) -> Any:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> None:
-    """Console entry point: one clear message and exit code 2 on bad input."""
+def hydra_main(cfg: DictConfig) -> None:
+    """Evaluate the composed config: one clear message and exit code 2 on bad input."""
     apply_extras(cfg)
     with user_errors("seqtagger-eval"):
         evaluate(cfg)
+
+
+def main() -> None:
+    """Console entry point (``seqtagger-eval``); Hydra's own errors on bad input end in one
+    line and exit code 2 too."""
+    run_hydra_entry("seqtagger-eval", hydra_main, CONFIG_DIR)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,14 @@ from seqtagger.errors import ConfigError
 from seqtagger.training.artifacts import best_checkpoint, log_hparams, save_vocabs, scalar_metrics
 from seqtagger.training.faults import out_of_memory_hint
 from seqtagger.training.startup import (
+    check_devices,
     check_monitors,
     check_run_length,
     check_seed,
     prepare_before_launch,
     resolve_ckpt_path,
 )
-from seqtagger.utils.cli import user_errors
+from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import (
     apply_extras,
     instantiate_callbacks,
@@ -66,6 +67,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     )
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
     loggers = instantiate_loggers(cfg.get("logger"))
+    check_devices(cfg.trainer)
     log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
     trainer: Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
 
@@ -114,7 +116,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
+def hydra_main(cfg: DictConfig) -> float | None:
     """Console entry point; returns the optimised metric for Hydra sweepers. Bad input (a
     corpus, a checkpoint, a config value) ends in one message and exit code 2."""
     apply_extras(cfg)
@@ -122,6 +124,13 @@ def main(cfg: DictConfig) -> float | None:
         metrics = train(cfg)
     optimized = cfg.get("optimized_metric")
     return metrics.get(optimized) if optimized else None
+
+
+def main() -> float | None:
+    """Console entry point (``seqtagger-train``): Hydra's own errors on bad input (a config
+    group choice that does not exist, a run folder that cannot be created) end in one line and
+    exit code 2 too."""
+    return run_hydra_entry("seqtagger-train", hydra_main, CONFIG_DIR)
 
 
 if __name__ == "__main__":

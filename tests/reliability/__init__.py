@@ -1,1 +1,2 @@
-"""Reliability: faults (kills, NaN losses, out of memory, interrupts) never lose work."""
+"""Reliability: bad input, crashes and numerical faults never lose work or end in an unreadable
+traceback (issue 12)."""

@@ -90,12 +90,25 @@ def _one(folder: Path, pattern: str, source: str) -> Path:
 @functools.lru_cache(maxsize=4)
 def load_store(source: str) -> VectorStore:
     """Open a store once per process (the matrix is memory-mapped, not read)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     folder = _folder(source)
     index_path = _one(folder, "*index.parquet", source)
-    matrix = np.load(_one(folder, "*emb.npy", source), mmap_mode="r")
-    words = [str(word) for word in pq.read_table(index_path).column(0).to_pylist()]
+    matrix_path = _one(folder, "*emb.npy", source)
+    try:
+        matrix = np.load(matrix_path, mmap_mode="r")
+    except (ValueError, OSError) as error:  # not a .npy file (a bad header, cut short)
+        raise ConfigError(
+            f"model.embedding.vectors={source}: {matrix_path}: not a readable NumPy array ({error})"
+        ) from error
+    try:
+        words = [str(word) for word in pq.read_table(index_path).column(0).to_pylist()]
+    except (pa.ArrowException, OSError) as error:
+        raise ConfigError(
+            f"model.embedding.vectors={source}: {index_path}: not a readable Parquet word "
+            f"index ({error})"
+        ) from error
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
         raise ConfigError(
             f"model.embedding.vectors={source}: {len(words)} words but vectors of shape "

@@ -4,6 +4,7 @@ corpus read once before DDP starts other processes."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,26 @@ def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Tr
                 "never logged; set data.headline=acc, or a span scheme (iob1, iob2 or bioes in "
                 "data.file_scheme / data.train_scheme) for NER data"
             )
+
+
+def check_devices(trainer_cfg: DictConfig) -> None:
+    """Refuse ``trainer.accelerator=gpu`` without a CUDA device, or ``trainer.devices`` beyond
+    the ones there are; Lightning raises a bare MisconfigurationException (exit code 1)."""
+    import torch
+
+    accelerator = str(trainer_cfg.get("accelerator", "auto"))
+    if accelerator not in ("gpu", "cuda"):
+        return
+    count, devices = torch.cuda.device_count(), trainer_cfg.get("devices", "auto")
+    wanted = [devices - 1] if isinstance(devices, int) and devices > 0 else []
+    if isinstance(devices, Sequence) and not isinstance(devices, str):
+        wanted = [int(index) for index in devices]
+    if count == 0 or any(index >= count for index in wanted):
+        raise ConfigError(
+            f"trainer.devices={devices} (trainer.accelerator={accelerator}): this machine has "
+            f"{count} CUDA device(s); ask for at most {count}, or train on the CPU "
+            "(trainer=cpu)"
+        )
 
 
 def check_seed(seed: Any) -> int:

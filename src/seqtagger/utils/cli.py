@@ -12,10 +12,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TypeVar
 
-from seqtagger.errors import UserError
+from seqtagger.errors import ConfigError, UserError
+
+T = TypeVar("T")
 
 
 def find_user_error(error: BaseException) -> BaseException | None:
@@ -60,3 +65,63 @@ def user_errors(program: str) -> Iterator[None]:
         if not report_user_error(program, error):
             raise
         sys.exit(2)
+
+
+def check_config_choices(overrides: list[str], config_dir: str | Path) -> None:
+    """Refuse ``model=nope`` (a group override naming no file of that group) with a
+    ``ConfigError`` that lists the choices; Hydra's own error spans many lines and exits 1.
+
+    Overrides Hydra cannot parse, sweeps, ``hydra/*`` groups and runs with an extra
+    ``hydra.searchpath`` are left to Hydra: their choices are not all in ``config_dir``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    if any(arg.lstrip("+").startswith("hydra.searchpath") for arg in overrides):
+        return
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except HydraException:
+        return
+    for override in parsed:
+        group, value = override.key_or_group, override.value()
+        folder = Path(config_dir) / group
+        if group.startswith("hydra") or not folder.is_dir() or not isinstance(value, str):
+            continue
+        if override.is_delete() or override.is_sweep_override():
+            continue
+        if not (folder / f"{value}.yaml").is_file():
+            choices = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+            raise ConfigError(
+                f"{group}={value}: there is no config {value}.yaml in the config group {group} "
+                f"({folder}); choose from: {choices}"
+            )
+
+
+def run_hydra_entry(program: str, hydra_main: Callable[[], T], config_dir: str | Path) -> T:
+    """Run a ``@hydra.main`` function as a console entry point: user errors Hydra meets before
+    the run starts (a config group choice that does not exist, a run folder that cannot be
+    created, an override it cannot parse) end in one line and exit code 2, like the run's own;
+    a bug keeps its traceback and exit code 1, as Hydra would print it."""
+    from hydra.errors import CompactHydraException
+
+    with user_errors(program):
+        check_config_choices(sys.argv[1:], config_dir)
+    # Hydra prints its errors and exits 1 unless HYDRA_FULL_ERROR asks it to re-raise them
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        return hydra_main()
+    except CompactHydraException as error:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        print(f"{program}: error: {'; '.join(lines)}", file=sys.stderr)
+        sys.exit(2)
+    except Exception as error:
+        if report_user_error(program, error):
+            sys.exit(2)
+        traceback.print_exc()
+        sys.exit(1)
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
