@@ -68,17 +68,18 @@ def test_malformed_vectors_file(
 def test_full_disk_while_writing_a_checkpoint(
     tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    def disk_full(self, checkpoint, path, storage_options=None):
-        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+    def disk_full(self, file, data, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
-    from lightning.pytorch.plugins.io.torch_plugin import TorchCheckpointIO
+    from seqtagger.checkpoint import AtomicCheckpointIO
 
-    monkeypatch.setattr(TorchCheckpointIO, "save_checkpoint", disk_full)
+    monkeypatch.setattr(AtomicCheckpointIO, "write_bytes", disk_full)  # the bytes' write
     args = [*tiny_ner_overrides(tiny_ner_dir), *QUICK]
     code, err = train_cli(args, tmp_path, monkeypatch, capsys)
     assert_one_line(code, err, "seqtagger-train", str(tmp_path / "run" / "checkpoints"),
                     ".ckpt: No space left on device")  # fmt: skip
     assert (tmp_path / "run" / "train.log").is_file()  # what was written before is kept
+    assert not list((tmp_path / "run" / "checkpoints").glob("*"))  # no half-written file
 
 
 def test_output_folder_that_cannot_be_written(
