@@ -34,6 +34,9 @@ READER_CASES = {
         b'{"tokens": ["Ger\\nman"], "tags": ["O"]}\n',
         ":1: token 0: token 'Ger\\nman' contains a line break",
     ),
+    "json not a list": ("bad.json", b'{"tokens": ["a"]}', ":1: expected a list of records"),
+    "json invalid": ("bad.json", b'[{"tokens": ["a"], "tags": ["O"]},', ":1: invalid JSON"),
+    "parquet not parquet": ("bad.parquet", b"PAR1 but not parquet", ": not a readable parquet"),
 }
 
 
@@ -93,11 +96,30 @@ def test_every_reader_case_in_every_entry_point(
     assert_one_line(code, err, f"seqtagger-{entry}", message)
 
 
+@pytest.mark.parametrize("entry", ["train", "eval", "predict"])
+def test_a_folder_that_is_not_a_saved_dataset(
+    entry: str, tiny_ner_dir: Path, tiny_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """The save_to_disk format: a folder without a dataset in it."""
+    bad = tmp_path / "not_a_dataset"
+    bad.mkdir()
+    (bad / "notes.txt").write_text("hello\n")
+    if entry == "train":
+        args = [*tiny_ner_overrides(tiny_ner_dir), f"data.files.train={bad}"]
+        code, err = train_cli(args, tmp_path, monkeypatch, capsys)
+    elif entry == "eval":
+        args = [f"ckpt_path={tiny_checkpoint}", f"+sets.x={bad}"]
+        code, err = eval_cli_run(args, tmp_path, monkeypatch, capsys)
+    else:
+        code, _, err = predict_cli(["--ckpt", tiny_checkpoint, bad], capsys)
+    assert_one_line(code, err, f"seqtagger-{entry}", f"{bad}: not a dataset folder")
+
+
 @pytest.mark.parametrize(
     ("override", "choices"),
     [
         ("model=nope", "choose from: bilstm, transformer"),
-        ("data=nope", "choose from: _base, conll2003, files, hub, ud_ewt"),
+        ("data=nope", "choose from: conll2003, files, hub, ud_ewt"),
         ("model/head=nope", "choose from: crf, linear"),
         ("trainer=nope", "choose from: cpu, ddp, ddp_sim, default, gpu, multinode"),
         ("+experiment=nope", "choose from: conll2003_bilstm,"),

@@ -90,7 +90,9 @@ def check_config_choices(overrides: list[str], config_dir: str | Path) -> None:
         if override.is_delete() or override.is_sweep_override():
             continue
         if not (folder / f"{value}.yaml").is_file():
-            choices = ", ".join(sorted(p.stem for p in folder.glob("*.yaml")))
+            choices = ", ".join(
+                sorted(p.stem for p in folder.glob("[!_]*.yaml"))
+            )
             raise ConfigError(
                 f"{group}={value}: there is no config {value}.yaml in the config group {group} "
                 f"({folder}); choose from: {choices}"
