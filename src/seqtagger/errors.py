@@ -12,6 +12,7 @@ This module imports nothing from seqtagger: every layer may raise these.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "UnknownLabelError",
     "UserError",
     "VocabularyError",
+    "find_in_chain",
 ]
 
 
@@ -86,3 +88,18 @@ class NonFiniteLossError(UserError, FloatingPointError):
 
 class OutOfMemoryError(UserError, MemoryError):
     """A batch did not fit in the accelerator's memory: the batch size is the user's setting."""
+
+
+def find_in_chain(
+    error: BaseException, wanted: Callable[[BaseException], bool]
+) -> BaseException | None:
+    """``error`` or the first exception in its ``__cause__``/``__context__`` chain that is
+    ``wanted`` (libraries such as Hydra and ``datasets`` wrap the user's error in their own)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if wanted(current):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

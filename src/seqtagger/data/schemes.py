@@ -187,12 +187,9 @@ def convert_tags(tags: Sequence[str], source: str, target: str) -> list[str]:
 
     Identity (a copy) when the schemes are equal; plain cannot be converted to or from others.
     """
-    source, target = check_scheme(source), check_scheme(target)
-    if source == target:
+    if check_scheme(source) == check_scheme(target):
         return list(tags)
-    if "plain" in (source, target):
-        raise SchemeError(f"cannot convert tags from {source} to {target}")
-    return spans_to_tags(get_spans(tags, source), len(tags), target)
+    return rewrite_tags(tags, source, target)
 
 
 def _pair_problem(

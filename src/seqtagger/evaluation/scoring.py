@@ -10,7 +10,6 @@ sentence is scored: the predictor never truncates.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +62,7 @@ def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
     result = SetResult(held_out.name, held_out.scheme)
     result.tokens, result.gold = read_set(held_out)
     raw = predictor.predict(result.tokens)  # model labels, training scheme
-    result.pred = [_convert(tags, train_scheme, held_out.scheme) for tags in raw]
+    result.pred = [convert_tags(tags, train_scheme, held_out.scheme) for tags in raw]
 
     # the gold the model learnt from: well formed in the train scheme, as in training
     gold_in_train = [rewrite_tags(tags, held_out.scheme, train_scheme) for tags in result.gold]
@@ -90,10 +89,6 @@ def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
         result.strict_counts = evaluate(raw_pairs, scheme=train_scheme, strict=True)
         result.metrics.update(_span_metrics(result.counts, result.strict_counts))
     return result
-
-
-def _convert(tags: Sequence[str], source: str, target: str) -> list[str]:
-    return list(tags) if source == target else convert_tags(tags, source, target)
 
 
 def _token_accuracy(gold: list[list[str]], pred: list[list[str]]) -> float:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from seqtagger.errors import ConfigError, UserError
+from seqtagger.errors import ConfigError, UserError, find_in_chain
 
 T = TypeVar("T")
 
@@ -26,16 +26,13 @@ T = TypeVar("T")
 def find_user_error(error: BaseException) -> BaseException | None:
     """``error`` itself or the first error in its cause/context chain that is the user's:
     a ``UserError`` or an ``OSError`` about a named file (not found, no permission, disk full)."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, UserError):
-            return current
-        if isinstance(current, OSError) and current.filename is not None:
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
+    return find_in_chain(error, _is_users)
+
+
+def _is_users(error: BaseException) -> bool:
+    return isinstance(error, UserError) or (
+        isinstance(error, OSError) and error.filename is not None
+    )
 
 
 def describe(error: BaseException) -> str:
@@ -90,9 +87,7 @@ def check_config_choices(overrides: list[str], config_dir: str | Path) -> None:
         if override.is_delete() or override.is_sweep_override():
             continue
         if not (folder / f"{value}.yaml").is_file():
-            choices = ", ".join(
-                sorted(p.stem for p in folder.glob("[!_]*.yaml"))
-            )
+            choices = ", ".join(sorted(p.stem for p in folder.glob("[!_]*.yaml")))
             raise ConfigError(
                 f"{group}={value}: there is no config {value}.yaml in the config group {group} "
                 f"({folder}); choose from: {choices}"

@@ -27,7 +27,7 @@ import datasets
 from datasets import Sequence, Value
 from datasets.exceptions import DatasetGenerationError
 
-from seqtagger.errors import CorpusFormatError, CorpusNotFoundError
+from seqtagger.errors import CorpusFormatError, CorpusNotFoundError, find_in_chain
 
 log = logging.getLogger(__name__)
 
@@ -253,11 +253,4 @@ def build_dataset(
 
 def find_cause(err: BaseException) -> BaseException | None:
     """Our own error inside the ``__cause__``/``__context__`` chain of a datasets error."""
-    seen: set[int] = set()
-    exc: BaseException | None = err
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, CorpusFormatError | CorpusNotFoundError):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
+    return find_in_chain(err, lambda exc: isinstance(exc, CorpusFormatError | CorpusNotFoundError))
