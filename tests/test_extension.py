@@ -9,7 +9,6 @@ the label map), the kind of constraint a user might add. It is named on the comm
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -32,9 +31,6 @@ class SubsetHead(LinearHead):
         allowed = torch.ones(self.num_labels, dtype=torch.bool)
         allowed[self.num_labels - forbid_last :] = False
         self.register_buffer("allowed", allowed, persistent=False)
-
-    def loss(self, logits: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-        return super().loss(logits, batch)
 
     def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
         masked = logits.masked_fill(~self.allowed, float("-inf"))
