@@ -5,7 +5,7 @@ Examples::
 
     seqtagger-train                                   # UD English-EWT UPOS, BiLSTM
     seqtagger-train data=conll2003 model=bilstm trainer.max_epochs=30
-    seqtagger-train experiment=ewt_transformer trainer=gpu
+    seqtagger-train experiment=ud_ewt_transformer trainer=gpu
     seqtagger-train run_name=ewt ckpt_path=auto       # resume that run in its own folder
 """
 
