@@ -199,7 +199,13 @@ class TaggerModule(LightningModule):
         return MetricCollection(metrics, compute_groups=False)
 
     def setup(self, stage: str) -> None:
-        """Build the model from the datamodule's vocabularies (unless a checkpoint did)."""
+        self.configure_model()
+
+    def configure_model(self) -> None:
+        """Build the model from the datamodule's vocabularies (unless a checkpoint did).
+
+        Lightning's hook for building layers: callbacks that copy the model in their own setup
+        (weight averaging) call it first, so the copy holds the layers."""
         if self.tagger is not None:
             return
         datamodule = getattr(self.trainer, "datamodule", None)

@@ -22,6 +22,7 @@ from torch import Tensor, nn
 from seqtagger.data.featurizers import WordCharFeaturizer
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError
+from seqtagger.models.dropout import sequence_dropout
 
 __all__ = ["CharCNN", "TokenEmbedder", "load_pretrained_vectors"]
 
@@ -176,8 +177,9 @@ class TokenEmbedder(nn.Module):
 
     Word dropout (training only) replaces each real token id (``!= pad_index``) by ``unk_index``
     with probability ``word_dropout``, so the model learns a useful ``<unk>`` vector; padding is
-    never touched. With ``pretrained`` the word table is initialised from that vectors file
-    (``words`` is then required, index-aligned with the word vocab) and frozen if ``freeze``.
+    never touched. ``locked_dropout`` shares one dropout mask across a sentence's tokens
+    (``models/dropout.py``). With ``pretrained`` the word table is initialised from that vectors
+    file (``words`` is then required, index-aligned with the word vocab) and frozen if ``freeze``.
     """
 
     def __init__(
@@ -190,6 +192,7 @@ class TokenEmbedder(nn.Module):
         char_kernel_size: int = 3,
         word_dropout: float = 0.0,
         dropout: float = 0.5,
+        locked_dropout: bool = False,
         pad_index: int = 0,
         unk_index: int = 1,
         pretrained: str | None = None,
@@ -217,7 +220,7 @@ class TokenEmbedder(nn.Module):
             if char_dim > 0
             else None
         )
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = sequence_dropout(dropout, locked_dropout)
         self.output_size = word_dim + (self.char_cnn.output_size if self.char_cnn else 0)
 
     def _load_pretrained(

@@ -14,6 +14,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from seqtagger.constants import IGNORE_INDEX
+from seqtagger.models.dropout import sequence_dropout
 from seqtagger.models.loss import sequence_cross_entropy
 
 __all__ = ["Head", "LinearHead"]
@@ -56,17 +57,19 @@ class Head(nn.Module):
 
 
 class LinearHead(Head):
-    """Dropout and a linear map to the labels; cross-entropy loss, per-token argmax decoding."""
+    """Dropout (locked: one mask per sentence) and a linear map to the labels; cross-entropy loss,
+    per-token argmax decoding."""
 
     def __init__(
         self,
         input_size: int,
         num_labels: int,
         dropout: float = 0.0,
+        locked_dropout: bool = False,
         **options: Any,
     ) -> None:
         super().__init__(input_size, num_labels, **options)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = sequence_dropout(dropout, locked_dropout)
         self.linear = nn.Linear(input_size, num_labels)
 
     def forward(self, features: Tensor) -> Tensor:
