@@ -130,6 +130,21 @@ def tiny_ner_overrides(tiny_dir: Path, model: str = "bilstm") -> list[str]:
     ]
 
 
+def tiny_hf_overrides(
+    tiny_dir: Path, bert_dir: Path, head: str = "linear", embedding: str = "hf"
+) -> list[str]:
+    """``model=hf`` on the tiny corpus, with the tiny BERT (``write_tiny_bert``) in place of
+    MiniLM, and the given head and embedding (``hf``, ``hf_char``)."""
+    overrides = [o for o in tiny_ner_overrides(tiny_dir) if not o.startswith("model")]
+    return [
+        *overrides,
+        "model=hf",
+        f"model/head={head}",
+        f"model/embedding={embedding}",
+        f"model.embedding.model_name_or_path={bert_dir}",
+    ]
+
+
 def run_hydra_main(
     main: Callable[[], object], argv: list[str], monkeypatch, capsys
 ) -> tuple[int, str]:

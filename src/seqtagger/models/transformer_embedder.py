@@ -306,6 +306,7 @@ class TransformerEmbedder(nn.Module):
         else:
             config = transformers.AutoConfig.for_model(**data.model_config)
             model = transformers.AutoModel.from_config(config)
+        model.train()  # from_pretrained returns it in eval mode: Lightning would keep that
         if getattr(model, "pooler", None) is not None:
             # the sentence pooler is never used: its weights would get no gradient (DDP
             # refuses unused parameters) and would only make checkpoints bigger
@@ -346,7 +347,7 @@ class TransformerEmbedder(nn.Module):
         """The config to build from, given the featurizer's stored data: the model's config and
         special ids come from it (not from the folder), and with ``read_weights=False`` (a
         checkpoint gives the weights) no file is read, the ``extra`` vectors file included."""
-        config = dict(config)
+        config = {**config, "_recursive_": False}  # `extra` is built here, sized from the data
         stored = {key: value for key, value in featurizer.items() if key not in ("kind", "inner")}
         if stored:
             config["stored"] = stored
@@ -357,7 +358,8 @@ class TransformerEmbedder(nn.Module):
 
     # ----- forward -----
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
-        """``subword_ids (N, S)``, ``word_starts``/``word_ends``/``mask (N, L)`` -> ``(N, L, D)``."""
+        """``subword_ids (N, S)``, ``word_starts``/``word_ends``/``mask (N, L)`` (and the
+        ``extra`` embedder's columns) -> ``(N, L, output_size)``."""
         subword_ids, ends = batch["subword_ids"], batch["word_ends"]
         rows, size = subword_ids.shape
         lengths = ends.amax(dim=1) if ends.shape[1] else ends.new_zeros(rows)

@@ -127,4 +127,3 @@ class LinearWarmupDecay(LRScheduler):
     def get_lr(self) -> list[float]:
         factor = self.factor(self.last_epoch)
         return [base * factor for base in self.base_lrs]
-
