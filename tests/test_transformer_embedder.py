@@ -60,6 +60,29 @@ def test_featurizer_keeps_every_word_and_turns_off_the_tokenizers_truncation(tin
     assert columns["length"] == [15, 0] and columns["subword_ids"][1] == []
 
 
+def test_subword_columns_are_cached_like_the_other_features(tiny_bert, tmp_path) -> None:
+    """A new featurizer for the same model (as a new process builds) hits the same cache."""
+    import datasets
+
+    from seqtagger.data.encoding import encode_dataset
+    from seqtagger.data.vocab import build_vocabs
+    from tests.helpers import file_backed_dataset
+
+    rows = {"tokens": [["Anna", ODD[0], "met"], ["Oslo"]], "tags": [["B-PER", "O", "O"], ["O"]]}
+    vocabs = build_vocabs(datasets.Dataset.from_dict(rows))
+    corpus = file_backed_dataset(tmp_path, rows)
+
+    def encode() -> datasets.Dataset:
+        transformer_embedder.load_pretrained_data.cache_clear()
+        config = {"model_name_or_path": str(tiny_bert)}
+        featurizer = TransformerEmbedder.make_featurizer(config, vocabs, 20)
+        return encode_dataset(corpus, vocabs, split="train", featurizer=featurizer)
+
+    first, second = encode(), encode()
+    assert first.cache_files and second.cache_files == first.cache_files
+    assert first["word_starts"] == [[0, 1, 2], [0]] and first["length"] == [3, 1]
+
+
 # ----- pooling -----
 def test_pooling_matches_a_hand_computation() -> None:
     subwords = torch.randn(2, 6, 3, generator=torch.Generator().manual_seed(0))

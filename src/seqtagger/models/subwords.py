@@ -132,6 +132,9 @@ class WindowPlan:
     def __len__(self) -> int:
         return int(self.rows.shape[0])
 
+    def to(self, device: torch.device) -> WindowPlan:
+        return WindowPlan(self.rows.to(device), self.starts.to(device), self.sizes.to(device))
+
 
 def plan_windows(lengths: Sequence[int], window: int, stride: int) -> WindowPlan:
     """Cut each row's ``lengths[i]`` subwords into windows of at most ``window`` subwords;
@@ -153,8 +156,7 @@ def plan_windows(lengths: Sequence[int], window: int, stride: int) -> WindowPlan
             rows.append(row)
             starts.append(start)
             sizes.append(min(window, length - start))
-    as_tensor = lambda values: torch.tensor(values, dtype=torch.int64)  # noqa: E731
-    return WindowPlan(as_tensor(rows), as_tensor(starts), as_tensor(sizes))
+    return WindowPlan(*(torch.tensor(v, dtype=torch.int64) for v in (rows, starts, sizes)))
 
 
 def make_windows(

@@ -363,8 +363,7 @@ class TransformerEmbedder(nn.Module):
         subword_ids, ends = batch["subword_ids"], batch["word_ends"]
         rows, size = subword_ids.shape
         lengths = ends.amax(dim=1) if ends.shape[1] else ends.new_zeros(rows)
-        plan = plan_windows(lengths.tolist(), self.window, self.stride)
-        plan = type(plan)(*(t.to(subword_ids.device) for t in (plan.rows, plan.starts, plan.sizes)))
+        plan = plan_windows(lengths.tolist(), self.window, self.stride).to(subword_ids.device)
         input_ids, attention_mask = make_windows(
             subword_ids, plan, self.prefix, self.suffix, self.pad_id
         )
