@@ -231,6 +231,30 @@ def test_a_missing_store_package_names_the_key_and_the_install(monkeypatch) -> N
     assert 'pip install "seqtagger[transformers]"' in message and "--no-deps" in message
 
 
+def test_resume_rebuilds_from_the_checkpoint_and_matches_an_uninterrupted_run(
+    tiny_ner_dir, tiny_bert, tmp_path
+) -> None:
+    """The resumed run builds the transformer from the checkpoint's config (not the folder)
+    and restores both parameter groups' optimizer state. The warm-up schedule is off: its
+    length is fixed by the first run, so 1 + 1 epochs would be refused (as for one-cycle)."""
+    from seqtagger.checkpoint import load_checkpoint
+
+    base = [*tiny_hf_overrides(tiny_ner_dir, tiny_bert), "model.scheduler=null", "seed=3"]
+    base += ["callbacks.early_stopping=null", "trainer.limit_train_batches=4"]
+    base += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1", "logger=csv"]
+    straight = train(compose_train([*base, "trainer.max_epochs=2"], tmp_path / "straight"))
+    resumed_dir = tmp_path / "resumed"
+    train(compose_train([*base, "trainer.max_epochs=1", "test=false"], resumed_dir))
+    resumed = train(compose_train([*base, "trainer.max_epochs=2", "ckpt_path=auto"], resumed_dir))
+    for name in ("val/loss", "val/f1_best", "test/f1", "test/loss"):
+        assert resumed[name] == pytest.approx(straight[name], abs=1e-6), name
+    weights = load_checkpoint(resumed_dir / "checkpoints" / "last.ckpt")["state_dict"]
+    for key, weight in load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.ckpt")[
+        "state_dict"
+    ].items():
+        torch.testing.assert_close(weights[key], weight, msg=key)
+
+
 # ----- a trained tagger: checkpoint, Predictor, seqtagger-eval, seqtagger-predict -----
 @pytest.fixture(scope="module")
 def hf_run(tiny_ner_dir, tiny_bert, tmp_path_factory) -> Path:
