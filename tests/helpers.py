@@ -130,6 +130,21 @@ def tiny_ner_overrides(tiny_dir: Path, model: str = "bilstm") -> list[str]:
     ]
 
 
+def tiny_hf_overrides(
+    tiny_dir: Path, bert_dir: Path, head: str = "linear", embedding: str = "hf"
+) -> list[str]:
+    """``model=hf`` on the tiny corpus, with the tiny BERT (``write_tiny_bert``) in place of
+    MiniLM, and the given head and embedding (``hf``, ``hf_char``)."""
+    overrides = [o for o in tiny_ner_overrides(tiny_dir) if not o.startswith("model")]
+    return [
+        *overrides,
+        "model=hf",
+        f"model/head={head}",
+        f"model/embedding={embedding}",
+        f"model.embedding.model_name_or_path={bert_dir}",
+    ]
+
+
 def run_hydra_main(
     main: Callable[[], object], argv: list[str], monkeypatch, capsys
 ) -> tuple[int, str]:
@@ -289,4 +304,58 @@ def write_vector_store(folder: Path, words: list[str], dim: int = 8) -> Path:
     vectors = np.random.default_rng(0).normal(size=(len(words), dim)).astype(np.float32)
     np.save(folder / "tiny_emb.npy", np.asfortranarray(vectors))
     pq.write_table(pa.table({"index": words}), folder / "tiny_index.parquet")
+    return folder
+
+
+TINY_BERT_WORDS = [
+    *("the", "a", "said", "on", "in", "of", "to", "visited", "met", "with", "from", "and"),
+    *("today", "report", "new", "big", "city", "paris", "oslo", "anna", "smith", "united"),
+    *("nations", "corp", "cat", "sat", "york"),
+]
+
+
+def write_tiny_bert(folder: Path, max_positions: int = 16) -> Path:
+    """A tiny random BERT in a Hugging Face folder (``config.json``, ``model.safetensors``,
+    a fast WordPiece ``tokenizer.json``): hidden 16, 2 layers, 2 heads and ``max_positions``
+    positions, so a sentence of a dozen subwords already needs windows. Lowercasing, like
+    MiniLM's; characters and ``##`` pieces spell every word that is not in the vocabulary."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?-'")
+    vocab = [*specials, *letters, *(f"##{c}" for c in letters), *TINY_BERT_WORDS]
+    tokenizer = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
+    )
+    # what a downloaded tokenizer.json may hold, and the featurizer must switch off
+    tokenizer.enable_truncation(max_length=8)
+    tokenizer.enable_padding(length=8, pad_id=0, pad_token="[PAD]")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_positions,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=max_positions,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
     return folder
