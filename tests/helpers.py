@@ -290,3 +290,18 @@ def write_vector_store(folder: Path, words: list[str], dim: int = 8) -> Path:
     np.save(folder / "tiny_emb.npy", np.asfortranarray(vectors))
     pq.write_table(pa.table({"index": words}), folder / "tiny_index.parquet")
     return folder
+
+
+class PoisonTrial(Callback):
+    """Make one trial of a sweep diverge: in trial ``trial`` (Hydra's ``job.num``) the learning
+    rate becomes inf, so the second step's loss is NaN and the run's fault guard stops it
+    (``+callbacks.poison._target_=tests.helpers.PoisonTrial``)."""
+
+    def __init__(self, trial: int = 1) -> None:
+        self.trial = trial
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if HydraConfig.get().job.num == self.trial:
+            for optimizer in trainer.optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = float("inf")
