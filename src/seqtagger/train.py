@@ -23,7 +23,6 @@ from omegaconf import DictConfig
 from seqtagger.errors import ConfigError
 from seqtagger.training.artifacts import best_checkpoint, log_hparams, save_vocabs, scalar_metrics
 from seqtagger.training.faults import out_of_memory_hint
-from seqtagger.training.sweep import hydra_settings, in_search, optimized_value, run_trial
 from seqtagger.training.startup import (
     check_devices,
     check_monitors,
@@ -33,6 +32,7 @@ from seqtagger.training.startup import (
     prepare_before_launch,
     resolve_ckpt_path,
 )
+from seqtagger.training.sweep import hydra_settings, in_search, optimized_value, run_trial
 from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import (
     apply_extras,

@@ -61,8 +61,7 @@ def optimized_value(cfg: DictConfig, metrics: Mapping[str, float]) -> float | No
     if name not in metrics:
         logged = ", ".join(sorted(metrics)) or "none"
         raise SweepConfigError(
-            f"optimized_metric={name}: the run logged no metric of that name; it logged: "
-            f"{logged}"
+            f"optimized_metric={name}: the run logged no metric of that name; it logged: {logged}"
         )
     return float(metrics[name])
 
@@ -105,8 +104,7 @@ def run_trial(
         found = find_user_error(error)
         reason = describe(found) if found else f"{type(error).__name__}: {error}"
         log.error(
-            f"{trial_label(hydra_cfg)} failed, scored {worst} so that the search goes on: "
-            f"{reason}",
+            f"{trial_label(hydra_cfg)} failed, scored {worst} so that the search goes on: {reason}",
             exc_info=found is None,  # a bug in seqtagger keeps its traceback, in the log
         )
         return worst
