@@ -7,13 +7,20 @@ import math
 from pathlib import Path
 
 import pytest
-import yaml
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 
 from seqtagger.errors import ConfigError, SweepConfigError
 from seqtagger.training.sweep import in_search, optimized_value, run_trial, worst_value
-from tests.helpers import CONFIG_DIR, compose_train, run_hydra_main, tiny_ner_overrides
+from tests.helpers import (
+    CONFIG_DIR,
+    check_search,
+    compose_train,
+    run_hydra_main,
+    run_module,
+    tiny_ner_overrides,
+    tiny_search_overrides,
+)
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason='pip install -e ".[sweeps]"')
 
@@ -40,49 +47,30 @@ def test_search_configs_optimise_the_best_dev_headline(search: str, tmp_path: Pa
 def test_a_search_with_a_diverging_trial_completes_and_writes_its_summary(
     tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """Three trials of the real search config on the tiny corpus (smaller ranges, a few steps
-    each); trial 1's loss turns NaN. It is logged with its parameters and scores -inf; the other
-    two finish and the summary names the better of them."""
+    """Three trials of the real search config in this process (Hydra's basic launcher) on the
+    tiny corpus, a few steps each; trial 1's loss turns NaN. It is logged with its parameters
+    and scores -inf; the other two finish and the summary names the better of them."""
     from seqtagger.train import main
 
-    tiny = [o for o in tiny_ner_overrides(tiny_ner_dir) if not o.startswith("data.batch_size")]
-    tiny = [o for o in tiny if not o.startswith("model.encoder.hidden_size")]
-    argv = [
-        "seqtagger-train",
-        "hparams_search=bilstm_optuna",
-        *tiny,
-        # a smaller search space: command-line sweeps replace the config's ranges
-        "model.encoder.hidden_size=choice(16,32)",
-        "data.batch_size=choice(16,32)",
-        "hydra.sweeper.n_trials=3",
-        "+callbacks.poison._target_=tests.helpers.PoisonTrial",  # trial 1: lr = inf
-        f"paths.log_dir={tmp_path}",
-        "run_name=search",
-        *("trainer.accelerator=cpu", "+trainer.enable_progress_bar=false", "trainer.max_epochs=1"),
-        *("trainer.limit_train_batches=4", "trainer.limit_val_batches=2"),
-        "trainer.limit_test_batches=1",
-        *("logger=csv", "extras.print_config=false"),
-    ]
+    argv = ["seqtagger-train", *tiny_search_overrides(tiny_ner_dir), f"paths.log_dir={tmp_path}"]
     code, err = run_hydra_main(main, argv, monkeypatch, capsys)
     assert code == 0, err[-3000:]
-    sweep = tmp_path / "train" / "multiruns" / "search"
-    assert sorted(p.name for p in sweep.iterdir() if p.is_dir()) == ["0", "1", "2"]
+    check_search(tmp_path / "train" / "multiruns" / "search", trials=3)
 
-    failed = (sweep / "1" / "train.log").read_text(encoding="utf-8")
-    assert "trial 1 (model.optimizer.lr=" in failed and "data.batch_size=" in failed
-    assert "failed, scored -inf so that the search goes on: the training loss is nan" in failed
-    assert not (sweep / "1" / "metrics.json").exists()
 
-    summary = yaml.safe_load((sweep / "optimization_results.yaml").read_text(encoding="utf-8"))
-    assert summary["name"] == "optuna" and set(summary["best_params"]) == SEARCHED
-    assert 0.0 <= summary["best_value"] <= 1.0
-    trials = {}
-    for trial in ("0", "2"):
-        overrides = yaml.safe_load((sweep / trial / ".hydra" / "overrides.yaml").read_text())
-        trials[trial] = {o.partition("=")[0]: o.partition("=")[2] for o in overrides}
-        assert (sweep / trial / "metrics.json").is_file()
-    best = {name: str(value) for name, value in summary["best_params"].items()}
-    assert any(all(params[name] == best[name] for name in SEARCHED) for params in trials.values())
+@pytest.mark.slow
+def test_a_search_runs_each_trial_as_a_submitit_job(tiny_ner_dir: Path, tmp_path: Path) -> None:
+    """The same search through the submitit launcher, each trial a job (local processes here;
+    ``hydra/launcher=slurm`` on a cluster, ``tests/test_slurm.py``): a failed job would end the
+    sweep, a trial that scores -inf does not."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason='pip install ".[slurm]"')
+    args = [*tiny_search_overrides(tiny_ner_dir, trials=2), "hydra.sweeper.n_jobs=2"]
+    args += ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"]
+    out = run_module("seqtagger.train", args, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep = tmp_path / "logs" / "train" / "multiruns" / "search"
+    assert (sweep / ".submitit").is_dir()
+    check_search(sweep, trials=2)
 
 
 def test_the_optimized_metric_must_be_one_the_run_logged(tmp_path: Path) -> None:
