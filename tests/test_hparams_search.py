@@ -44,6 +44,17 @@ def test_search_configs_optimise_the_best_dev_headline(search: str, tmp_path: Pa
     assert cfg.model.head._target_.endswith("CRFHead") == ("crf" in search)
 
 
+def test_a_search_composes_with_the_slurm_launcher(tmp_path: Path) -> None:
+    """The README's SLURM command: the Optuna sweeper hands each trial to submitit."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason='pip install ".[slurm]"')
+    overrides = ["experiment=conll2003_bilstm", "hparams_search=bilstm_optuna"]
+    overrides += ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.sweeper.n_jobs=8"]
+    cfg = compose_train(overrides, tmp_path)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.n_jobs == 8
+    assert cfg.optimized_metric == "val/f1_best"
+
+
 def test_a_search_with_a_diverging_trial_completes_and_writes_its_summary(
     tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
