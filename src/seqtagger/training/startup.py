@@ -70,7 +70,8 @@ def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Tr
     for key, monitor in monitors.items():
         if str(monitor).startswith("val/"):
             off = "switch that callback off (callbacks=none)"
-            problem = never_logged(key, str(monitor), datamodule, trainer, switch_off=off)
+            setting = f"{key}={monitor}"
+            problem = never_logged(setting, str(monitor), datamodule, trainer, switch_off=off)
             if problem:
                 raise ConfigError(problem)
 
