@@ -1,6 +1,7 @@
 """The README's Results table from ``docs/results/<experiment>/seed*/{metrics,run}.json``.
 
-    python scripts/results_table.py            # markdown rows, one per experiment
+    python scripts/results_table.py              # markdown rows, one per experiment
+    python scripts/results_table.py --ablations  # one row per ablation run, against its base
 
 Each row: the corpus, the headline test metric as mean ± sample standard deviation over the seeds
 found, the published number beside it, the epochs trained (best epoch), the mean wall time per
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 
 # published numbers on the same test set, beside ours (issue 10 and 11 name them)
 ANCHORS = {
-    "ud_ewt": "word+char BiLSTM on UD English: 94.60 without, 95.04 with pretrained vectors",
+    "ud_ewt": "word+char BiLSTM on UD English, no pretrained vectors: 94.60",
     "ud_ewt_glove": "word+char BiLSTM on UD English with pretrained vectors: 95.04",
     "ud_ewt_minilm": "UDPipe 2 with mBERT: 97.29",
     "conll2003": "Lample et al. 2016 BiLSTM-CRF, random vectors: 83.63",
@@ -63,7 +65,30 @@ def row(experiment: str, runs: list[tuple[dict, dict]]) -> str:
     )
 
 
+def ablation_rows() -> None:
+    """``docs/results/ablations/<name>/seed*``: one row per run, against the first run of its
+    corpus (the base); the switch is what its command adds to the base's."""
+    folder = RESULTS / "ablations"
+    runs = [(name.name, *run) for name in sorted(folder.iterdir()) for run in runs_of(name)]
+    print("| ablation | adds to the base command | test metric | delta | wall |")
+    print("|---|---|---|---|---|")
+    bases: dict[str, tuple[list[str], float]] = {}
+    for name, run, metrics in sorted(runs, key=lambda r: not r[0].endswith("base")):
+        words = run["command"].split()
+        value = 100 * metrics[run["headline"]]
+        corpus = next(w for w in words if w.startswith("experiment="))
+        base_words, base_value = bases.setdefault(corpus, (words, value))
+        switch = " ".join(w for w in words if w not in base_words) or "(base)"
+        print(
+            f"| {name} | `{switch}` | {run['headline']} {value:.2f} | "
+            f"{value - base_value:+.2f} | {run['wall_s'] / 60:.1f} min |"
+        )
+
+
 def main() -> None:
+    if "--ablations" in sys.argv:
+        ablation_rows()
+        return
     columns = ["corpus", "config", "test metric, mean ± std (runs)", "published"]
     columns += ["epochs (best)", "wall/run"]
     columns += ["hardware", "command"]

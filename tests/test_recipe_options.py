@@ -9,10 +9,11 @@ from pathlib import Path
 
 import torch
 
+from seqtagger.eval import evaluate
 from seqtagger.inference.predictor import Predictor
 from seqtagger.models.dropout import LockedDropout, sequence_dropout
 from seqtagger.train import train
-from tests.helpers import compose_train, tiny_ner_overrides
+from tests.helpers import compose_config, compose_train, tiny_ner_overrides
 
 
 def test_locked_dropout_shares_one_mask_across_the_tokens_of_a_sentence():
@@ -53,3 +54,7 @@ def test_weight_averaging_checkpoints_and_tests_the_average(tiny_ner_dir, tmp_pa
     assert any(not torch.equal(averaged[k], raw[k]) for k in averaged)
     loaded = Predictor.from_checkpoint(path).module.state_dict()
     assert all(torch.equal(loaded[k], averaged[k]) for k in averaged)
+    # the test after fit scores the best checkpoint's average, as seqtagger-eval does
+    best = sorted((tmp_path / "run" / "checkpoints").glob("epoch_*.ckpt"))[-1]
+    cfg = compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path / "eval")
+    assert abs(evaluate(cfg)["test"]["f1"] - metrics["test/f1"]) < 1e-6

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.callbacks import EMAWeightAveraging
+from lightning.pytorch.trainer.states import TrainerFn
 
 from seqtagger.utils.pylogger import RankedLogger
 
@@ -109,3 +111,20 @@ class EpochSummary(Callback):
             if metric is not None and metric.update_called:
                 shown.append(f"train/{name} {float(metric.compute()):.4f}")
         return shown
+
+
+class EMAWeights(EMAWeightAveraging):
+    """Lightning's ``EMAWeightAveraging`` whose test and validation after ``fit`` use the average.
+
+    A checkpoint it writes holds the averaged weights in ``state_dict`` and the raw ones in
+    ``current_model_state``. Lightning's callback loads the raw ones whenever its average exists,
+    which is also true in ``trainer.test(ckpt_path="best")`` right after fitting: the test then
+    scored the raw weights, not the checkpoint's average (measured: equal to a run without it).
+    Only a resumed ``fit`` needs the raw weights; every other stage keeps ``state_dict``.
+    """
+
+    def on_load_checkpoint(
+        self, trainer: Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if trainer.state.fn == TrainerFn.FITTING:
+            super().on_load_checkpoint(trainer, pl_module, checkpoint)
