@@ -146,11 +146,14 @@ def workspace(
         shim.chmod(0o755)
     space = Workspace(root, cwd, bin_dir, shared_data_dir())
     yield space
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None and space.report:
-        reporter.write_line("\nREADME commands (tests/test_readme_commands.py):")
-        for line in space.report:
-            reporter.write_line(f"  {line}")
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
+    capture = plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and space.report:
+        with capture.global_and_fixture_disabled():  # else the report is captured, unseen
+            reporter.write_line("\nREADME commands (tests/test_readme_commands.py):")
+            for line in space.report:
+                reporter.write_line(f"  {line}")
 
 
 # ----- rewriting a command's stages -----
