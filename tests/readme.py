@@ -1,0 +1,216 @@
+"""The README's code, as data: its fenced blocks, the shell commands in them, and the table that
+says how each command is exercised or why it cannot be here.
+
+``tests/test_readme.py`` (fast) runs the Python blocks and checks that every shell command is
+covered by a row of :data:`SKIPS` or a program in :data:`PROGRAMS`;
+``tests/test_readme_commands.py`` (slow) runs them. A README command that matches neither fails
+both, so a command added to the README cannot go unexercised without someone writing down why.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.helpers import REPO_ROOT
+
+README = REPO_ROOT / "README.md"
+SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
+_FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)")
+
+# Commands that cannot run in a test, and why; searched (re.search) in the command's text, first
+# match wins. Keep the reason short: it is the skip message of the command's test.
+SKIPS: dict[str, str] = {
+    r"^pip install\b": "installs packages; CI's install step runs it",
+    r"^(python -m )?pytest\b": "runs the test suite this test belongs to: .ci/run runs every tier",
+    r"^sbatch\b": "submits a SLURM job: tests/test_slurm.py does, on a local cluster (-m slurm)",
+    r"hydra/launcher=slurm": "submits SLURM jobs through submitit: tests/test_slurm.py (-m slurm)",
+    r"^(sudo )?bash scripts/slurm/local_cluster\.sh": "sets up SLURM as root (CI step 3)",
+    r"\btrainer=(gpu|ddp|multinode)\b|accelerator=(gpu|cuda)|device[= ]cuda": "needs GPUs "
+    "(tests/test_ddp.py runs the DDP code path on CPU ranks)",
+    r"\bdata=hub\b": "downloads from the Hugging Face hub; tests/test_readers.py and "
+    "tests/test_datamodule.py read a local folder in the hub's layout",
+    r"^tensorboard\b": "a server that runs until stopped: tests/test_tensorboard_server.py starts "
+    "one and queries its HTTP API (-m slow)",
+    r"scripts/tensorboard_screenshots\.py": "needs Chromium (apt-get install chromium) and "
+    "rewrites docs/tensorboard_*.png",
+    r"^\.ci/run\b": "CI itself: installs packages and runs every test tier",
+}
+
+# Programs a runnable command may use, with what a test does to keep it small (see
+# tests/test_readme_commands.py for the overrides themselves).
+PROGRAMS: dict[str, str] = {
+    "seqtagger-train": "a few batches of one epoch, outputs under a temporary paths.log_dir",
+    "seqtagger-eval": "the checkpoint named is replaced by one trained in the test",
+    "seqtagger-predict": "the checkpoint named is replaced by one trained in the test",
+    "python": "the scripts of SCRIPT_ARGS, with arguments that make them quick",
+    "printf": "as written",
+    "echo": "as written",
+    "cat": "as written",
+}
+# python scripts a README command may run: flags set to quick values (a flag's old values are
+# replaced), then arguments appended ("{tmp}": a fresh temporary folder)
+SCRIPT_ARGS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
+    "scripts/bench_crf.py": ({"--batches": ["2"], "--repeats": ["1"]}, []),
+    "scripts/bench_train.py": ({"--batches": ["3"], "--repeats": ["1"]}, []),
+    "scripts/bench_loss.py": ({"--device": ["cpu"], "--classes": ["9"], "--reps": ["2"]}, []),
+    "scripts/bench_data.py": ({}, []),
+    "scripts/count_corpora.py": ({}, []),
+    "scripts/make_format_examples.py": ({}, ["{tmp}"]),  # not over the committed examples
+}
+_OPERATORS = {"&&", ";", "||"}  # between commands; "|" joins stages of one command
+_REDIRECTS = {">", ">>", "<"}
+
+
+@dataclass(frozen=True)
+class Block:
+    """One fenced code block: its language (the info string's first word) and first line."""
+
+    language: str
+    line: int  # README line of the block's first code line
+    text: str
+
+
+@dataclass(frozen=True)
+class ShellCommand:
+    """One command of a shell block: a pipeline of stages, each an argument list."""
+
+    line: int  # README line the command starts on
+    stages: tuple[tuple[str, ...], ...]
+
+    @property
+    def text(self) -> str:
+        """The command as a shell line (quoted where needed; redirections left bare)."""
+        return " | ".join(" ".join(_quote(arg) for arg in stage) for stage in self.stages)
+
+    @property
+    def programs(self) -> list[str]:
+        return [stage[0] for stage in self.stages]
+
+
+def _quote(arg: str) -> str:
+    return arg if arg in _REDIRECTS else shlex.quote(arg)
+
+
+def fenced_blocks(markdown: str) -> list[Block]:
+    """Every fenced block (```lang or ~~~lang) of a Markdown text."""
+    blocks: list[Block] = []
+    lines = markdown.splitlines()
+    i = 0
+    while i < len(lines):
+        match = _FENCE.match(lines[i])
+        if not match:
+            i += 1
+            continue
+        fence, start = match["fence"], i + 1
+        i = start
+        while i < len(lines) and not lines[i].lstrip().startswith(fence):
+            i += 1
+        blocks.append(Block(match["info"].lower(), start + 1, "\n".join(lines[start:i])))
+        i += 1
+    return blocks
+
+
+def strip_comment(line: str) -> str:
+    """``line`` without its shell comment: ``#`` at the start of a word, outside quotes."""
+    quote = ""
+    for i, char in enumerate(line):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i]
+    return line
+
+
+def logical_lines(block: Block) -> list[tuple[int, str]]:
+    """``(README line, text)`` of each command line: comments dropped, ``\\`` continuations
+    joined; in ``console`` blocks only the lines after a ``$`` prompt (the rest is output)."""
+    result: list[tuple[int, str]] = []
+    pending, first = "", 0
+    for offset, raw in enumerate(block.text.splitlines()):
+        line = raw
+        if not pending and block.language == "console":
+            if not line.startswith("$ "):
+                continue
+            line = line[2:]
+        line = strip_comment(line).rstrip()
+        if not pending:
+            first = block.line + offset
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        text = (pending + line).strip()
+        pending = ""
+        if text:
+            result.append((first, text))
+    return result
+
+
+def split_commands(line: int, text: str) -> list[ShellCommand]:
+    """The commands of one logical line: split at ``&&``, ``||`` and ``;``, stages at ``|``."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    commands: list[ShellCommand] = []
+    stages: list[tuple[str, ...]] = []
+    stage: list[str] = []
+    for token in [*lexer, ";"]:
+        if token == "|" or token in _OPERATORS:
+            if stage:
+                stages.append(tuple(stage))
+            stage = []
+            if token in _OPERATORS and stages:
+                commands.append(ShellCommand(line, tuple(stages)))
+                stages = []
+        elif set(token) <= set(";&|<>") and token not in _REDIRECTS:
+            raise ValueError(f"README line {line}: unsupported shell operator {token!r}: {text}")
+        else:
+            stage.append(token)
+    return commands
+
+
+def readme_blocks(path: Path = README) -> list[Block]:
+    return fenced_blocks(path.read_text(encoding="utf-8"))
+
+
+def shell_commands(path: Path = README) -> list[ShellCommand]:
+    """Every shell command of the README's bash/sh/shell/console blocks, in order."""
+    commands: list[ShellCommand] = []
+    for block in readme_blocks(path):
+        if block.language in SHELL_LANGUAGES:
+            for line, text in logical_lines(block):
+                commands += split_commands(line, text)
+    return commands
+
+
+def python_blocks(path: Path = README) -> list[Block]:
+    return [block for block in readme_blocks(path) if block.language in {"python", "py"}]
+
+
+def skip_reason(command: ShellCommand) -> str | None:
+    """Why ``command`` cannot run in a test (the first row of :data:`SKIPS` it matches)."""
+    return next((why for pattern, why in SKIPS.items() if re.search(pattern, command.text)), None)
+
+
+def unexercised(command: ShellCommand) -> str | None:
+    """What keeps ``command`` from being either run or skipped with a reason; None when fine."""
+    if skip_reason(command) is not None:
+        return None
+    unknown = [program for program in command.programs if program not in PROGRAMS]
+    unknown += [
+        " ".join(stage[:2])
+        for stage in command.stages
+        if stage[0] == "python" and (len(stage) < 2 or stage[1] not in SCRIPT_ARGS)
+    ]
+    if unknown:
+        return (
+            f"README line {command.line}: no runner for {unknown} and no skip reason: "
+            f"{command.text}\n  add the program to tests/readme.py PROGRAMS (and a runner to "
+            "tests/test_readme_commands.py), a script to SCRIPT_ARGS, or a row to SKIPS"
+        )
+    return None

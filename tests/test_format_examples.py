@@ -1,0 +1,86 @@
+"""``docs/examples/``: one small file per corpus format, each read by seqtagger's own reader and
+trained on, so the files the README points newcomers at are known to work."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from seqtagger.data.readers import FORMATS, format_for_path, reader_for_path
+from tests.helpers import REPO_ROOT, compose_train
+
+EXAMPLES_DIR = REPO_ROOT / "docs" / "examples"
+# example -> (format the readers pick for it, file scheme, headline metric)
+EXAMPLES: dict[str, tuple[str, str, str]] = {
+    "ner.conll": ("conll", "iob2", "f1"),
+    "pos.conllu": ("conllu", "plain", "acc"),
+    "ner.jsonl": ("jsonl", "iob2", "f1"),
+    "ner.json": ("jsonl", "iob2", "f1"),  # the JSON reader reads .json lists too
+    "ner.parquet": ("parquet", "iob2", "f1"),
+    "ner_dataset": ("disk", "iob2", "f1"),
+}
+
+
+def load_script() -> ModuleType:
+    """``scripts/make_format_examples.py`` as a module (scripts/ is not a package)."""
+    path = REPO_ROOT / "scripts" / "make_format_examples.py"
+    spec = importlib.util.spec_from_file_location("make_format_examples", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SCRIPT = load_script()
+
+
+def test_every_format_has_an_example() -> None:
+    """A format added to the readers' table needs an example (and a row here)."""
+    assert set(SCRIPT.WRITERS) == set(EXAMPLES)
+    for name, (fmt, _, _) in EXAMPLES.items():
+        found = format_for_path(EXAMPLES_DIR / name)
+        assert (found.name if found else "conll") == fmt, name
+    assert {fmt for fmt, _, _ in EXAMPLES.values()} == set(FORMATS)
+
+
+def test_text_examples_are_what_the_script_writes(tmp_path: Path) -> None:
+    """The committed text files are the script's output: regenerate them, never hand-edit."""
+    SCRIPT.main([str(tmp_path)])
+    for name in SCRIPT.TEXT_FILES:
+        assert (tmp_path / name).read_text() == (EXAMPLES_DIR / name).read_text(), name
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_example_reads_every_sentence(name: str, tmp_path: Path) -> None:
+    dataset = reader_for_path(EXAMPLES_DIR / name).read(EXAMPLES_DIR / name, str(tmp_path))
+    upos = EXAMPLES[name][1] == "plain"
+    expected = [(tokens, pos if upos else ner) for tokens, ner, pos in SCRIPT.SENTENCES]
+    assert [(row["tokens"], row["tags"]) for row in dataset] == expected
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_example_trains(name: str, tmp_path: Path) -> None:
+    """The README's command for this format, shrunk: one epoch of a small model."""
+    from seqtagger.train import train
+
+    _, scheme, headline = EXAMPLES[name]
+    overrides = [
+        "data=files",
+        f"paths.data_dir={EXAMPLES_DIR}",
+        f"data.files.train={name}",
+        f"data.files.validation={name}",
+        f"data.files.test={name}",
+        f"data.file_scheme={scheme}",
+        f"data.headline={headline}",
+        "trainer.max_epochs=1",
+        "model.encoder.hidden_size=16",
+        "model.embedding.word_dim=8",
+        "model.embedding.char_filters=8",
+        "callbacks.rich_progress_bar=null",
+    ]
+    metrics = train(compose_train(overrides, tmp_path))
+    assert 0.0 <= metrics[f"test/{headline}"] <= 1.0
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

