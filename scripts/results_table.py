@@ -51,14 +51,14 @@ def runs_of(folder: Path) -> list[tuple[dict, dict]]:
 def row(experiment: str, runs: list[tuple[dict, dict]]) -> str:
     headline = runs[0][0]["headline"]
     values = [100 * metrics[headline] for _, metrics in runs]
-    spread = statistics.stdev(values) if len(values) > 1 else float("nan")
+    spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else " (one seed so far)"
     seeds = ",".join(str(run["seed"]) for run, _ in runs)
     epochs = ", ".join(f"{run['epochs_trained']} ({run['best_epoch']})" for run, _ in runs)
     wall = statistics.mean(run["wall_s"] for run, _ in runs) / 60
     command = runs[0][0]["command"].replace(f"seed={runs[0][0]['seed']}", f"seed={{{seeds}}}")
     corpus = "UD English-EWT UPOS" if experiment.startswith("ud_ewt") else "CoNLL-2003 NER"
     return (
-        f"| {corpus} | {experiment} | {headline} {statistics.mean(values):.2f} ± {spread:.2f} "
+        f"| {corpus} | {experiment} | {headline} {statistics.mean(values):.2f}{spread} "
         f"(n={len(values)}: {', '.join(f'{v:.2f}' for v in values)}) | {anchor(experiment)} | "
         f"{epochs} | "
         f"{wall:.1f} min | {runs[0][0]['hardware']} | `{command}` |"
