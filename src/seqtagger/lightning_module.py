@@ -47,10 +47,14 @@ from seqtagger.models.tagger import Tagger, build_tagger
 from seqtagger.utils.config import to_plain
 
 # Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
-# overrides on_before_batch_transfer on purpose (host-side target checks) and is used with a
-# datamodule; and epoch-level values come from torchmetrics' compute(), already reduced across
-# ranks, so sync_dist would only average equal numbers.
-warnings.filterwarnings("ignore", message=r".*overridden `on_before_batch_transfer` in `Lightni")
+# overrides on_before_batch_transfer and transfer_batch_to_device on purpose (host-side target
+# checks, the lengths' host copy) and is used with a datamodule; and epoch-level values come from
+# torchmetrics' compute(), already reduced across ranks, so sync_dist would only average equal
+# numbers.
+warnings.filterwarnings(
+    "ignore",
+    message=r".*overridden `(on_before_batch_transfer|transfer_batch_to_device)` in `Lightni",
+)
 warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(val|test|train)/")
 
 STAGES = ("train", "val", "test")
