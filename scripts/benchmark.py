@@ -226,7 +226,8 @@ def run_setting(name: str, overrides: list[str], base: list[str], args, report: 
     try:
         cfg = compose_train([*base, *overrides])
     except HydraException as error:
-        skip(report, name, "-", f"its config does not compose on this checkout: {error}")
+        reason = str(error).splitlines()[0]
+        skip(report, name, "-", f"its config does not compose on this checkout: {reason}")
         return
     try:
         cold_warm = list(data_cold_warm(cfg, args.repeats))
@@ -343,12 +344,11 @@ def print_table(rows: list[dict]) -> None:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     args = parse_args(argv)
-    logging.getLogger("lightning").setLevel(logging.WARNING)
-    logging.getLogger("seqtagger").setLevel(logging.WARNING)
     folder = Path(tempfile.mkdtemp(prefix="seqtagger_bench_corpus_"))
     report: dict[str, Any] = {"meta": meta(args), "settings": {}, "rows": [], "skipped": []}
     try:
-        base = [*corpus(args, folder), *args.overrides]
+        # a cache of its own: the user's is left alone; the first cell fills it, untimed
+        base = [*corpus(args, folder), f"paths.cache_dir={folder / 'cache'}", *args.overrides]
         report["devices"], skipped_devices = devices(args)
         for item in skipped_devices:
             skip(report, "*", item["device"], item["reason"])
@@ -366,4 +366,6 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    logging.getLogger("lightning").setLevel(logging.WARNING)  # the table, not set-up chatter
+    logging.getLogger("seqtagger").setLevel(logging.WARNING)
     main()
