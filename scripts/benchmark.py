@@ -184,41 +184,29 @@ def run_cell(cell: Cell, label: dict[str, Any], args: argparse.Namespace) -> lis
     plain, framework = alternate(
         args.repeats, lambda: plain_train(cell), lambda: framework_train(cell)
     )
-    n, length = batch_shape(cell)
+
+    def samples(key: str) -> tuple[list[float] | None, list[float]]:
+        return [p[key] for p in plain] if key in plain[0] else None, [f[key] for f in framework]
+
     epoch = f"epoch s ({args.batches} train + {args.val_batches} dev batches, saving)"
+    fit = "trainer.fit s (set-up, sanity check, epoch)"
     rows = [
-        row(
-            label,
-            "train",
-            "train tokens/s",
-            "tokens/s",
-            *pick(plain, framework, "train_tokens_per_s"),
-        ),
-        row(label, "epoch", epoch, "s", *pick(plain, framework, "epoch_s")),
-        row(
-            label,
-            "fit",
-            "trainer.fit s (set-up, sanity check, epoch)",
-            "s",
-            None,
-            pick(plain, framework, "fit_s")[1],
-        ),
+        row(label, "train", "train tokens/s", "tokens/s", *samples("train_tokens_per_s")),
+        row(label, "epoch", epoch, "s", *samples("epoch_s")),
+        row(label, "fit", fit, "s", *samples("fit_s")),
     ]
     module = build_module(cell)
     predicted = alternate(
         args.repeats, lambda: plain_predict(cell, module), lambda: predictor_predict(cell, module)
     )
     rows.append(row(label, "predict", "predict tokens/s", "tokens/s", *predicted))
+    n, length = batch_shape(cell)
     for classes in (len(module.labels), LARGE_C):
         reps = min(args.loss_reps, 5) if classes >= 10_000 else args.loss_reps
         ncl, flat = loss_layouts((n, length), classes, cell, reps)
         measure = f"loss fwd+bwd ms, C={classes:,} N={n} L={length}"
         rows.append(row(label, "loss", measure, "ms", [flat], [ncl]))
     return rows
-
-
-def pick(plain: list[dict], framework: list[dict], key: str) -> tuple[list | None, list]:
-    return ([p[key] for p in plain] if key in plain[0] else None), [f[key] for f in framework]
 
 
 def run_setting(name: str, overrides: list[str], base: list[str], args, report: dict) -> None:
@@ -240,50 +228,44 @@ def run_setting(name: str, overrides: list[str], base: list[str], args, report: 
     for device in report["devices"]:
         for precision in ["32", *(["bf16"] if args.bf16 and device.type == "cuda" else [])]:
             for batch_size in args.batch_sizes:
-                label = {
-                    "setting": name,
-                    "device": device.type,
-                    "precision": precision,
-                    "batch_size": batch_size,
-                }
+                label = {"setting": name, "device": device.type, "precision": precision}
+                label["batch_size"] = batch_size
                 run_one(label, [*base, *overrides], args, report, device)
 
 
 def run_one(label: dict, overrides: list[str], args, report: dict, device: torch.device) -> None:
+    """One cell in a temporary run folder, removed afterwards."""
     out = Path(tempfile.mkdtemp(prefix="seqtagger_bench_"))
     try:
-        cfg = compose_train(
-            [
-                *overrides,
-                *cell_overrides(args, device, label["precision"], label["batch_size"], out),
-            ]
-        )
-        datamodule = hydra.utils.instantiate(cfg.data)
-        datamodule.set_embedding(to_plain(cfg.model.embedding))
-        datamodule.setup("fit")
-        available = len(datamodule.train_dataloader()) - args.warmup
+        cell = make_cell(label, overrides, args, device, out)
+        available = len(cell.datamodule.train_dataloader()) - args.warmup
         if available < args.batches:
-            skip(
-                report,
-                label["setting"],
-                str(label),
-                f"{available} batches after the warm-up, {args.batches} asked",
-            )
+            reason = f"{available} training batches after the warm-up, {args.batches} asked"
+            skip(report, label["setting"], str(label), reason)
             return
-        cell = Cell(
-            cfg,
-            datamodule,
-            device,
-            label["precision"],
-            args.warmup,
-            args.batches,
-            args.val_batches,
-            out,
-        )
         report["rows"].extend(run_cell(cell, label, args))
         print(f"done: {label}", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def make_cell(label: dict, overrides: list[str], args, device: torch.device, out: Path) -> Cell:
+    """Compose the cell's config and set its datamodule up (from the benchmark's cache)."""
+    precision, batch_size = label["precision"], label["batch_size"]
+    cfg = compose_train([*overrides, *cell_overrides(args, device, precision, batch_size, out)])
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.set_embedding(to_plain(cfg.model.embedding))
+    datamodule.setup("fit")
+    return Cell(
+        cfg=cfg,
+        datamodule=datamodule,
+        device=device,
+        precision=precision,
+        warmup=args.warmup,
+        batches=args.batches,
+        val_batches=args.val_batches,
+        output_dir=out,
+    )
 
 
 def skip(report: dict, setting: str, where: str, reason: str) -> None:
