@@ -21,8 +21,10 @@ For each setting (a named list of Hydra overrides: ``--settings name`` from ``SE
 
 Plain and framework runs alternate (A B, B A, ...); each number is the median of ``--repeats``,
 and each ratio the median of the paired ratios, computed in this process. A setting whose config
-does not exist on this checkout (``model=hf`` before the transformer embedder lands) is skipped
-with a message, as is a missing device. Prints one table; ``--out`` writes everything as JSON.
+does not compose on this checkout, or whose package is missing (``model=hf`` without
+``transformers``), is skipped with a message, as is a missing device. The plain loop builds the
+config's optimizer (parameter groups too) but no LR schedule. Prints one table; ``--out``
+writes everything as JSON.
 """
 
 from __future__ import annotations

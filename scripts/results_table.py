@@ -2,8 +2,9 @@
 
     python scripts/results_table.py            # markdown rows, one per experiment
 
-Each row: the headline test metric as mean ± sample standard deviation over the seeds found,
-the epochs trained (best epoch), the mean wall time per run, the hardware and the command.
+Each row: the corpus, the headline test metric as mean ± sample standard deviation over the seeds
+found, the published number beside it, the epochs trained (best epoch), the mean wall time per
+run, the hardware and the command; then one line per run on how it ran (threads, what ran beside).
 """
 
 from __future__ import annotations
@@ -13,6 +14,25 @@ import statistics
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
+
+# published numbers on the same test set, beside ours (issue 10 and 11 name them)
+ANCHORS = {
+    "ud_ewt": "word+char BiLSTM on UD English: 94.60 without, 95.04 with pretrained vectors",
+    "ud_ewt_glove": "word+char BiLSTM on UD English with pretrained vectors: 95.04",
+    "ud_ewt_minilm": "UDPipe 2 with mBERT: 97.29",
+    "conll2003": "Lample et al. 2016 BiLSTM-CRF, random vectors: 83.63",
+    "conll2003_glove": "Lample et al. 2016, pretrained vectors: 90.94; NCRF++, GloVe: 91.35",
+    "conll2003_minilm": "BERT-base fine-tuned: about 91.3 to 92.4",
+}
+
+
+def anchor(experiment: str) -> str:
+    """The published number for the experiment's corpus and kind of model."""
+    corpus = "ud_ewt" if experiment.startswith("ud_ewt") else experiment.split("_")[0]
+    for kind in ("minilm", "glove"):
+        if kind in experiment or (kind == "glove" and experiment.endswith("cpu_fast")):
+            return ANCHORS.get(f"{corpus}_{kind}", "")
+    return ANCHORS.get(corpus, "")
 
 
 def runs_of(folder: Path) -> list[tuple[dict, dict]]:
@@ -34,15 +54,18 @@ def row(experiment: str, runs: list[tuple[dict, dict]]) -> str:
     epochs = ", ".join(f"{run['epochs_trained']} ({run['best_epoch']})" for run, _ in runs)
     wall = statistics.mean(run["wall_s"] for run, _ in runs) / 60
     command = runs[0][0]["command"].replace(f"seed={runs[0][0]['seed']}", f"seed={{{seeds}}}")
+    corpus = "UD English-EWT UPOS" if experiment.startswith("ud_ewt") else "CoNLL-2003 NER"
     return (
-        f"| {experiment} | {headline} {statistics.mean(values):.2f} ± {spread:.2f} "
-        f"(n={len(values)}: {', '.join(f'{v:.2f}' for v in values)}) | {epochs} | "
-        f"{wall:.1f} min | {runs[0][0]['hardware']}; {runs[0][0]['note']} | `{command}` |"
+        f"| {corpus} | {experiment} | {headline} {statistics.mean(values):.2f} ± {spread:.2f} "
+        f"(n={len(values)}: {', '.join(f'{v:.2f}' for v in values)}) | {anchor(experiment)} | "
+        f"{epochs} | "
+        f"{wall:.1f} min | {runs[0][0]['hardware']} | `{command}` |"
     )
 
 
 def main() -> None:
-    columns = ["config", "test metric, mean ± std (runs)", "epochs (best)", "wall/run"]
+    columns = ["corpus", "config", "test metric, mean ± std (runs)", "published"]
+    columns += ["epochs (best)", "wall/run"]
     columns += ["hardware", "command"]
     print("| " + " | ".join(columns) + " |")
     print("|---" * len(columns) + "|")
@@ -50,6 +73,11 @@ def main() -> None:
         runs = runs_of(folder)
         if runs:
             print(row(folder.name, runs))
+    print("\nHow each run ran:")
+    for folder in sorted(p for p in RESULTS.iterdir() if p.is_dir()):
+        for run, _ in runs_of(folder):
+            wall = f"{run['wall_s'] / 60:.1f} min"
+            print(f"- {folder.name}, seed {run['seed']}: {wall}; {run['note']}")
 
 
 if __name__ == "__main__":

@@ -61,3 +61,12 @@ def tiny_checkpoint(tiny_run: Path) -> Path:
     """The best checkpoint of ``tiny_run``."""
     best = sorted((tiny_run / "checkpoints").glob("epoch_*.ckpt"))
     return best[-1]
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random BERT folder (``tests.helpers.write_tiny_bert``): 16 positions."""
+    pytest.importorskip("transformers", reason="the optional extra seqtagger[transformers]")
+    from tests.helpers import write_tiny_bert
+
+    return write_tiny_bert(tmp_path_factory.mktemp("tiny_bert"))

@@ -130,6 +130,21 @@ def tiny_ner_overrides(tiny_dir: Path, model: str = "bilstm") -> list[str]:
     ]
 
 
+def tiny_hf_overrides(
+    tiny_dir: Path, bert_dir: Path, head: str = "linear", embedding: str = "hf"
+) -> list[str]:
+    """``model=hf`` on the tiny corpus, with the tiny BERT (``write_tiny_bert``) in place of
+    MiniLM, and the given head and embedding (``hf``, ``hf_char``)."""
+    overrides = [o for o in tiny_ner_overrides(tiny_dir) if not o.startswith("model")]
+    return [
+        *overrides,
+        "model=hf",
+        f"model/head={head}",
+        f"model/embedding={embedding}",
+        f"model.embedding.model_name_or_path={bert_dir}",
+    ]
+
+
 def run_hydra_main(
     main: Callable[[], object], argv: list[str], monkeypatch, capsys
 ) -> tuple[int, str]:
@@ -290,3 +305,122 @@ def write_vector_store(folder: Path, words: list[str], dim: int = 8) -> Path:
     np.save(folder / "tiny_emb.npy", np.asfortranarray(vectors))
     pq.write_table(pa.table({"index": words}), folder / "tiny_index.parquet")
     return folder
+
+
+TINY_BERT_WORDS = [
+    *("the", "a", "said", "on", "in", "of", "to", "visited", "met", "with", "from", "and"),
+    *("today", "report", "new", "big", "city", "paris", "oslo", "anna", "smith", "united"),
+    *("nations", "corp", "cat", "sat", "york"),
+]
+
+
+def write_tiny_bert(folder: Path, max_positions: int = 16) -> Path:
+    """A tiny random BERT in a Hugging Face folder (``config.json``, ``model.safetensors``,
+    a fast WordPiece ``tokenizer.json``): hidden 16, 2 layers, 2 heads and ``max_positions``
+    positions, so a sentence of a dozen subwords already needs windows. Lowercasing, like
+    MiniLM's; characters and ``##`` pieces spell every word that is not in the vocabulary."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    letters = list("abcdefghijklmnopqrstuvwxyz0123456789.,!?-'")
+    vocab = [*specials, *letters, *(f"##{c}" for c in letters), *TINY_BERT_WORDS]
+    tokenizer = Tokenizer(models.WordPiece({w: i for i, w in enumerate(vocab)}, unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", 2), ("[SEP]", 3)],
+    )
+    # what a downloaded tokenizer.json may hold, and the featurizer must switch off
+    tokenizer.enable_truncation(max_length=8)
+    tokenizer.enable_padding(length=8, pad_id=0, pad_token="[PAD]")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=max_positions,
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    fast.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=max_positions,
+    )
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def tiny_search_overrides(tiny_dir: Path, trials: int = 3) -> list[str]:
+    """A small Optuna search with the real ``hparams_search=bilstm_optuna`` on the tiny corpus:
+    smaller ranges (command-line sweeps replace the config's), a few steps a trial, and trial 1
+    diverging (:class:`PoisonTrial`). Runs go to ``logs/train/multiruns/search/``."""
+    drop = ("data.batch_size", "model.encoder.hidden_size")
+    tiny = [o for o in tiny_ner_overrides(tiny_dir) if not o.startswith(drop)]
+    return [
+        "hparams_search=bilstm_optuna",
+        *tiny,
+        "model.encoder.hidden_size=choice(16,32)",
+        "data.batch_size=choice(16,32)",
+        f"hydra.sweeper.n_trials={trials}",
+        "+callbacks.poison._target_=tests.helpers.PoisonTrial",
+        "run_name=search",
+        *("trainer.accelerator=cpu", "+trainer.enable_progress_bar=false", "trainer.max_epochs=1"),
+        *("trainer.limit_train_batches=4", "trainer.limit_val_batches=2"),
+        *("trainer.limit_test_batches=1", "logger=csv", "extras.print_config=false"),
+    ]
+
+
+def check_search(sweep: Path, trials: int) -> dict[str, Any]:
+    """Assert that a :func:`tiny_search_overrides` search in ``sweep`` completed: one folder per
+    trial, trial 1 logged as failed with its parameters and scored -inf, the others finished,
+    and ``optimization_results.yaml`` names one of them; return that summary."""
+    import yaml
+
+    assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == [
+        str(n) for n in range(trials)
+    ]
+    failed = (sweep / "1" / "train.log").read_text(encoding="utf-8")
+    assert "trial 1 (model.optimizer.lr=" in failed and "data.batch_size=" in failed
+    assert "failed, scored -inf so that the search goes on: the training loss is nan" in failed
+    assert not (sweep / "1" / "metrics.json").exists()
+
+    summary = yaml.safe_load((sweep / "optimization_results.yaml").read_text(encoding="utf-8"))
+    searched = {"model.optimizer.lr", "model.head.dropout", "model.encoder.hidden_size"}
+    searched |= {"data.batch_size"}
+    assert summary["name"] == "optuna" and set(summary["best_params"]) == searched
+    assert 0.0 <= summary["best_value"] <= 1.0
+    best = {name: str(value) for name, value in summary["best_params"].items()}
+    finished = []
+    for trial in (str(n) for n in range(trials) if n != 1):
+        assert (sweep / trial / "metrics.json").is_file()
+        overrides = yaml.safe_load((sweep / trial / ".hydra" / "overrides.yaml").read_text())
+        params = dict(item.split("=", 1) for item in overrides)
+        finished.append(all(params[name] == best[name] for name in searched))
+    assert any(finished), "the best parameters are those of a trial that finished"
+    return summary
+
+
+class PoisonTrial(Callback):
+    """Make one trial of a sweep diverge: in trial ``trial`` (Hydra's ``job.num``) the learning
+    rate becomes inf, so the second step's loss is NaN and the run's fault guard stops it
+    (``+callbacks.poison._target_=tests.helpers.PoisonTrial``)."""
+
+    def __init__(self, trial: int = 1) -> None:
+        self.trial = trial
+
+    def on_train_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
+        if HydraConfig.get().job.num == self.trial:
+            for optimizer in trainer.optimizers:
+                for group in optimizer.param_groups:
+                    group["lr"] = float("inf")

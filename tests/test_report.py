@@ -22,6 +22,7 @@ from seqtagger.metrics.report import (
     format_classification_report,
     format_sentences_markdown,
     label_order,
+    most_confused,
     normalize_rows,
     worst_sentences,
 )
@@ -157,6 +158,21 @@ def test_plot_per_type_f1(tmp_path: Path) -> None:
     assert [t.get_text() for t in percent.axes[0].texts] == ["91.2"]
     assert percent.axes[0].get_xlim()[1] > 100
     figure_to_png(plot_per_type_f1({}), tmp_path / "empty.png")
+
+
+def test_most_confused_lists_errors_most_frequent_first() -> None:
+    matrix = np.array([[5, 2, 0], [3, 4, 3], [0, 1, 9]])
+    pairs = most_confused(matrix, ["O", "PER", "LOC"], k=3)
+    assert [(p["gold"], p["pred"], p["count"]) for p in pairs] == [
+        ("PER", "O", 3),  # ties in label order
+        ("PER", "LOC", 3),
+        ("O", "PER", 2),
+    ]
+    assert pairs[0]["share"] == pytest.approx(0.3)
+    assert len(most_confused(matrix, ["O", "PER", "LOC"], k=10)) == 4  # zeros never listed
+    assert most_confused(np.eye(3, dtype=int), ["O", "PER", "LOC"]) == []
+    with pytest.raises(ValueError):
+        most_confused(matrix, ["O", "PER"])
 
 
 def test_worst_sentences_ranking_and_ties() -> None:

@@ -1,6 +1,7 @@
 """SLURM on a real (local, one-node) cluster: sbatch with two tasks, a requeue mid-training that
-resumes exactly, and a submitit sweep. ``bash scripts/slurm/local_cluster.sh`` (as root) sets
-the cluster up; without one those tests (marked ``slurm``, run with ``pytest -m slurm``) skip.
+resumes exactly, a submitit sweep and an Optuna search through it.
+``bash scripts/slurm/local_cluster.sh`` (as root) sets the cluster up; without one those tests
+(marked ``slurm``, run with ``pytest -m slurm``) skip.
 The run folder's name and the clean-up after a preemption are checked without a cluster."""
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import torch
 
 from seqtagger.training.startup import resolve_ckpt_path
 from seqtagger.utils.slurm import job_name
-from tests.helpers import checkout_env, compose_train, tiny_ner_overrides
+from tests.helpers import (
+    check_search,
+    checkout_env,
+    compose_train,
+    tiny_ner_overrides,
+    tiny_search_overrides,
+)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "slurm" / "train.sbatch"
 # small CPU jobs: two tasks of one CPU each, sharing the node with the other test jobs
@@ -242,3 +249,28 @@ def test_submitit_sweep_runs_each_trial_as_a_job_in_its_own_folder(
         run = sweep / trial
         assert (run / "metrics.json").is_file() and (run / "train.log").is_file()
         assert f"seed: {seed}\n" in (run / "config.yaml").read_text()
+
+
+@pytest.mark.slurm
+def test_optuna_search_runs_each_trial_as_a_slurm_job(
+    partition: str, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    """``hparams_search=bilstm_optuna hydra/launcher=slurm``: two trials as two jobs at once,
+    the diverging one scored -inf, the summary written beside them."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install .[slurm]")
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install .[sweeps]")
+    command = [
+        *(sys.executable, "-m", "seqtagger.train", "hydra/launcher=slurm"),
+        f"hydra.launcher.partition={partition}",
+        *("hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"),
+        *tiny_search_overrides(tiny_ner_dir, trials=2),
+        "hydra.sweeper.n_jobs=2",
+    ]
+    out = subprocess.run(
+        command, cwd=tmp_path, env=job_env(tmp_path), capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep = tmp_path / "logs" / "train" / "multiruns" / "search"
+    jobs = list((sweep / ".submitit").iterdir())
+    assert len({path.name for path in jobs if re.fullmatch(r"\d+_\d+", path.name)}) == 2
+    check_search(sweep, trials=2)

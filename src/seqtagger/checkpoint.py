@@ -6,7 +6,8 @@ scheduler states, loops) plus:
 - ``"seqtagger"``: ``format`` (:data:`CHECKPOINT_FORMAT`) and the data the model was sized from,
   as plain JSON-like values: ``vocabs`` (words, chars, labels: the label map), ``file_scheme``,
   ``train_scheme``, ``headline``, ``max_word_length`` and ``featurizer`` (the embedder's
-  featurizer options);
+  featurizer options; a pretrained transformer's also hold its tokenizer and model config, so
+  it is rebuilt without its files);
 - ``"seqtagger_best"``: the best validation values so far (``val/acc_best``, ``val/f1_best``),
   whose metric states are not in the state dict, so a resumed run continues them.
 

@@ -25,6 +25,7 @@ __all__ = [
     "NonFiniteLossError",
     "OutOfMemoryError",
     "SchemeError",
+    "SweepConfigError",
     "UnknownLabelError",
     "UserError",
     "VocabularyError",
@@ -38,6 +39,12 @@ class UserError(Exception):
 
 class ConfigError(UserError, ValueError):
     """A config value (``data.batch_size=0``) or API argument that cannot work; names the key."""
+
+
+class SweepConfigError(ConfigError):
+    """A mistake in a hyperparameter search itself (``optimized_metric`` names a metric the run
+    never logs): every trial would fail the same way, so it ends the sweep instead of failing
+    one trial (``seqtagger.training.sweep``)."""
 
 
 class CorpusError(UserError):

@@ -17,6 +17,7 @@ What it owns, and why:
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Mapping
@@ -175,8 +176,17 @@ class TaggerModule(LightningModule):
         self.val_f1_best = MaxMetric()
 
     def _embedding_config(self) -> dict[str, Any]:
-        """The embedding config, without its vectors file when a checkpoint gives the weights."""
+        """The embedding config, without its vectors file when a checkpoint gives the weights.
+
+        An embedder class with ``complete_config(config, featurizer, read_weights)`` (a
+        pretrained transformer) completes its own config from its featurizer's stored data
+        (``data_info["featurizer"]``: the model's config), so a checkpoint rebuilds it offline.
+        """
         config = dict(self.hparams.embedding)
+        complete = getattr(_target_class(config), "complete_config", None)
+        if complete is not None:
+            featurizer = self.data_info.get("featurizer") or {}
+            return complete(config, featurizer, read_weights=self.read_pretrained)
         if not self.read_pretrained and config.get("pretrained"):
             config["pretrained"] = None
         return config
@@ -311,7 +321,7 @@ class TaggerModule(LightningModule):
 
     # ----- optimisation -----
     def configure_optimizers(self) -> dict[str, Any]:
-        optimizer = hydra.utils.instantiate(self.hparams.optimizer)(params=self.parameters())
+        optimizer = self._optimizer()
         scheduler_cfg = self.hparams.scheduler
         if not scheduler_cfg:
             return {"optimizer": optimizer}
@@ -328,6 +338,16 @@ class TaggerModule(LightningModule):
                 "frequency": 1,
             },
         }
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        """The ``_partial_`` optimizer called with the parameters; a factory that asks for
+        ``named_parameters`` (``training/optim.py``: parameter groups by name prefix) gets
+        them as the ``Tagger`` names them (``embedder.transformer.…``)."""
+        factory = hydra.utils.instantiate(self.hparams.optimizer)
+        if "named_parameters" in inspect.signature(factory).parameters:
+            named = [(name.removeprefix("tagger."), p) for name, p in self.named_parameters()]
+            return factory(named_parameters=named)
+        return factory(params=self.parameters())
 
     def _total_steps(self) -> int:
         """The run's optimizer steps for ``total_steps: auto``; a resumed run must keep the
@@ -377,6 +397,15 @@ class TaggerModule(LightningModule):
         module.load_state_dict(checkpoint["state_dict"])
         module.eval()
         return module
+
+
+def _target_class(config: Mapping[str, Any]) -> Any:
+    """The object a ``_target_`` config names, or None when it names none that imports (the
+    tagger's builder then reports the config)."""
+    try:
+        return hydra.utils.get_object(str(config["_target_"]))
+    except Exception:  # a missing key or a bad path: build_tagger names the config key
+        return None
 
 
 def logs_metric(name: str, train_scheme: str) -> bool:

@@ -7,6 +7,7 @@ Examples::
     seqtagger-train data=conll2003 model=bilstm trainer.max_epochs=30
     seqtagger-train experiment=ud_ewt_transformer trainer=gpu
     seqtagger-train run_name=ewt ckpt_path=auto       # resume that run in its own folder
+    seqtagger-train experiment=conll2003_bilstm hparams_search=bilstm_optuna   # Optuna search
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ from seqtagger.training.faults import out_of_memory_hint
 from seqtagger.training.startup import (
     check_devices,
     check_monitors,
+    check_optimized_metric,
     check_run_length,
     check_seed,
     prepare_before_launch,
     resolve_ckpt_path,
 )
+from seqtagger.training.sweep import hydra_settings, in_search, optimized_value, run_trial
 from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import (
     apply_extras,
@@ -79,6 +82,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "train=false tests a trained model: give ckpt_path=PATH (or ckpt_path=auto with "
             "the run's run_name); without one the test would score untrained weights"
         )
+    check_optimized_metric(cfg, datamodule, trainer)
     prepare_before_launch(trainer, datamodule)
     if trainer.is_global_zero:
         save_resolved_config(cfg, output_dir)
@@ -117,13 +121,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def hydra_main(cfg: DictConfig) -> float | None:
-    """Console entry point; returns the optimised metric for Hydra sweepers. Bad input (a
-    corpus, a checkpoint, a config value) ends in one message and exit code 2."""
+    """Console entry point; returns ``optimized_metric`` for Hydra sweepers. Bad input (a
+    corpus, a checkpoint, a config value) ends in one message and exit code 2; in a search a
+    failed trial is logged with its parameters and scores the worst value, and the search goes
+    on (``seqtagger.training.sweep``)."""
     apply_extras(cfg)
+    hydra_cfg = hydra_settings()
     with user_errors("seqtagger-train"):
-        metrics = train(cfg)
-    optimized = cfg.get("optimized_metric")
-    return metrics.get(optimized) if optimized else None
+        if in_search(cfg, hydra_cfg):
+            return run_trial(cfg, train, hydra_cfg)
+        return optimized_value(cfg, train(cfg))
 
 
 def main() -> float | None:

@@ -118,7 +118,7 @@ def test_a_folder_that_is_not_a_saved_dataset(
 @pytest.mark.parametrize(
     ("override", "choices"),
     [
-        ("model=nope", "choose from: bilstm, transformer"),
+        ("model=nope", "choose from: bilstm, hf, transformer"),
         ("data=nope", "choose from: conll2003, files, hub, ud_ewt"),
         ("model/head=nope", "choose from: crf, linear"),
         ("trainer=nope", "choose from: cpu, ddp, ddp_sim, default, gpu, multinode"),

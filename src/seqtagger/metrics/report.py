@@ -23,6 +23,7 @@ __all__ = [
     "format_classification_report",
     "format_sentences_markdown",
     "label_order",
+    "most_confused",
     "normalize_rows",
     "worst_sentences",
 ]
@@ -166,6 +167,32 @@ def format_classification_report(report: Mapping[str, Mapping[str, float]], digi
         lines.append("")
         lines += [row(name, report[name]) for name in averages]
     return "\n".join(lines) + "\n"
+
+
+def most_confused(matrix: np.ndarray, labels: Sequence[str], k: int = 10) -> list[dict[str, Any]]:
+    """The ``k`` most frequent errors of a confusion matrix (K, K), rows = gold, cols = predicted.
+
+    Each item: ``{"gold", "pred", "count", "share"}``, ``share`` = the fraction of that gold
+    label's tokens predicted as ``pred``. Most frequent first; ties in label order. The diagonal
+    (correct tags) and zero cells are never listed.
+    """
+    matrix = np.asarray(matrix)
+    size = len(labels)
+    if matrix.shape != (size, size):
+        raise ValueError(f"most_confused: matrix shape {matrix.shape} != ({size}, {size})")
+    errors = matrix.copy()
+    np.fill_diagonal(errors, 0)
+    support = matrix.sum(axis=1)
+    cells = [(-int(errors[g, p]), g, p) for g, p in zip(*np.nonzero(errors), strict=True)]
+    return [
+        {
+            "gold": labels[g],
+            "pred": labels[p],
+            "count": -negative,
+            "share": -negative / int(support[g]),
+        }
+        for negative, g, p in sorted(cells)[: max(k, 0)]
+    ]
 
 
 def worst_sentences(

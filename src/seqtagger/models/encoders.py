@@ -1,13 +1,15 @@
-"""Contextual encoders over embedded tokens: BiLSTM and Transformer.
+"""Contextual encoders over embedded tokens: BiLSTM, Transformer, and the identity.
 
-Both share one interface, ``forward(x (N, L, D), lengths (N,), mask (N, L) bool) -> (N, L, H)``
+All share one interface, ``forward(x (N, L, D), lengths (N,), mask (N, L) bool) -> (N, L, H)``
 with ``output_size = H``. ``lengths`` are int64 on the host (the ``Tagger`` passes the batch's
 ``lengths_cpu``, which never goes to the GPU): host-side bookkeeping such as packing reads them
-without a device sync; ``mask`` is on ``x``'s device for device-side work. Both guarantee
+without a device sync; ``mask`` is on ``x``'s device for device-side work. All guarantee
 padding invariance: the outputs at real tokens do not
 depend on what sits at padded positions nor on how much padding follows, and padded positions
 output exactly 0. Thin wrappers around ``nn.LSTM`` / ``nn.TransformerEncoder`` that add exactly
 that guarantee (packing, key-padding masks, positions), which the bare modules leave to the caller.
+``IdentityEncoder`` passes the embeddings through, for embedders that are contextual already (a
+pretrained transformer, ``model=hf``).
 """
 
 from __future__ import annotations
@@ -20,11 +22,23 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from seqtagger.errors import ConfigError
 
-__all__ = ["BiLSTMEncoder", "TransformerEncoder"]
+__all__ = ["BiLSTMEncoder", "IdentityEncoder", "TransformerEncoder"]
 
 
 def _zero_padding(x: Tensor, mask: Tensor) -> Tensor:
     return x.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+class IdentityEncoder(nn.Module):
+    """No encoder: ``x (N, L, D)`` -> ``x`` (0 at padding), ``output_size = input_size``."""
+
+    def __init__(self, input_size: int) -> None:
+        super().__init__()
+        self.output_size = input_size
+
+    def forward(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """``x (N, L, D)``, ``lengths (N,)``, ``mask (N, L)`` -> ``(N, L, D)``."""
+        return _zero_padding(x, mask)
 
 
 class BiLSTMEncoder(nn.Module):

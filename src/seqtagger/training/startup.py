@@ -12,7 +12,7 @@ from lightning import LightningDataModule, Trainer
 from omegaconf import DictConfig
 
 from seqtagger.checkpoint import load_checkpoint
-from seqtagger.errors import CheckpointError, ConfigError
+from seqtagger.errors import CheckpointError, ConfigError, SweepConfigError
 from seqtagger.lightning_module import logs_metric
 from seqtagger.utils.pylogger import RankedLogger
 from seqtagger.utils.slurm import discard_partial_epoch_checkpoints
@@ -67,22 +67,56 @@ def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Tr
     scheduler = (cfg.get("model") or {}).get("scheduler") or {}
     if str(scheduler.get("_target_", "")).endswith("ReduceLROnPlateau"):
         monitors["model.scheduler (ReduceLROnPlateau)"] = headline
-    scheme = getattr(datamodule, "train_scheme", "plain")
     for key, monitor in monitors.items():
-        if not str(monitor).startswith("val/"):
-            continue
-        if trainer.limit_val_batches == 0:
-            raise ConfigError(
-                f"{key}={monitor}: trainer.limit_val_batches=0 turns validation off, so "
-                f"{monitor} is never logged; validate, or switch that callback off "
-                "(callbacks=none)"
-            )
-        if not logs_metric(monitor, scheme):
-            raise ConfigError(
-                f"{key}={monitor}: data.train_scheme={scheme} has no spans, so {monitor} is "
-                "never logged; set data.headline=acc, or a span scheme (iob1, iob2 or bioes in "
-                "data.file_scheme / data.train_scheme) for NER data"
-            )
+        if str(monitor).startswith("val/"):
+            off = "switch that callback off (callbacks=none)"
+            setting = f"{key}={monitor}"
+            problem = never_logged(setting, str(monitor), datamodule, trainer, switch_off=off)
+            if problem:
+                raise ConfigError(problem)
+
+
+def check_optimized_metric(
+    cfg: DictConfig, datamodule: LightningDataModule, trainer: Trainer
+) -> None:
+    """Refuse, at start-up, an ``optimized_metric`` (the value a sweep optimises) that this run
+    cannot log: a ``val/`` metric without fitting or validating, a ``test/`` one without
+    testing, a span metric on data without spans. Names that could be logged are checked
+    against the logged ones after the run (``seqtagger.training.sweep.optimized_value``)."""
+    name = cfg.get("optimized_metric")
+    if not name:
+        return
+    name, key = str(name), f"optimized_metric={name}"
+    problem = None
+    if name.startswith("val/") and not cfg.get("train"):
+        problem = f"{key}: train=false runs no validation, so {name} is never logged"
+    elif name.startswith("test/") and not cfg.get("test"):
+        problem = f"{key}: test=false runs no test, so {name} is never logged"
+    elif name.startswith(("val/", "test/")):
+        off = "optimise another metric"
+        problem = never_logged(key, name, datamodule, trainer, switch_off=off)
+    if problem:
+        raise SweepConfigError(problem)
+
+
+def never_logged(
+    key: str, name: str, datamodule: LightningDataModule, trainer: Trainer, switch_off: str
+) -> str | None:
+    """Why the run will never log the metric ``name`` that ``key`` asks for (the message,
+    ending in the two ways out: validate, or ``switch_off``), or None."""
+    scheme = getattr(datamodule, "train_scheme", "plain")
+    if name.startswith("val/") and trainer.limit_val_batches == 0:
+        return (
+            f"{key}: trainer.limit_val_batches=0 turns validation off, so {name} is never "
+            f"logged; validate, or {switch_off}"
+        )
+    if not logs_metric(name, scheme):
+        return (
+            f"{key}: data.train_scheme={scheme} has no spans, so {name} is never logged; set "
+            "data.headline=acc, or a span scheme (iob1, iob2 or bioes in data.file_scheme / "
+            "data.train_scheme) for NER data"
+        )
+    return None
 
 
 def check_devices(trainer_cfg: DictConfig) -> None:

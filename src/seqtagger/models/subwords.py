@@ -1,0 +1,229 @@
+"""Subwords <-> words: offsets, pooling, and windows over sequences longer than the model's.
+
+A pretrained transformer reads subwords (``"unbelievably"`` -> ``un ##bel ##ie ##va ##bly``)
+while seqtagger scores words. Three pieces bridge the two, kept apart from the embedder so each
+can be tested against a hand computation:
+
+- :func:`word_spans`: a sentence's subword ids and, per word, its span ``[start, end)`` in
+  them; a word the tokenizer maps to nothing (a lone ``"\\u200b"``) gets the unknown subword,
+  so every word keeps a position and a vector (featurizer side, plain Python/NumPy).
+- :func:`pool_words`: subword vectors ``(N, S, H)`` -> one vector per word ``(N, L, H)`` by the
+  ``first``, ``last`` or ``mean`` subword of its span, vectorised and padding-aware.
+- :class:`WindowPlan` (:func:`plan_windows`, :func:`make_windows`, :func:`stitch_windows`):
+  subword sequences longer than the model's positions are never truncated: they are cut into
+  overlapping windows (``stride`` subwords shared by neighbours, the tokenizers' meaning of
+  stride), each window framed by the model's special tokens and encoded as its own sequence,
+  and every subword is taken back from the window where it has the most context on its
+  narrower side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from seqtagger.errors import ConfigError
+
+__all__ = [
+    "POOLINGS",
+    "WindowPlan",
+    "make_windows",
+    "plan_windows",
+    "pool_words",
+    "stitch_windows",
+    "word_spans",
+]
+
+POOLINGS = ("first", "mean", "last")
+
+
+# ----- offsets (featurizer side) -----
+def word_spans(
+    ids: Sequence[int], word_ids: Sequence[int], num_words: int, unk_id: int
+) -> tuple[list[int], list[int], list[int]]:
+    """One sentence's subword ids and each word's span in them.
+
+    Args:
+        ids: subword ids of the sentence without special tokens, in order.
+        word_ids: the word index of each subword (non-decreasing, as a fast tokenizer gives
+            for pre-split words).
+        num_words: the sentence's word count.
+        unk_id: the id given to a word the tokenizer maps to no subword at all.
+
+    Returns:
+        ``(ids, starts, ends)``: the ids with one ``unk_id`` inserted for each empty word, and
+        per word its subword span ``[start, end)``, never empty.
+    """
+    counts = np.bincount(np.asarray(word_ids, dtype=np.int64), minlength=num_words)
+    if counts.size > num_words:
+        raise ValueError(f"word_spans: word ids reach {counts.size - 1}, but {num_words} words")
+    flat = np.asarray(ids, dtype=np.int64)
+    empty = np.flatnonzero(counts == 0)
+    if empty.size:  # insert the unknown subword where each empty word starts
+        before = np.cumsum(counts) - counts
+        flat = np.insert(flat, before[empty], unk_id)
+        counts[empty] = 1
+    ends = np.cumsum(counts)
+    return flat.tolist(), (ends - counts).tolist(), ends.tolist()
+
+
+# ----- pooling (model side) -----
+def pool_words(
+    subwords: Tensor, starts: Tensor, ends: Tensor, mask: Tensor, mode: str = "first"
+) -> Tensor:
+    """One vector per word from its subwords' vectors.
+
+    Args:
+        subwords: ``(N, S, H)`` subword vectors.
+        starts / ends: ``(N, L)`` int64, each word's span ``[start, end)`` in ``subwords``.
+        mask: ``(N, L)`` bool, True at real words.
+        mode: ``first`` (the first subword, the usual choice for tagging), ``last`` or
+            ``mean`` (the average over the span).
+
+    Returns:
+        ``(N, L, H)``; exactly 0 at padded words.
+    """
+    n, length = starts.shape
+    hidden = subwords.shape[-1]
+    if mode in ("first", "last"):
+        index = starts if mode == "first" else ends - 1
+        index = index.clamp(0, max(subwords.shape[1] - 1, 0)).masked_fill(~mask, 0)
+        if subwords.shape[1] == 0:
+            return subwords.new_zeros(n, length, hidden)
+        pooled = subwords.gather(1, index.unsqueeze(-1).expand(n, length, hidden))
+    elif mode == "mean":
+        pooled = _mean_over_spans(subwords, ends, mask)
+    else:
+        raise ConfigError(f"model.embedding.pooling={mode!r}: expected one of {POOLINGS}")
+    return pooled.masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+def _mean_over_spans(subwords: Tensor, ends: Tensor, mask: Tensor) -> Tensor:
+    """Average each word's subwords: every subword is added to the word whose span holds it
+    (found by ``searchsorted`` on the span ends; padded subwords go to a spare column)."""
+    n, length = ends.shape
+    size = subwords.shape[1]
+    # padded words end past every subword, so the ends stay sorted and catch nothing real
+    sorted_ends = ends.masked_fill(~mask, size + 1).contiguous()
+    positions = torch.arange(size, device=ends.device).expand(n, size).contiguous()
+    owner = torch.searchsorted(sorted_ends, positions, right=True)  # (N, S) in [0, L]
+    sums = subwords.new_zeros(n, length + 1, subwords.shape[-1])
+    sums.scatter_add_(1, owner.unsqueeze(-1).expand_as(subwords), subwords)
+    counts = subwords.new_zeros(n, length + 1).scatter_add_(
+        1, owner, subwords.new_ones(owner.shape)
+    )
+    return sums[:, :length] / counts[:, :length].clamp(min=1).unsqueeze(-1)
+
+
+# ----- windows over long sequences (model side) -----
+@dataclass(frozen=True)
+class WindowPlan:
+    """Where each window of a batch comes from: ``rows``, ``starts``, ``sizes``: ``(B,)`` int64,
+    window ``b`` holds subwords ``[starts[b], starts[b] + sizes[b])`` of row ``rows[b]``."""
+
+    rows: Tensor
+    starts: Tensor
+    sizes: Tensor
+
+    def __len__(self) -> int:
+        return int(self.rows.shape[0])
+
+    def to(self, device: torch.device) -> WindowPlan:
+        return WindowPlan(self.rows.to(device), self.starts.to(device), self.sizes.to(device))
+
+
+def plan_windows(lengths: Sequence[int], window: int, stride: int) -> WindowPlan:
+    """Cut each row's ``lengths[i]`` subwords into windows of at most ``window`` subwords;
+    neighbours share ``stride`` subwords, the last window ends at the row's end, an empty row
+    gets one empty window (so every row has a window)."""
+    if window < 1 or not 0 <= stride < window:
+        raise ConfigError(
+            f"model.embedding.stride={stride}: expected 0 <= stride < the window of {window} "
+            "subwords (the model's positions minus its special tokens)"
+        )
+    step = window - stride
+    rows: list[int] = []
+    starts: list[int] = []
+    sizes: list[int] = []
+    for row, length in enumerate(lengths):
+        count = 1 if length <= window else -(-(length - window) // step) + 1
+        for k in range(count):
+            start = min(k * step, max(length - window, 0))
+            rows.append(row)
+            starts.append(start)
+            sizes.append(min(window, length - start))
+    return WindowPlan(*(torch.tensor(v, dtype=torch.int64) for v in (rows, starts, sizes)))
+
+
+def make_windows(
+    subword_ids: Tensor, plan: WindowPlan, prefix: Tensor, suffix: Tensor, pad_id: int
+) -> tuple[Tensor, Tensor]:
+    """Model inputs for every window: ``prefix + subwords + suffix``, then padding.
+
+    Args:
+        subword_ids: ``(N, S)`` int64.
+        plan: from :func:`plan_windows`, on ``subword_ids.device``.
+        prefix / suffix: 1-D int64 special ids framing every window (``[CLS]`` / ``[SEP]``).
+        pad_id: the padding id.
+
+    Returns:
+        ``input_ids (B, T)`` and ``attention_mask (B, T)`` (1 at real positions), ``T = P +
+        max(sizes) + Q``.
+    """
+    p, q = prefix.numel(), suffix.numel()
+    sizes = plan.sizes.unsqueeze(1)  # (B, 1)
+    total = p + int(plan.sizes.max()) + q if len(plan) else p + q
+    content = torch.arange(total, device=subword_ids.device).unsqueeze(0) - p  # (1, T)
+    in_content = (content >= 0) & (content < sizes)
+    in_suffix = (content >= sizes) & (content < sizes + q)
+    source = (plan.starts.unsqueeze(1) + content).clamp(0, max(subword_ids.shape[1] - 1, 0))
+    if subword_ids.shape[1]:
+        ids = subword_ids[plan.rows.unsqueeze(1), source]
+        ids = ids.masked_fill(~in_content, pad_id)
+    else:
+        ids = subword_ids.new_full((len(plan), total), pad_id)
+    if p:
+        ids = torch.where(content < 0, prefix[(content + p).clamp(0, p - 1)], ids)
+    if q:
+        ids = torch.where(in_suffix, suffix[(content - sizes).clamp(0, q - 1)], ids)
+    return ids, ((content < 0) | in_content | in_suffix).long()
+
+
+def stitch_windows(
+    hidden: Tensor, plan: WindowPlan, prefix_length: int, num_rows: int, num_subwords: int
+) -> Tensor:
+    """Window outputs back to one vector per subword.
+
+    Args:
+        hidden: ``(B, T, H)``, the model's output for :func:`make_windows`' inputs.
+        plan: the windows' plan.
+        prefix_length: special tokens before the subwords of each window.
+        num_rows / num_subwords: ``N`` and ``S`` of the batch.
+
+    Returns:
+        ``(N, S, H)``: each subword from the window where it is farthest from a window edge
+        (ties: the later window), 0 at padded subwords.
+    """
+    windows, _, size = hidden.shape
+    width = int(plan.sizes.max()) if windows else 0
+    out = hidden.new_zeros(num_rows * num_subwords, size)
+    if width == 0 or num_subwords == 0:
+        return out.reshape(num_rows, num_subwords, size)
+    offset = torch.arange(width, device=hidden.device).unsqueeze(0)  # (1, W)
+    sizes = plan.sizes.unsqueeze(1)
+    real = offset < sizes  # (B, W)
+    target = plan.rows.unsqueeze(1) * num_subwords + plan.starts.unsqueeze(1) + offset
+    context = torch.minimum(offset, sizes - 1 - offset)  # subwords to the nearer edge
+    window_index = torch.arange(windows, device=hidden.device).unsqueeze(1)
+    key = (context * windows + window_index).masked_fill(~real, -1)  # unique per window
+    target = target.masked_fill(~real, 0)
+    best = torch.full((num_rows * num_subwords,), -1, dtype=key.dtype, device=key.device)
+    best.scatter_reduce_(0, target.reshape(-1), key.reshape(-1), reduce="amax")
+    chosen = real & (key == best[target])  # (B, W): exactly one window per subword
+    content = hidden[:, prefix_length : prefix_length + width]
+    out[target[chosen]] = content[chosen]
+    return out.reshape(num_rows, num_subwords, size)

@@ -1,0 +1,129 @@
+"""Fine-tuning optimisation: parameter groups by name, and a linear warm-up/decay schedule.
+
+A pretrained transformer is fine-tuned with a learning rate ~20x smaller than the layers
+trained from scratch (the tagging head, a scalar mix, a character CNN): one rate for both either
+destroys the pretrained weights or leaves the head untrained. Both pieces are plain
+``_partial_`` configs (``configs/model/hf.yaml``, ``configs/model/scheduler/linear_warmup.yaml``),
+nothing in ``TaggerModule`` is transformer-specific: it hands ``named_parameters`` to any
+optimizer factory whose signature asks for them.
+
+    optimizer:
+      _target_: seqtagger.training.optim.grouped_optimizer
+      _partial_: true
+      optimizer: {_target_: torch.optim.AdamW, _partial_: true}
+      lr: 1.0e-3                       # every parameter no group claims
+      groups: [{prefix: embedder.transformer., lr: 5.0e-5}]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from torch import nn
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from seqtagger.errors import ConfigError
+from seqtagger.utils.config import to_plain
+
+__all__ = ["LinearWarmupDecay", "grouped_optimizer", "parameter_groups"]
+
+DEFAULT_GROUP = "default"
+
+
+def parameter_groups(
+    named_parameters: Iterable[tuple[str, nn.Parameter]],
+    groups: Sequence[Mapping[str, Any]] = (),
+    no_decay: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """Split trainable parameters into optimizer groups.
+
+    Args:
+        named_parameters: ``(name, parameter)`` pairs, named as the ``Tagger`` names them.
+        groups: each a ``prefix`` plus optimizer options (``lr``, ``weight_decay``); a parameter
+            joins the first group whose prefix starts its name, else the default group.
+        no_decay: name endings (``bias``, ``LayerNorm.weight``) whose parameters get
+            ``weight_decay=0`` inside their group (the usual BERT fine-tuning rule).
+
+    Returns:
+        torch param-group dicts with a ``name`` (the prefix without its final dot, or
+        ``default``; ``/no_decay`` added), which ``LearningRateMonitor`` logs as
+        ``lr-AdamW/<name>``. Frozen parameters and empty groups are left out.
+
+    Raises:
+        ConfigError: a group without ``prefix``, or a prefix that names no parameter (a typo
+            would otherwise silently train everything at the default rate).
+    """
+    named = list(named_parameters)
+    specs = [dict(to_plain(group)) for group in groups]
+    for index, spec in enumerate(specs):
+        prefix = spec.get("prefix")
+        if not prefix:
+            raise ConfigError(f"model.optimizer.groups.{index}: expected a `prefix` key")
+        if not any(name.startswith(prefix) for name, _ in named):
+            raise ConfigError(
+                f"model.optimizer.groups.{index}.prefix={prefix}: no parameter name starts with "
+                f"it (names look like {named[0][0] if named else '(none)'})"
+            )
+    buckets: dict[tuple[int, bool], list[nn.Parameter]] = {}
+    for name, parameter in named:
+        if not parameter.requires_grad:
+            continue
+        index = next((i for i, s in enumerate(specs) if name.startswith(s["prefix"])), -1)
+        decays = not any(name.endswith(ending) for ending in no_decay)
+        buckets.setdefault((index, decays), []).append(parameter)
+    result = []
+    for (index, decays), parameters in sorted(buckets.items(), key=lambda kv: kv[0]):
+        options = {k: v for k, v in specs[index].items() if k != "prefix"} if index >= 0 else {}
+        name = specs[index]["prefix"].rstrip(".") if index >= 0 else DEFAULT_GROUP
+        if not decays:
+            options["weight_decay"] = 0.0
+            name += "/no_decay"
+        result.append({"params": parameters, "name": name, **options})
+    return result
+
+
+def grouped_optimizer(
+    named_parameters: Iterable[tuple[str, nn.Parameter]],
+    optimizer: Callable[..., Optimizer],
+    groups: Sequence[Mapping[str, Any]] = (),
+    no_decay: Sequence[str] = (),
+    **defaults: Any,
+) -> Optimizer:
+    """``optimizer(parameter_groups(...), **defaults)``: ``defaults`` (``lr``,
+    ``weight_decay``) hold for every group that does not set its own."""
+    return optimizer(parameter_groups(named_parameters, groups, no_decay), **defaults)
+
+
+class LinearWarmupDecay(LRScheduler):
+    """Linear warm-up from 0 to each group's rate over the first ``warmup`` fraction of
+    ``total_steps``, then linear decay to 0 at ``total_steps`` (transformers'
+    ``get_linear_schedule_with_warmup``): factor ``t / w`` for ``t < w``, then
+    ``(T - t) / (T - w)``, with ``t`` the optimizer steps taken, ``w = round(warmup * T)``.
+
+    Step it every optimizer step (``model.scheduler_interval=step``); ``total_steps: auto``
+    takes the trainer's estimate. Its state is plain numbers (``weights_only`` checkpoints), and
+    ``total_steps`` in it lets a resumed run check that its length has not changed.
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, total_steps: int, warmup: float = 0.1, last_epoch: int = -1
+    ) -> None:
+        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+            raise ConfigError(f"model.scheduler.total_steps={total_steps}: expected an int >= 1")
+        if not 0.0 <= warmup < 1.0:
+            raise ConfigError(f"model.scheduler.warmup={warmup}: expected a fraction in [0, 1)")
+        self.total_steps = total_steps
+        self.warmup_steps = round(warmup * total_steps)
+        super().__init__(optimizer, last_epoch)
+
+    def factor(self, step: int) -> float:
+        """The multiplier of the base rates after ``step`` optimizer steps."""
+        if step < self.warmup_steps:
+            return step / self.warmup_steps
+        return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup_steps))
+
+    def get_lr(self) -> list[float]:
+        factor = self.factor(self.last_epoch)
+        return [base * factor for base in self.base_lrs]

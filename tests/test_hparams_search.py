@@ -1,0 +1,152 @@
+"""Hyperparameter search: the Optuna configs compose, a 3-trial search with one diverging trial
+completes and writes its summary, and what a run returns to the sweeper (issue 14)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from hydra.types import RunMode
+from omegaconf import OmegaConf
+
+from seqtagger.errors import ConfigError, SweepConfigError
+from seqtagger.training.sweep import in_search, optimized_value, run_trial, worst_value
+from tests.helpers import (
+    CONFIG_DIR,
+    check_search,
+    compose_train,
+    run_hydra_main,
+    run_module,
+    tiny_ner_overrides,
+    tiny_search_overrides,
+)
+
+pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason='pip install -e ".[sweeps]"')
+
+SEARCHES = sorted(path.stem for path in (CONFIG_DIR / "hparams_search").glob("*.yaml"))
+SEARCHED = {"model.optimizer.lr", "model.head.dropout", "model.encoder.hidden_size"}
+SEARCHED |= {"data.batch_size"}
+
+
+@pytest.mark.parametrize("search", SEARCHES)
+def test_search_configs_optimise_the_best_dev_headline(search: str, tmp_path: Path) -> None:
+    """Each search config maximises the best dev value of the data's headline metric, over the
+    learning rate, dropout, hidden size and batch size."""
+    for data, headline in (("conll2003", "val/f1_best"), ("ud_ewt", "val/acc_best")):
+        cfg = compose_train([f"hparams_search={search}", f"data={data}"], tmp_path)
+        assert cfg.optimized_metric == headline
+        sweeper = cfg.hydra.sweeper
+        assert sweeper._target_.endswith("OptunaSweeper") and sweeper.direction == "maximize"
+        assert set(sweeper.params) == SEARCHED
+        assert cfg.hydra.mode == RunMode.MULTIRUN
+        assert cfg.model.embedding.dropout == cfg.model.head.dropout  # one dropout rate
+    assert cfg.model.head._target_.endswith("CRFHead") == ("crf" in search)
+
+
+def test_a_search_composes_with_the_slurm_launcher(tmp_path: Path) -> None:
+    """The README's SLURM command: the Optuna sweeper hands each trial to submitit."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason='pip install ".[slurm]"')
+    overrides = ["experiment=conll2003_bilstm", "hparams_search=bilstm_optuna"]
+    overrides += ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.sweeper.n_jobs=8"]
+    cfg = compose_train(overrides, tmp_path)
+    assert cfg.hydra.launcher._target_.endswith("SlurmLauncher")
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper") and cfg.hydra.sweeper.n_jobs == 8
+    assert cfg.optimized_metric == "val/f1_best"
+
+
+def test_a_search_with_a_diverging_trial_completes_and_writes_its_summary(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Three trials of the real search config in this process (Hydra's basic launcher) on the
+    tiny corpus, a few steps each; trial 1's loss turns NaN. It is logged with its parameters
+    and scores -inf; the other two finish and the summary names the better of them."""
+    from seqtagger.train import main
+
+    argv = ["seqtagger-train", *tiny_search_overrides(tiny_ner_dir), f"paths.log_dir={tmp_path}"]
+    code, err = run_hydra_main(main, argv, monkeypatch, capsys)
+    assert code == 0, err[-3000:]
+    check_search(tmp_path / "train" / "multiruns" / "search", trials=3)
+
+
+@pytest.mark.slow
+def test_a_search_runs_each_trial_as_a_submitit_job(tiny_ner_dir: Path, tmp_path: Path) -> None:
+    """The same search through the submitit launcher, each trial a job (local processes here;
+    ``hydra/launcher=slurm`` on a cluster, ``tests/test_slurm.py``): a failed job would end the
+    sweep, a trial that scores -inf does not."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason='pip install ".[slurm]"')
+    args = [*tiny_search_overrides(tiny_ner_dir, trials=2), "hydra.sweeper.n_jobs=2"]
+    args += ["hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10"]
+    out = run_module("seqtagger.train", args, cwd=tmp_path, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sweep = tmp_path / "logs" / "train" / "multiruns" / "search"
+    assert (sweep / ".submitit").is_dir()
+    check_search(sweep, trials=2)
+
+
+def test_the_optimized_metric_must_be_one_the_run_logged(tmp_path: Path) -> None:
+    cfg = OmegaConf.create({"optimized_metric": "val/acc_bset"})
+    with pytest.raises(SweepConfigError) as error:
+        optimized_value(cfg, {"val/acc": 0.5, "val/acc_best": 0.6})
+    assert str(error.value) == (
+        "optimized_metric=val/acc_bset: the run logged no metric of that name; it logged: "
+        "val/acc, val/acc_best"
+    )
+    assert isinstance(error.value, ConfigError)  # exit code 2, one line
+    assert optimized_value(OmegaConf.create({"optimized_metric": "val/acc"}), {"val/acc": 1}) == 1
+    assert optimized_value(OmegaConf.create({"optimized_metric": None}), {}) is None
+
+
+def test_an_optimized_metric_never_logged_is_refused_at_start_up(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Span F1 on data without spans: refused before reading the corpus, not after a run."""
+    from seqtagger.train import main
+
+    args = [*tiny_ner_overrides(tiny_ner_dir), "data.file_scheme=plain", "data.train_scheme=plain"]
+    args += ["data.headline=acc", "optimized_metric=val/f1_best", "trainer.accelerator=cpu"]
+    argv = ["seqtagger-train", *args, f"hydra.run.dir={tmp_path / 'run'}"]
+    code, err = run_hydra_main(main, argv, monkeypatch, capsys)
+    assert code == 2
+    assert "error: optimized_metric=val/f1_best: data.train_scheme=plain has no spans" in err
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_a_failed_trial_scores_the_worst_value_and_a_sweep_error_ends_the_search(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    hydra_cfg = OmegaConf.create(
+        {
+            "mode": RunMode.MULTIRUN,
+            "job": {"num": 4},
+            "overrides": {"task": ["data=files", "model.optimizer.lr=0.5"]},
+            "sweeper": {"direction": "maximize", "params": {"model.optimizer.lr": "x"}},
+        }
+    )
+    cfg = OmegaConf.create({"optimized_metric": "val/acc_best"})
+    assert in_search(cfg, hydra_cfg) and not in_search(cfg, None)
+    assert not in_search(OmegaConf.create({"optimized_metric": None}), hydra_cfg)
+
+    def diverges(cfg):
+        raise ConfigError("the training loss is nan at step 3")
+
+    with caplog.at_level("ERROR", logger="seqtagger.training.sweep"):
+        assert run_trial(cfg, diverges, hydra_cfg) == -math.inf
+    assert "trial 4 (model.optimizer.lr=0.5) failed, scored -inf" in caplog.text
+    assert "the training loss is nan at step 3" in caplog.text
+    assert run_trial(cfg, lambda cfg: {"val/acc_best": 0.7}, hydra_cfg) == 0.7
+
+    def misnamed(cfg):
+        return optimized_value(OmegaConf.create({"optimized_metric": "val/nope"}), {})
+
+    with pytest.raises(SweepConfigError):  # the same for every trial: ends the search
+        run_trial(cfg, misnamed, hydra_cfg)
+
+
+@pytest.mark.parametrize(
+    ("direction", "worst"),
+    [("maximize", -math.inf), ("minimize", math.inf), (["minimize", "maximize"], math.inf)],
+)
+def test_the_worst_value_follows_the_direction(direction, worst) -> None:
+    assert worst_value(OmegaConf.create({"sweeper": {"direction": direction}})) == worst
+    assert worst_value(None) == -math.inf
