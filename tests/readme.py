@@ -28,7 +28,8 @@ SKIPS: dict[str, str] = {
     r"^sbatch\b": "submits a SLURM job: tests/test_slurm.py does, on a local cluster (-m slurm)",
     r"hydra/launcher=slurm": "submits SLURM jobs through submitit: tests/test_slurm.py (-m slurm)",
     r"^(sudo )?bash scripts/slurm/local_cluster\.sh": "sets up SLURM as root (CI step 3)",
-    r"\btrainer=(gpu|ddp|multinode)\b|accelerator=(gpu|cuda)|device[= ]cuda": "needs GPUs "
+    r"\btrainer=(gpu|ddp|multinode)\b|accelerator=(gpu|cuda)|device[= ]cuda|--device cpu cuda"
+    r"|experiment=ud_ewt_gpu_fast": "needs GPUs "
     "(tests/test_ddp.py runs the DDP code path on CPU ranks)",
     r"\bdata=hub\b": "downloads from the Hugging Face hub; tests/test_readers.py and "
     "tests/test_datamodule.py read a local folder in the hub's layout",
@@ -59,6 +60,17 @@ SCRIPT_ARGS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
     "scripts/bench_data.py": ({}, []),
     "scripts/count_corpora.py": ({}, []),
     "scripts/make_format_examples.py": ({}, ["{tmp}"]),  # not over the committed examples
+    "scripts/benchmark.py": (
+        {"--corpus": ["synthetic"], "--synthetic-sentences": ["64"], "--settings": ["bilstm"]}
+        | {"--batch-sizes": ["8"], "--batches": ["2"], "--warmup": ["1"], "--val-batches": ["1"]}
+        | {"--repeats": ["1"], "--loss-reps": ["1"], "--out": ["{tmp}/b.json"]},
+        [],
+    ),
+    "scripts/scaling.py": (
+        {"--scales": ["1"], "--max-batches": ["2"], "--val-batches": ["1"]}
+        | {"--out": ["{tmp}/s.json"], "--workdir": ["{tmp}/corpora"]},
+        [],
+    ),
 }
 _OPERATORS = {"&&", ";", "||"}  # between commands; "|" joins stages of one command
 _REDIRECTS = {">", ">>", "<"}

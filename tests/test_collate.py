@@ -15,7 +15,7 @@ ROWS = {
     "tag_ids": [[0, 1, 2], [1], [2, 0]],
     "length": [3, 1, 2],
 }
-KEYS = {"token_ids", "char_ids", "tag_ids", "lengths", "mask", "index"}
+KEYS = {"token_ids", "char_ids", "tag_ids", "lengths", "mask", "index", "lengths_cpu"}
 
 
 @pytest.fixture

@@ -52,6 +52,20 @@ def test_loaders_yield_padded_batches(tiny_ner_dir: Path) -> None:
     assert sorted(seen) == list(range(40))
 
 
+def test_loader_options_pin_memory_on_cuda_and_workers(tiny_ner_dir: Path) -> None:
+    """pin_memory null: pinned only when the trainer runs on a CUDA device (none here)."""
+    datamodule = make_datamodule(tiny_ner_dir)
+    datamodule.setup("fit")
+    assert datamodule.pin_memory is None and not datamodule.train_dataloader().pin_memory
+    pinned = make_datamodule(tiny_ner_dir, pin_memory=True, num_workers=1)
+    pinned.setup("fit")
+    loader = pinned.train_dataloader()
+    assert loader.pin_memory and loader.num_workers == 1 and loader.persistent_workers
+    single = make_datamodule(tiny_ner_dir, persistent_workers=False, num_workers=1)
+    single.setup("fit")
+    assert not single.train_dataloader().persistent_workers
+
+
 def test_data_is_encoded_with_the_embedders_featurizer(tiny_ner_dir: Path) -> None:
     """An embedder without characters gets batches without char ids, and says so in data_info
     (the checkpoint rebuilds the same featurizer for prediction)."""

@@ -71,6 +71,7 @@ CHECKPOINT_DATA: dict[str, list[str]] = {
     ],
 }
 SCRIPTS_ON_CORPORA = {"bench_crf.py", "bench_train.py", "bench_data.py", "count_corpora.py"}
+SCRIPTS_ON_CORPORA |= {"scaling.py"}
 NO_CORPORA = "no real corpora: set SEQTAGGER_DATA_DIR to a folder with ud_en_ewt/, conll2003/"
 # Hydra's flags and those that take a value: moved before the overrides, so that the overrides
 # the test appends still follow the command's own
@@ -248,6 +249,7 @@ def rewrite(
             pytest.skip(f"{script} reads the real corpora: {NO_CORPORA}")
         flags, extra = SCRIPT_ARGS[args[0]]
         extra = [arg.replace("{tmp}", str(out)) for arg in extra]
+        flags = {flag: [v.replace("{tmp}", str(out)) for v in vs] for flag, vs in flags.items()}
         return [program, args[0], *set_flags(args[1:], flags), *extra]
     return [program, *args]  # printf, echo, cat: as written
 
@@ -272,6 +274,7 @@ def run_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
         code = predict_main(argv[1:])
         return code, capsys.readouterr().err
     monkeypatch.setattr("sys.argv", argv[1:])  # python SCRIPT ARGS
+    monkeypatch.syspath_prepend(str(Path(argv[1]).resolve().parent))  # as `python SCRIPT` does
     try:
         runpy.run_path(argv[1], run_name="__main__")
         code = 0

@@ -8,7 +8,8 @@ What it owns, and why:
   ``torch.load(weights_only=True)`` (see ``from_checkpoint``).
 - The head owns its loss and its decoding (``head.loss``, ``head.decode``): nothing here is
   head-specific. Targets are range-checked on the host in ``on_before_batch_transfer``, where
-  that costs no device sync.
+  that costs no device sync, and the lengths' CPU copy (``lengths_cpu``, for packing) is kept
+  on the host in ``transfer_batch_to_device``.
 - Metrics are one ``MetricCollection`` per stage with sum-reduced states (correct under DDP);
   adding a metric is one line in ``_stage_scores``. No per-step host sync is needed for logging:
   values stay on the device until Lightning logs them.
@@ -37,6 +38,7 @@ from seqtagger.checkpoint import (
     check_fits,
     load_checkpoint,
 )
+from seqtagger.data.collate import HOST_KEYS
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
@@ -46,10 +48,14 @@ from seqtagger.models.tagger import Tagger, build_tagger
 from seqtagger.utils.config import to_plain
 
 # Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
-# overrides on_before_batch_transfer on purpose (host-side target checks) and is used with a
-# datamodule; and epoch-level values come from torchmetrics' compute(), already reduced across
-# ranks, so sync_dist would only average equal numbers.
-warnings.filterwarnings("ignore", message=r".*overridden `on_before_batch_transfer` in `Lightni")
+# overrides on_before_batch_transfer and transfer_batch_to_device on purpose (host-side target
+# checks, the lengths' host copy) and is used with a datamodule; and epoch-level values come from
+# torchmetrics' compute(), already reduced across ranks, so sync_dist would only average equal
+# numbers.
+warnings.filterwarnings(
+    "ignore",
+    message=r".*overridden `(on_before_batch_transfer|transfer_batch_to_device)` in `Lightni",
+)
 warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(val|test|train)/")
 
 STAGES = ("train", "val", "test")
@@ -236,6 +242,17 @@ class TaggerModule(LightningModule):
         if "tag_ids" in batch and self.tagger is not None and self.device.type != "cpu":
             check_targets(batch["tag_ids"], len(self.labels), ignore_index=IGNORE_INDEX)
         return batch
+
+    def transfer_batch_to_device(
+        self, batch: Any, device: torch.device, dataloader_idx: int
+    ) -> Any:
+        """Lightning's transfer for every tensor except ``HOST_KEYS``: ``lengths_cpu`` stays on
+        the host, where the BiLSTM's packing reads it without waiting for the device."""
+        if not isinstance(batch, Mapping):
+            return super().transfer_batch_to_device(batch, device, dataloader_idx)
+        host = {key: batch[key] for key in HOST_KEYS if key in batch}
+        rest = {key: value for key, value in batch.items() if key not in host}
+        return {**super().transfer_batch_to_device(rest, device, dataloader_idx), **host}
 
     def model_step(self, batch: Mapping[str, Tensor]) -> tuple[Tensor, Tensor]:
         """The head's loss and decoded tag ids ``(N, L)`` for a batch with ``tag_ids``."""

@@ -28,6 +28,10 @@ LENGTHS_SUFFIX = "_lengths"
 """Row key of the inner lengths of a nested column: ``char_ids`` -> ``char_ids_lengths``."""
 PAD_VALUES = {"tag_ids": IGNORE_INDEX}
 """Padding of columns that do not pad with 0 (``tag_ids`` pad with the loss' ignore index)."""
+HOST_KEYS = frozenset({"lengths_cpu"})
+"""Batch keys that stay on the host when a batch moves to a device (``batch_to_device``, the
+module's ``transfer_batch_to_device``): ``lengths_cpu`` is what ``pack_padded_sequence`` reads,
+so the BiLSTM never copies lengths back from the GPU (a device sync per batch)."""
 
 
 def _flat(column: pa.ChunkedArray | pa.Array) -> tuple[Any, np.ndarray]:
@@ -169,7 +173,8 @@ def collate_batch(
 
     Returns every id column padded (``token_ids (N, L)``, ``char_ids (N, L, W)``, ``tag_ids (N,
     L)`` padded with -100, ...; 0 unless ``pad_values``/``PAD_VALUES`` say otherwise), plus
-    ``lengths (N,)`` int64, ``mask (N, L)`` bool (True at real tokens) and ``index (N,)``.
+    ``lengths (N,)`` int64, ``mask (N, L)`` bool (True at real tokens), ``index (N,)`` and
+    ``lengths_cpu (N,)`` int64, a copy of ``lengths`` that stays on the host (``HOST_KEYS``).
     """
     if not rows:
         raise ValueError("collate_batch: empty batch")
@@ -179,6 +184,7 @@ def collate_batch(
         "lengths": torch.from_numpy(lengths),
         "mask": torch.from_numpy(np.arange(max(int(lengths.max()), 1)) < lengths[:, None]),
         "index": torch.tensor([r["index"] for r in rows], dtype=torch.int64),
+        "lengths_cpu": torch.from_numpy(lengths.copy()),
     }
     for name in rows[0]:
         if name in ("length", "index") or name.endswith(LENGTHS_SUFFIX):
@@ -186,3 +192,16 @@ def collate_batch(
         pad = _pad_nested if name + LENGTHS_SUFFIX in rows[0] else _pad_flat
         batch[name] = torch.from_numpy(pad(rows, name, fills.get(name, 0)))
     return batch
+
+
+def batch_to_device(
+    batch: Mapping[str, torch.Tensor], device: torch.device | str
+) -> dict[str, torch.Tensor]:
+    """Move every tensor of a collated batch to ``device``, except ``HOST_KEYS`` (host copies).
+
+    Copies are ``non_blocking`` (asynchronous from pinned memory), as Lightning's own transfer.
+    """
+    return {
+        name: value if name in HOST_KEYS else value.to(device, non_blocking=True)
+        for name, value in batch.items()
+    }

@@ -96,6 +96,11 @@ class TaggingDataModule(LightningDataModule):
         max_length: training sentences longer than this are split (never truncated); dev
             and test are always scored whole.
         unknown_labels: ``error`` or ``map_to_o`` for dev/test tags the training split lacks.
+        num_workers / persistent_workers: loader worker processes (0: batches are collated in
+            the training process, often the fastest for small taggers) and whether they live
+            across epochs (only with ``num_workers > 0``).
+        pin_memory: page-locked batches (asynchronous copies to the GPU); ``None``: on when the
+            trainer runs on a CUDA device.
         prepare_data_per_node: False: one process of the whole job fills the datasets cache
             (``cache_dir`` on a file system the nodes share); True: one per node (a cache on
             node-local disk). The other ranks read the filled cache in ``setup``.
@@ -120,7 +125,8 @@ class TaggingDataModule(LightningDataModule):
         eval_batch_size: int | None = None,
         batch_unit: str = "sentences",
         num_workers: int = 0,
-        pin_memory: bool = False,
+        pin_memory: bool | None = None,
+        persistent_workers: bool = True,
         seed: int = 0,
         prepare_data_per_node: bool = False,
     ) -> None:
@@ -159,6 +165,7 @@ class TaggingDataModule(LightningDataModule):
         self.batch_unit = batch_unit
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers
         self.seed = seed
         self.vocabs: dict[str, Vocab] | None = None
         self.datasets: dict[str, TaggedDataset] = {}
@@ -316,9 +323,16 @@ class TaggingDataModule(LightningDataModule):
             batch_sampler=sampler,
             collate_fn=partial(collate_batch, pad_values=self.featurizer.pad_values),
             num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            pin_memory=self._pin_memory(),
+            persistent_workers=self.persistent_workers and self.num_workers > 0,
         )
+
+    def _pin_memory(self) -> bool:
+        """``pin_memory``, or (``None``) whether the trainer's device is a CUDA GPU."""
+        if self.pin_memory is not None:
+            return bool(self.pin_memory)
+        trainer = self.trainer
+        return trainer is not None and trainer.strategy.root_device.type == "cuda"
 
     def train_dataloader(self) -> DataLoader:
         # Lightning turns shuffling off for overfit_batches only in its own samplers

@@ -13,7 +13,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ FORMAT_VERSION = 1
 _DIGIT = re.compile(r"\d")
 _SORTS = ("frequency", "alpha")
 MIN_COVERAGE = 0.5  # warn when the word vocabulary covers less of the training tokens
+ROWS_PER_READ = 10_000  # rows of a split turned into Python lists at a time
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +249,7 @@ def build_vocabs(
     """
     if "tags" not in train.column_names:
         raise CorpusFormatError("build_vocabs: the training split has no 'tags' column")
-    tokens = train.select_columns(["tokens"]).with_format(None)[:]["tokens"]
-    word_counts = Counter(chain.from_iterable(tokens))
+    word_counts = Counter(chain.from_iterable(_rows(train, "tokens")))
     words = Vocab.from_counts(
         word_counts,
         min_freq=min_freq,
@@ -261,8 +261,15 @@ def build_vocabs(
     return {
         "words": words,
         "chars": Vocab.chars_from_word_counts(word_counts),
-        "labels": build_labels(train["tags"], scheme),
+        "labels": build_labels(_rows(train, "tags"), scheme),
     }
+
+
+def _rows(dataset: datasets.Dataset, column: str) -> Iterator[list[str]]:
+    """One list column, row by row, read ``ROWS_PER_READ`` rows at a time: counting never holds
+    a whole split's strings in memory (at 20M tokens that was gigabytes)."""
+    for batch in dataset.select_columns([column]).with_format(None).iter(ROWS_PER_READ):
+        yield from batch[column]
 
 
 def build_labels(tag_sequences: Iterable[Iterable[str]], scheme: str) -> Vocab:

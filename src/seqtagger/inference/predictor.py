@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from seqtagger.data.collate import collate_batch, rows_from_columns
+from seqtagger.data.collate import batch_to_device, collate_batch, rows_from_columns
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
 from seqtagger.errors import ConfigError
 from seqtagger.inference.streaming import OrderedWriter, windowed_batches
@@ -76,7 +76,7 @@ class Predictor:
         the training featurizer, collate and the head's own decoding."""
         rows = rows_from_columns(self.featurizer.encode(sentences))
         batch = collate_batch(rows, pad_values=self.featurizer.pad_values)
-        batch = {name: tensor.to(self.device, non_blocking=True) for name, tensor in batch.items()}
+        batch = batch_to_device(batch, self.device)  # lengths_cpu stays on the host
         logits = self.module(batch)  # (N, L, C)
         tag_ids = self.module.tagger.head.decode(logits, batch["mask"]).cpu().tolist()  # (N, L)
         return [ids[: len(tokens)] for ids, tokens in zip(tag_ids, sentences, strict=True)]

@@ -1,7 +1,10 @@
 """Contextual encoders over embedded tokens: BiLSTM, Transformer, and the identity.
 
 All share one interface, ``forward(x (N, L, D), lengths (N,), mask (N, L) bool) -> (N, L, H)``
-with ``output_size = H``, and all guarantee padding invariance: the outputs at real tokens do not
+with ``output_size = H``. ``lengths`` are int64 on the host (the ``Tagger`` passes the batch's
+``lengths_cpu``, which never goes to the GPU): host-side bookkeeping such as packing reads them
+without a device sync; ``mask`` is on ``x``'s device for device-side work. All guarantee
+padding invariance: the outputs at real tokens do not
 depend on what sits at padded positions nor on how much padding follows, and padded positions
 output exactly 0. Thin wrappers around ``nn.LSTM`` / ``nn.TransformerEncoder`` that add exactly
 that guarantee (packing, key-padding masks, positions), which the bare modules leave to the caller.
@@ -41,10 +44,12 @@ class IdentityEncoder(nn.Module):
 class BiLSTMEncoder(nn.Module):
     """Bidirectional LSTM; ``hidden_size`` is the total output size (``hidden_size // 2`` each way).
 
-    Sequences are packed (``pack_padded_sequence(enforce_sorted=False)``), so the backward
-    direction starts at each sentence's last real token and padding never reaches real tokens.
-    ``lengths`` go to the CPU as packing requires (one small copy per batch). Empty sentences
-    (length 0) are tolerated and output zeros. ``dropout`` applies between stacked layers only.
+    Sequences are packed, so the backward direction starts at each sentence's last real token and
+    padding never reaches real tokens. The packing order is computed on the host from the host
+    lengths: ``pack_padded_sequence(enforce_sorted=False)`` would keep the order on the device
+    and ``pad_packed_sequence`` copies it back (``unsorted_indices.cpu()``), a device sync per
+    batch. Empty sentences (length 0) are tolerated and output zeros. ``dropout`` applies
+    between stacked layers only.
     """
 
     def __init__(
@@ -67,13 +72,21 @@ class BiLSTMEncoder(nn.Module):
         self.output_size = hidden_size
 
     def forward(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
-        """``x (N, L, D)``, ``lengths (N,)``, ``mask (N, L)`` -> ``(N, L, hidden_size)``."""
+        """``x (N, L, D)``, ``lengths (N,)`` int64 on the host, ``mask (N, L)`` -> ``(N, L,
+        hidden_size)``."""
+        if lengths.device.type != "cpu":  # a device sync; the Tagger passes a host copy instead
+            lengths = lengths.cpu()
+        sorted_lengths, order = torch.sort(lengths.clamp(min=1), descending=True)  # host
+        restore = torch.empty_like(order)
+        restore[order] = torch.arange(len(order))
+        order = order.to(x.device, non_blocking=True)  # host -> device: no wait
+        restore = restore.to(x.device, non_blocking=True)
         packed = pack_padded_sequence(
-            x, lengths.cpu().clamp(min=1), batch_first=True, enforce_sorted=False
+            x.index_select(0, order), sorted_lengths, batch_first=True, enforce_sorted=True
         )
         output, _ = self.lstm(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
-        return _zero_padding(output, mask)
+        return _zero_padding(output.index_select(0, restore), mask)
 
 
 def sinusoidal_positions(length: int, d_model: int, device=None, dtype=None) -> Tensor:

@@ -19,14 +19,15 @@ from torch import Tensor, nn
 from seqtagger.errors import ConfigError
 from seqtagger.models.heads import Head
 
-__all__ = ["Tagger", "build_tagger"]
+__all__ = ["Tagger", "build_tagger", "host_lengths"]
 
 
 class Tagger(nn.Module):
     """``forward(batch) -> logits (N, L, C)`` from a ``collate_batch`` dict.
 
-    The embedder reads its featurizer's columns, the encoder ``lengths (N,)`` and ``mask (N,
-    L)``. The logits are unnormalised; ``head.loss`` and ``head.decode`` read them.
+    The embedder reads its featurizer's columns, the encoder the host lengths ``(N,)`` (the
+    batch's ``lengths_cpu``) and ``mask (N, L)``. The logits are unnormalised; ``head.loss``
+    and ``head.decode`` read them.
     """
 
     def __init__(self, embedder: nn.Module, encoder: nn.Module, head: Head) -> None:
@@ -41,8 +42,15 @@ class Tagger(nn.Module):
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         embedded = self.embedder(batch)  # (N, L, D)
-        encoded = self.encoder(embedded, batch["lengths"], batch["mask"])  # (N, L, H)
+        encoded = self.encoder(embedded, host_lengths(batch), batch["mask"])  # (N, L, H)
         return self.head(encoded)  # (N, L, C)
+
+
+def host_lengths(batch: Mapping[str, Tensor]) -> Tensor:
+    """The batch's lengths ``(N,)`` on the host: ``lengths_cpu`` from ``collate_batch``, which
+    never left the CPU. A batch built without it pays one copy (a device sync on a GPU)."""
+    lengths = batch.get("lengths_cpu")
+    return lengths if lengths is not None else batch["lengths"].cpu()
 
 
 def _partial(config: Mapping, key: str):
