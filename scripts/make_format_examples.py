@@ -20,15 +20,16 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-# tokens, NER tags (IOB2) and UPOS tags, space-separated
+# tokens, NER tags (IOB2) and UPOS tags, space-separated; sentences made up for the examples
+# (no corpus text is copied into the project)
 _ROWS = [
     (
-        "EU rejects German call to boycott British lamb .",
-        "B-ORG O B-MISC O O O B-MISC O O",
-        "PROPN VERB ADJ NOUN PART VERB ADJ NOUN PUNCT",
+        "Nordwind Ltd sells Danish cheese to Brazil .",
+        "B-ORG I-ORG O B-MISC O O B-LOC O",
+        "PROPN PROPN VERB ADJ NOUN ADP PROPN PUNCT",
     ),
     (
-        "Peter Blackburn visited the United Nations in New York on Monday .",
+        "Maria Lopez visited the World Bank in Buenos Aires on Friday .",
         "B-PER I-PER O O B-ORG I-ORG O B-LOC I-LOC O O O",
         "PROPN PROPN VERB DET PROPN PROPN ADP PROPN PROPN ADP PROPN PUNCT",
     ),
