@@ -8,7 +8,6 @@ but not timed). CUDA work is synchronised before every clock read.
 
 from __future__ import annotations
 
-import inspect
 import shutil
 import tempfile
 import time
@@ -32,6 +31,7 @@ from seqtagger.data.collate import batch_to_device, collate_batch
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.heads import LinearHead
+from seqtagger.training.optim import build_optimizer
 from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers, to_plain
 
 
@@ -84,20 +84,11 @@ def plain_loss(head: torch.nn.Module, logits: torch.Tensor, batch: dict) -> torc
     return head.loss(logits, batch)
 
 
-def make_optimizer(config: DictConfig, tagger: torch.nn.Module) -> torch.optim.Optimizer:
-    """The config's optimizer over the tagger's parameters, in named groups when its factory
-    asks for ``named_parameters`` (``model=hf``: a smaller rate for the pretrained weights)."""
-    factory = hydra.utils.instantiate(config)
-    if "named_parameters" in inspect.signature(factory).parameters:
-        return factory(named_parameters=list(tagger.named_parameters()))
-    return factory(params=tagger.parameters())
-
-
 def plain_train(cell: Cell) -> dict[str, float]:
     """Train ``batches`` steps (forward, loss, backward, clipping, optimizer step), then score
     ``val_batches`` dev batches and save the weights, as an epoch of the framework does."""
     tagger = build_module(cell).tagger.to(cell.device).train()
-    optimizer = make_optimizer(cell.cfg.model.optimizer, tagger)
+    optimizer = build_optimizer(cell.cfg.model.optimizer, tagger.named_parameters())
     clip = cell.cfg.trainer.get("gradient_clip_val")
     loader = iter(cell.datamodule.train_dataloader())
     tokens, start = 0, 0.0

@@ -17,8 +17,6 @@ What it owns, and why:
 
 from __future__ import annotations
 
-import inspect
-import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -45,6 +43,7 @@ from seqtagger.errors import ConfigError
 from seqtagger.metrics.span_f1 import SpanF1
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.tagger import Tagger, build_tagger
+from seqtagger.training.optim import build_optimizer, total_steps
 from seqtagger.utils.config import to_plain
 
 # Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
@@ -327,7 +326,7 @@ class TaggerModule(LightningModule):
             return {"optimizer": optimizer}
         kwargs = {}
         if scheduler_cfg.get("total_steps") == "auto":
-            kwargs["total_steps"] = self._total_steps()
+            kwargs["total_steps"] = total_steps(self.trainer, self._resumed_total_steps)
         scheduler = hydra.utils.instantiate(scheduler_cfg, **kwargs)(optimizer=optimizer)
         return {
             "optimizer": optimizer,
@@ -340,36 +339,8 @@ class TaggerModule(LightningModule):
         }
 
     def _optimizer(self) -> torch.optim.Optimizer:
-        """The ``_partial_`` optimizer called with the parameters; a factory that asks for
-        ``named_parameters`` (``training/optim.py``: parameter groups by name prefix) gets
-        them as the ``Tagger`` names them (``embedder.transformer.…``)."""
-        factory = hydra.utils.instantiate(self.hparams.optimizer)
-        if "named_parameters" in inspect.signature(factory).parameters:
-            named = [(name.removeprefix("tagger."), p) for name, p in self.named_parameters()]
-            return factory(named_parameters=named)
-        return factory(params=self.parameters())
-
-    def _total_steps(self) -> int:
-        """The run's optimizer steps for ``total_steps: auto``; a resumed run must keep the
-        number its schedule was built for (the scheduler's state fixes it)."""
-        steps = self.trainer.estimated_stepping_batches
-        if not math.isfinite(steps):
-            raise ConfigError(
-                f"model.scheduler.total_steps=auto needs a run of known length, but "
-                f"trainer.max_epochs={self.trainer.max_epochs} and trainer.max_steps="
-                f"{self.trainer.max_steps} set none: give trainer.max_epochs or "
-                "trainer.max_steps, or a number for model.scheduler.total_steps"
-            )
-        steps = int(steps)
-        resumed = self._resumed_total_steps
-        if resumed is not None and resumed != steps:
-            raise ConfigError(
-                f"trainer.max_epochs={self.trainer.max_epochs}: this run has {steps} optimizer "
-                f"steps, but the checkpoint's LR schedule was fixed by its first run at "
-                f"{resumed} steps. Resume with the first run's trainer.max_epochs (and "
-                "limit_train_batches, batch size), or start a new run (ckpt_path=null)"
-            )
-        return steps
+        named = ((name.removeprefix("tagger."), p) for name, p in self.named_parameters())
+        return build_optimizer(self.hparams.optimizer, named)
 
     # ----- checkpoints carry their own vocabularies (see seqtagger.checkpoint) -----
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

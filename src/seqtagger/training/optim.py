@@ -1,4 +1,5 @@
-"""Fine-tuning optimisation: parameter groups by name, and a linear warm-up/decay schedule.
+"""Optimisation: the configured optimizer and schedule length, parameter groups by name for
+fine-tuning, and a linear warm-up/decay schedule.
 
 A pretrained transformer is fine-tuned with a learning rate ~20x smaller than the layers
 trained from scratch (the tagging head, a scalar mix, a character CNN): one rate for both either
@@ -17,9 +18,12 @@ optimizer factory whose signature asks for them.
 
 from __future__ import annotations
 
+import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import hydra
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -82,6 +86,39 @@ def parameter_groups(
             name += "/no_decay"
         result.append({"params": parameters, "name": name, **options})
     return result
+
+
+def build_optimizer(config: Any, named_parameters: Iterable[tuple[str, nn.Parameter]]) -> Optimizer:
+    """The ``_partial_`` optimizer ``config`` called with the parameters. A factory that asks for
+    ``named_parameters`` (:func:`grouped_optimizer`) gets them as the ``Tagger`` names them
+    (``embedder.transformer.…``); any other gets the bare parameters."""
+    factory = hydra.utils.instantiate(config)
+    named = list(named_parameters)
+    if "named_parameters" in inspect.signature(factory).parameters:
+        return factory(named_parameters=named)
+    return factory(params=[parameter for _, parameter in named])
+
+
+def total_steps(trainer: Any, resumed: int | None) -> int:
+    """The run's optimizer steps for a schedule's ``total_steps: auto``. A resumed run must keep
+    the number its schedule was built for (``resumed``: the checkpoint scheduler's)."""
+    steps = trainer.estimated_stepping_batches
+    if not math.isfinite(steps):
+        raise ConfigError(
+            f"model.scheduler.total_steps=auto needs a run of known length, but "
+            f"trainer.max_epochs={trainer.max_epochs} and trainer.max_steps="
+            f"{trainer.max_steps} set none: give trainer.max_epochs or "
+            "trainer.max_steps, or a number for model.scheduler.total_steps"
+        )
+    steps = int(steps)
+    if resumed is not None and resumed != steps:
+        raise ConfigError(
+            f"trainer.max_epochs={trainer.max_epochs}: this run has {steps} optimizer "
+            f"steps, but the checkpoint's LR schedule was fixed by its first run at "
+            f"{resumed} steps. Resume with the first run's trainer.max_epochs (and "
+            "limit_train_batches, batch size), or start a new run (ckpt_path=null)"
+        )
+    return steps
 
 
 def grouped_optimizer(
