@@ -32,6 +32,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
+from bench_train import TRAINING_ONLY
 from hydra import compose, initialize_config_dir
 
 from seqtagger.inference import Predictor
@@ -70,18 +71,11 @@ def train_words_per_second(cfg, datamodule, device: str, batches: int, warmup: i
     module = hydra.utils.instantiate(cfg.model, _recursive_=False, data_info=datamodule.data_info())
     timer = StepTimer(warmup)
     trainer = L.Trainer(
+        **TRAINING_ONLY,
         accelerator=device,
-        devices=1,
         precision=cfg.trainer.precision,
         max_steps=batches + warmup,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         gradient_clip_val=cfg.trainer.gradient_clip_val,
-        use_distributed_sampler=False,
         callbacks=[timer],
     )
     trainer.fit(module, datamodule=datamodule)

@@ -37,6 +37,19 @@ class EpochTimer(L.Callback):
         self.seconds = time.perf_counter() - self.start
 
 
+# a Trainer that only trains: no validation, checkpoints, logger, progress bar or summary
+TRAINING_ONLY = {
+    "devices": 1,
+    "limit_val_batches": 0,
+    "num_sanity_val_steps": 0,
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "use_distributed_sampler": False,
+}
+
+
 def build(cfg, datamodule):
     L.seed_everything(0, verbose=False)
     return hydra.utils.instantiate(cfg.model, _recursive_=False, data_info=datamodule.data_info())
@@ -46,18 +59,11 @@ def run_lightning(cfg, datamodule, batches: int) -> float:
     module = build(cfg, datamodule)
     timer = EpochTimer()
     trainer = L.Trainer(
+        **TRAINING_ONLY,
         accelerator="cpu",
-        devices=1,
         max_epochs=1,
         limit_train_batches=batches,
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         gradient_clip_val=5.0,
-        use_distributed_sampler=False,
         callbacks=[timer],
     )
     trainer.fit(module, datamodule=datamodule)

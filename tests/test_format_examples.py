@@ -3,14 +3,12 @@ trained on, so the files the README points newcomers at are known to work."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from seqtagger.data.readers import FORMATS, format_for_path, reader_for_path
-from tests.helpers import REPO_ROOT, compose_train
+from tests.helpers import REPO_ROOT, compose_train, load_script
 
 EXAMPLES_DIR = REPO_ROOT / "docs" / "examples"
 # example -> (format the readers pick for it, file scheme, headline metric)
@@ -24,17 +22,7 @@ EXAMPLES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def load_script() -> ModuleType:
-    """``scripts/make_format_examples.py`` as a module (scripts/ is not a package)."""
-    path = REPO_ROOT / "scripts" / "make_format_examples.py"
-    spec = importlib.util.spec_from_file_location("make_format_examples", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SCRIPT = load_script()
+SCRIPT = load_script("make_format_examples")
 
 
 def test_every_format_has_an_example() -> None:

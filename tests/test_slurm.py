@@ -226,25 +226,38 @@ def test_requeued_job_resumes_from_its_last_epoch_and_matches_an_uninterrupted_r
     assert metrics[0] == pytest.approx(metrics[1], abs=1e-6)
 
 
+def submit_multirun(
+    partition: str, overrides: list[str], cwd: Path, flags: tuple[str, ...] = ()
+) -> None:
+    """``seqtagger-train FLAGS hydra/launcher=slurm OVERRIDES`` in ``cwd``, one small job per
+    run, waited for; it must succeed (Hydra's flags go before the overrides)."""
+    command = [
+        *(sys.executable, "-m", "seqtagger.train", *flags, "hydra/launcher=slurm"),
+        f"hydra.launcher.partition={partition}",
+        *("hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"),
+        *overrides,
+    ]
+    out = subprocess.run(
+        command, cwd=cwd, env=job_env(cwd), capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
+def slurm_jobs(sweep: Path) -> set[str]:
+    """The job ids (``JOBID_TASK``) submitit kept files for under ``sweep``."""
+    names = {path.name for path in (sweep / ".submitit").iterdir()}
+    return {name for name in names if re.fullmatch(r"\d+_\d+", name)}
+
+
 @pytest.mark.slurm
 def test_submitit_sweep_runs_each_trial_as_a_job_in_its_own_folder(
     partition: str, tiny_ner_dir: Path, tmp_path: Path
 ) -> None:
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install .[slurm]")
-    command = [
-        *(sys.executable, "-m", "seqtagger.train", "-m", "hydra/launcher=slurm"),
-        f"hydra.launcher.partition={partition}",
-        *("hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"),
-        *train_overrides(tiny_ner_dir, 1),
-        "seed=1,2",
-    ]
-    out = subprocess.run(
-        command, cwd=tmp_path, env=job_env(tmp_path), capture_output=True, text=True, timeout=600
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
+    overrides = [*train_overrides(tiny_ner_dir, 1), "seed=1,2"]
+    submit_multirun(partition, overrides, tmp_path, flags=("-m",))
     (sweep,) = (tmp_path / "logs" / "train" / "multiruns").iterdir()
-    jobs = list((sweep / ".submitit").iterdir())
-    assert len({path.name for path in jobs if re.fullmatch(r"\d+_\d+", path.name)}) == 2
+    assert len(slurm_jobs(sweep)) == 2
     for trial, seed in (("0", 1), ("1", 2)):
         run = sweep / trial
         assert (run / "metrics.json").is_file() and (run / "train.log").is_file()
@@ -259,18 +272,8 @@ def test_optuna_search_runs_each_trial_as_a_slurm_job(
     the diverging one scored -inf, the summary written beside them."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason="pip install .[slurm]")
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason="pip install .[sweeps]")
-    command = [
-        *(sys.executable, "-m", "seqtagger.train", "hydra/launcher=slurm"),
-        f"hydra.launcher.partition={partition}",
-        *("hydra.launcher.cpus_per_task=1", "hydra.launcher.timeout_min=10"),
-        *tiny_search_overrides(tiny_ner_dir, trials=2),
-        "hydra.sweeper.n_jobs=2",
-    ]
-    out = subprocess.run(
-        command, cwd=tmp_path, env=job_env(tmp_path), capture_output=True, text=True, timeout=600
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
+    search = [*tiny_search_overrides(tiny_ner_dir, trials=2), "hydra.sweeper.n_jobs=2"]
+    submit_multirun(partition, search, tmp_path)
     sweep = tmp_path / "logs" / "train" / "multiruns" / "search"
-    jobs = list((sweep / ".submitit").iterdir())
-    assert len({path.name for path in jobs if re.fullmatch(r"\d+_\d+", path.name)}) == 2
+    assert len(slurm_jobs(sweep)) == 2
     check_search(sweep, trials=2)

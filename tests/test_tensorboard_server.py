@@ -7,17 +7,20 @@ HPARAMS session with the run's final metrics. Reading the event files directly
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import struct
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import REPO_ROOT, compose_config, compose_train, tiny_ner_overrides
+from tests.helpers import (
+    compose_config,
+    compose_train,
+    load_script,
+    tiny_ner_overrides,
+)
 
 pytestmark = [
     pytest.mark.slow,
@@ -31,16 +34,6 @@ pytestmark = [
 TRAIN_RUN = "train/runs/tiny/tensorboard"  # TensorBoard names a run by its folder under logdir
 EVAL_RUN = "eval/runs/tiny/tensorboard"
 EPOCHS = 2
-
-
-def load_script() -> ModuleType:
-    """``scripts/tensorboard_screenshots.py``: its ``tensorboard_server`` starts the server."""
-    path = REPO_ROOT / "scripts" / "tensorboard_screenshots.py"
-    spec = importlib.util.spec_from_file_location("tensorboard_screenshots", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +59,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_tensorboard_serves_scalars_images_and_hparams(logdir: Path) -> None:
-    script = load_script()
+    script = load_script("tensorboard_screenshots")
     get = script.get_json
     final = json.loads((logdir / "train" / "runs" / "tiny" / "metrics.json").read_text())
 
