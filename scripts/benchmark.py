@@ -2,7 +2,7 @@
 
     python scripts/benchmark.py [--corpus ewt|synthetic] [--settings bilstm bilstm_crf hf]
         [--batch-sizes 32 256] [--device cpu cuda] [--bf16] [--batches 50] [--warmup 5]
-        [--val-batches 5] [--repeats 3] [--out results.json] [-- extra Hydra overrides]
+        [--val-batches 5] [--repeats 3] [--no-data] [--out results.json] [-- extra Hydra overrides]
 
 For each setting (a named list of Hydra overrides: ``--settings name`` from ``SETTINGS``, or
 ``name:override,override``), device, precision and batch size, it times:
@@ -90,6 +90,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=5, help="untimed batches before them")
     parser.add_argument("--val-batches", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-data", action="store_true", help="skip the data-path rows (d)")
     parser.add_argument("--loss-reps", type=int, default=20, help="(5 at C = 32,000)")
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every setting")
@@ -220,13 +221,14 @@ def run_setting(name: str, overrides: list[str], base: list[str], args, report: 
         skip(report, name, "-", f"its config does not compose on this checkout: {reason}")
         return
     try:
-        cold_warm = list(data_cold_warm(cfg, args.repeats))
+        cold_warm = [] if args.no_data else list(data_cold_warm(cfg, args.repeats))
     except (ImportError, UserError) as error:  # e.g. vectors or transformers not installed
         skip(report, name, "-", f"{type(error).__name__}: {error}")
         return
     label = {"setting": name, "device": "cpu", "precision": "-", "batch_size": None}
-    cold, warm = [c for c, _ in cold_warm], [w for _, w in cold_warm]
-    report["rows"].append(row(label, "data", "read + encode s", "s", warm, cold))
+    if cold_warm:
+        cold, warm = [c for c, _ in cold_warm], [w for _, w in cold_warm]
+        report["rows"].append(row(label, "data", "read + encode s", "s", warm, cold))
     for device in report["devices"]:
         for precision in ["32", *(["bf16"] if args.bf16 and device.type == "cuda" else [])]:
             for batch_size in args.batch_sizes:
@@ -247,6 +249,7 @@ def run_one(label: dict, overrides: list[str], args, report: dict, device: torch
             return
         report["rows"].extend(run_cell(cell, label, args))
         print(f"done: {label}", file=sys.stderr, flush=True)
+        save(report, args.out)  # a run cut short still leaves every finished cell
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -268,6 +271,12 @@ def make_cell(label: dict, overrides: list[str], args, device: torch.device, out
         val_batches=args.val_batches,
         output_dir=out,
     )
+
+
+def save(report: dict, out: Path | None) -> None:
+    """Write the report so far as JSON (devices as their names)."""
+    if out is not None:
+        out.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def skip(report: dict, setting: str, where: str, reason: str) -> None:
@@ -344,7 +353,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     report["devices"] = [str(d) for d in report["devices"]]
     print_table(report["rows"])
     if args.out is not None:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        save(report, args.out)
         print(f"wrote {args.out}")
     return report
 
