@@ -41,7 +41,17 @@ def best_epoch(run: Path) -> int | None:
     return int(names[-1].stem.split("_")[1]) + 1 if names else None
 
 
-def collect(run: Path, wall_s: float, note: str, experiment: str | None = None) -> Path:
+def this_machine() -> str:
+    return f"{cpu_name()}, {os.cpu_count()} cores, no GPU, torch {torch.__version__}"
+
+
+def collect(
+    run: Path,
+    wall_s: float,
+    note: str,
+    experiment: str | None = None,
+    hardware: str | None = None,
+) -> Path:
     overrides = yaml.safe_load((run / ".hydra" / "overrides.yaml").read_text())
     config = yaml.safe_load((run / "config.yaml").read_text())
     named = next(o.split("=", 1)[1] for o in overrides if o.startswith("experiment="))
@@ -59,7 +69,7 @@ def collect(run: Path, wall_s: float, note: str, experiment: str | None = None) 
         "max_epochs": config["trainer"]["max_epochs"],
         "best_epoch": best_epoch(run),
         "wall_s": round(wall_s, 1),
-        "hardware": f"{cpu_name()}, {os.cpu_count()} cores, no GPU, torch {torch.__version__}",
+        "hardware": hardware or this_machine(),
         "note": note,
     }
     (target / "run.json").write_text(json.dumps(record, indent=2) + "\n")
@@ -74,8 +84,11 @@ def main() -> None:
     parser.add_argument(
         "--experiment", help="file the run under this experiment (its config must equal the run's)"
     )
+    parser.add_argument(
+        "--hardware", help="where it ran, for a run made on another machine (default: this one)"
+    )
     args = parser.parse_args()
-    print(collect(args.run, args.wall_s, args.note, args.experiment))
+    print(collect(args.run, args.wall_s, args.note, args.experiment, args.hardware))
 
 
 if __name__ == "__main__":

@@ -31,8 +31,9 @@ ANCHORS = {
 def anchor(experiment: str) -> str:
     """The published number for the experiment's corpus and kind of model."""
     corpus = "ud_ewt" if experiment.startswith("ud_ewt") else experiment.split("_")[0]
+    fast = experiment.endswith(("cpu_fast", "gpu_fast"))  # the fast recipes use GloVe
     for kind in ("minilm", "glove"):
-        if kind in experiment or (kind == "glove" and experiment.endswith("cpu_fast")):
+        if kind in experiment or (kind == "glove" and fast):
             return ANCHORS.get(f"{corpus}_{kind}", "")
     return ANCHORS.get(corpus, "")
 
