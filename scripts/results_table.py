@@ -2,6 +2,7 @@
 
     python scripts/results_table.py              # markdown rows, one per experiment
     python scripts/results_table.py --ablations  # one row per ablation run, against its base
+    python scripts/results_table.py --ablations ablations_gpu  # the same for another folder
 
 Each row: the corpus, the headline test metric as mean ± sample standard deviation over the seeds
 found, the published number beside it, the epochs trained (best epoch), the mean wall time per
@@ -66,10 +67,10 @@ def row(experiment: str, runs: list[tuple[dict, dict]]) -> str:
     )
 
 
-def ablation_rows() -> None:
-    """``docs/results/ablations/<name>/seed*``: one row per run, against the first run of its
-    corpus (the base); the switch is what its command adds to the base's."""
-    folder = RESULTS / "ablations"
+def ablation_rows(folder_name: str = "ablations") -> None:
+    """``docs/results/<folder_name>/<name>/seed*``: one row per run, against the base of its
+    experiment (a run named ``*base``, else the first); the switch is what its command adds."""
+    folder = RESULTS / folder_name
     runs = [(name.name, *run) for name in sorted(folder.iterdir()) for run in runs_of(name)]
     print("| ablation | adds to the base command | test metric | delta | wall |")
     print("|---|---|---|---|---|")
@@ -88,7 +89,8 @@ def ablation_rows() -> None:
 
 def main() -> None:
     if "--ablations" in sys.argv:
-        ablation_rows()
+        rest = sys.argv[sys.argv.index("--ablations") + 1 :]
+        ablation_rows(*rest[:1])
         return
     columns = ["corpus", "config", "test metric, mean ± std (runs)", "published"]
     columns += ["epochs (best)", "wall/run"]
