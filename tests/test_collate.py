@@ -5,8 +5,15 @@ from __future__ import annotations
 import datasets
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
-from seqtagger.data.collate import TaggedDataset, collate_batch
+from seqtagger.data.collate import (
+    TaggedDataset,
+    collate_batch,
+    collate_columns,
+    rows_from_columns,
+)
 
 ROWS = {
     "tokens": [["a", "b", "c"], ["d"], ["e", "f"]],
@@ -106,3 +113,39 @@ def test_works_with_torch_dataloader(ds):
 def test_requires_encoded_dataset():
     with pytest.raises(ValueError, match="encode_dataset"):
         TaggedDataset(datasets.Dataset.from_dict({"tokens": [["a"]]}))
+
+
+@given(
+    st.lists(
+        st.lists(st.lists(st.integers(0, 50), max_size=4), min_size=1, max_size=6),
+        min_size=1,
+        max_size=5,
+    ),
+    st.integers(0, 7),
+)
+def test_collate_columns_equals_collate_of_rows(chars, start):
+    """Prediction's one-pass collate gives the batch of the per-row path (flat and nested
+    columns, empty words, custom padding)."""
+    columns = {
+        "length": [len(row) for row in chars],
+        "token_ids": [[len(word) + 1 for word in row] for row in chars],
+        "char_ids": chars,
+    }
+    expected = collate_batch(rows_from_columns(columns, start), pad_values={"token_ids": 3})
+    got = collate_columns(columns, pad_values={"token_ids": 3}, start_index=start)
+    assert got.keys() == expected.keys()
+    for name, value in expected.items():
+        assert torch.equal(got[name], value), name
+
+
+def test_collate_columns_keeps_an_empty_sentence_beside_others():
+    """An empty row in a nested column (which the per-row path cannot collate) pads fully."""
+    columns = {"length": [2, 0], "token_ids": [[4, 5], []], "char_ids": [[[1], [2, 3]], []]}
+    batch = collate_columns(columns)
+    assert batch["char_ids"].tolist() == [[[1, 0], [2, 3]], [[0, 0], [0, 0]]]
+    assert batch["mask"].tolist() == [[True, True], [False, False]]
+
+
+def test_collate_columns_rejects_an_empty_batch():
+    with pytest.raises(ValueError, match="empty batch"):
+        collate_columns({"length": [], "token_ids": []})

@@ -375,3 +375,38 @@ def test_label_smoothing_out_of_range_is_one_message(
     args = [*tiny_ner_overrides(tiny_ner_dir), "model.label_smoothing=1.5"]
     code, err = run_main(args, tmp_path, monkeypatch, capsys)
     assert code == 2 and "seqtagger-train: error: model.label_smoothing=1.5: expected" in err
+
+
+def test_train_scores_come_from_every_kth_batch(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``model.train_scores_every=3``: batches 0, 3, 6 of 7 are decoded and scored, every batch
+    counts in the loss; 0 is refused naming the key."""
+    scored: list[tuple[str, bool]] = []
+    steps: list[int] = []
+    update, step = TaggerModule._update_metrics, TaggerModule.training_step
+    monkeypatch.setattr(
+        TaggerModule,
+        "_update_metrics",
+        lambda self, stage, loss, pred_ids, batch: (
+            scored.append((stage, pred_ids is not None)),
+            update(self, stage, loss, pred_ids, batch),
+        ),
+    )
+    monkeypatch.setattr(
+        TaggerModule,
+        "training_step",
+        lambda self, batch, i: (steps.append(i), step(self, batch, i))[1],
+    )
+    overrides = [*tiny_ner_overrides(tiny_ner_dir), *NO_MONITORS, "trainer.max_epochs=1"]
+    overrides += [
+        "trainer.limit_train_batches=7",
+        "data.batch_size=8",
+        "model.train_scores_every=3",
+    ]
+    metrics = train(compose_train(overrides, tmp_path))
+    assert steps == list(range(7))
+    assert [decoded for stage, decoded in scored if stage == "train"] == [1, 0, 0, 1, 0, 0, 1]
+    assert "train/acc" in metrics and "train/loss" in metrics
+    code, err = run_main([*overrides, "model.train_scores_every=0"], tmp_path, monkeypatch, capsys)
+    assert code == 2 and "error: model.train_scores_every=0: expected an integer >= 1" in err

@@ -26,8 +26,8 @@ def test_nan_loss_stops_with_the_step_and_sentences_and_keeps_last_checkpoint(
     poisoned: list[list[int]] = []
     model_step = TaggerModule.model_step
 
-    def nan_at_one_step(self: TaggerModule, batch):
-        loss, pred_ids = model_step(self, batch)
+    def nan_at_one_step(self: TaggerModule, batch, **options):
+        loss, pred_ids = model_step(self, batch, **options)
         if self.training and self.global_step == NAN_STEP:
             poisoned.append(batch["index"].tolist())
             loss = loss * float("nan")

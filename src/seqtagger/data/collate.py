@@ -14,6 +14,7 @@ Columns are found by their Arrow type, so a new featurizer needs nothing here: `
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 import datasets
@@ -135,6 +136,49 @@ def rows_from_columns(columns: Mapping[str, list], start_index: int = 0) -> list
             else:
                 row[name] = np.asarray(value, dtype=np.int64).reshape(-1)
     return rows
+
+
+def collate_columns(
+    columns: Mapping[str, Sequence[Any]],
+    pad_values: Mapping[str, int] | None = None,
+    start_index: int = 0,
+) -> dict[str, torch.Tensor]:
+    """The batch ``collate_batch(rows_from_columns(columns, start_index), pad_values)`` returns,
+    built with one pass per column instead of arrays per row: prediction's hot path, where a
+    featurizer's ``encode`` output is collated at once and never stored."""
+    lengths = np.asarray(columns["length"], dtype=np.int64).reshape(-1)
+    if lengths.size == 0:
+        raise ValueError("collate_columns: empty batch")
+    fills = {**PAD_VALUES, **(pad_values or {})}
+    count = len(lengths)
+    batch = {
+        "lengths": torch.from_numpy(lengths),
+        "mask": torch.from_numpy(np.arange(max(int(lengths.max()), 1)) < lengths[:, None]),
+        "index": torch.arange(start_index, start_index + count, dtype=torch.int64),
+        "lengths_cpu": torch.from_numpy(lengths.copy()),
+    }
+    for name, values in columns.items():
+        if name != "length":
+            batch[name] = torch.from_numpy(_pad_column(values, count, fills.get(name, 0)))
+    return batch
+
+
+def _pad_column(values: Sequence[Sequence[Any]], count: int, fill: int) -> np.ndarray:
+    """One column (a list of ints, or a list of lists of ints, per row) padded to ``(N, T)`` or
+    ``(N, T, W)``."""
+    row_lengths = np.fromiter(map(len, values), dtype=np.int64, count=count)
+    items = list(chain.from_iterable(values))
+    width = max(int(row_lengths.max()), 1)
+    rows, positions = np.repeat(np.arange(count), row_lengths), _positions(row_lengths)
+    if not (items and isinstance(items[0], list)):
+        out = np.full((count, width), fill, dtype=np.int64)
+        out[rows, positions] = np.fromiter(items, dtype=np.int64, count=len(items))
+        return out
+    inner = np.fromiter(map(len, items), dtype=np.int64, count=len(items))
+    ids = np.fromiter(chain.from_iterable(items), dtype=np.int64, count=int(inner.sum()))
+    out = np.full((count, width, max(int(inner.max()), 1)), fill, dtype=np.int64)
+    out[np.repeat(rows, inner), np.repeat(positions, inner), _positions(inner)] = ids
+    return out
 
 
 def _pad_flat(rows: list[dict[str, Any]], name: str, fill: int) -> np.ndarray:

@@ -52,9 +52,15 @@ class Featurizer:
 
 class WordCharFeaturizer(Featurizer):
     """Word ids and, when ``use_chars``, the character ids of each word cut at ``max_word_length``
-    (the word itself stays whole); unseen words and characters map to ``<unk>``."""
+    (the word itself stays whole); unseen words and characters map to ``<unk>``.
+
+    Word forms repeat (a corpus of 200k tokens has ~20k forms), so each form's ids are computed
+    once and remembered (up to ``MEMO_SIZE`` forms, then the memo starts afresh): encoding costs
+    a dictionary lookup per token. The memo is not part of the featurizer's identity (pickling,
+    ``datasets`` fingerprints, ``to_dict``)."""
 
     kind = "word_char"
+    MEMO_SIZE: ClassVar[int] = 500_000
 
     def __init__(self, words: Vocab, chars: Vocab | None = None, max_word_length: int = 20) -> None:
         if max_word_length < 1:
@@ -62,17 +68,25 @@ class WordCharFeaturizer(Featurizer):
         self.words = words
         self.chars = chars
         self.max_word_length = max_word_length
+        self._memo: dict[str, tuple[int, list[int] | None]] = {}
+
+    def _word(self, word: str) -> tuple[int, list[int] | None]:
+        """``(word id, character ids or None)`` of one form, remembered."""
+        if len(self._memo) >= self.MEMO_SIZE:
+            self._memo.clear()
+        chars = None if self.chars is None else self.chars.indices(word[: self.max_word_length])
+        entry = self._memo[word] = (self.words.index(word), chars)
+        return entry
 
     def encode(self, sentences: Sequence[Sequence[str]]) -> dict[str, list[Any]]:
+        memo, compute = self._memo, self._word
+        entries = [[memo.get(word) or compute(word) for word in tokens] for tokens in sentences]
         columns: dict[str, list[Any]] = {
-            "token_ids": [self.words.indices(tokens) for tokens in sentences],
+            "token_ids": [[entry[0] for entry in row] for row in entries],
             "length": [len(tokens) for tokens in sentences],
         }
         if self.chars is not None:
-            cut, chars = self.max_word_length, self.chars
-            columns["char_ids"] = [
-                [chars.indices(word[:cut]) for word in tokens] for tokens in sentences
-            ]
+            columns["char_ids"] = [[entry[1] for entry in row] for row in entries]
         return columns
 
     def to_dict(self) -> dict[str, Any]:

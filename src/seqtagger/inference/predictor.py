@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from seqtagger.data.collate import batch_to_device, collate_batch, rows_from_columns
+from seqtagger.data.collate import batch_to_device, collate_columns
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
 from seqtagger.errors import ConfigError
 from seqtagger.inference.streaming import OrderedWriter, windowed_batches
@@ -74,8 +74,7 @@ class Predictor:
     def predict_batch_ids(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
         """Predicted label ids (train scheme) for one batch of sentences, in the given order:
         the training featurizer, collate and the head's own decoding."""
-        rows = rows_from_columns(self.featurizer.encode(sentences))
-        batch = collate_batch(rows, pad_values=self.featurizer.pad_values)
+        batch = collate_columns(self.featurizer.encode(sentences), self.featurizer.pad_values)
         batch = batch_to_device(batch, self.device)  # lengths_cpu stays on the host
         logits = self.module(batch)  # (N, L, C)
         tag_ids = self.module.tagger.head.decode(logits, batch["mask"]).cpu().tolist()  # (N, L)
