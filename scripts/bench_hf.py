@@ -32,7 +32,7 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from bench_train import TRAINING_ONLY
+from bench_train import TRAINING_ONLY, build_model
 from hydra import compose, initialize_config_dir
 
 from seqtagger.inference import Predictor
@@ -68,7 +68,7 @@ def _synchronize() -> None:
 
 def train_words_per_second(cfg, datamodule, device: str, batches: int, warmup: int) -> float:
     L.seed_everything(0, verbose=False)
-    module = hydra.utils.instantiate(cfg.model, _recursive_=False, data_info=datamodule.data_info())
+    module = build_model(cfg.model, datamodule.data_info())
     timer = StepTimer(warmup)
     trainer = L.Trainer(
         **TRAINING_ONLY,
@@ -136,9 +136,7 @@ def main() -> None:
             train_words_per_second(cfg, datamodule, device, args.batches, args.warmup)
             for _ in range(args.repeats)
         ]
-        module = hydra.utils.instantiate(
-            cfg.model, _recursive_=False, data_info=datamodule.data_info()
-        )
+        module = build_model(cfg.model, datamodule.data_info())
         predict = [
             predict_words_per_second(module, sentences, device, args.predict_batch_size)
             for _ in range(args.repeats)

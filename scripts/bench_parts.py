@@ -24,6 +24,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from bench_loss import path_flat, path_ncl, time_paths
+from bench_train import build_model
 from omegaconf import DictConfig
 
 from seqtagger.constants import IGNORE_INDEX
@@ -71,7 +72,7 @@ def build_module(cell: Cell) -> TaggerModule:
     """The cell's model, sized from its data, seeded as a run is."""
     L.seed_everything(cell.cfg.seed, verbose=False)
     data_info = cell.datamodule.data_info()
-    return hydra.utils.instantiate(cell.cfg.model, _recursive_=False, data_info=data_info)
+    return build_model(cell.cfg.model, data_info)
 
 
 # ----- (a) a plain PyTorch training loop -----

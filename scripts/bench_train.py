@@ -50,9 +50,16 @@ TRAINING_ONLY = {
 }
 
 
+def build_model(model_cfg, data_info):
+    """The config's ``TaggerModule`` sized by ``data_info``. Instantiated as a partial first:
+    vocabularies passed through ``instantiate`` become OmegaConf nodes (3 s for EWT's)."""
+    factory = hydra.utils.instantiate(model_cfg, _recursive_=False, _partial_=True)
+    return factory(data_info=data_info)
+
+
 def build(cfg, datamodule):
     L.seed_everything(0, verbose=False)
-    return hydra.utils.instantiate(cfg.model, _recursive_=False, data_info=datamodule.data_info())
+    return build_model(cfg.model, datamodule.data_info())
 
 
 def run_lightning(cfg, datamodule, batches: int) -> float:
