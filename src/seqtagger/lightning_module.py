@@ -10,9 +10,9 @@ What it owns, and why:
   head-specific. Targets are range-checked on the host in ``on_before_batch_transfer``, where
   that costs no device sync, and the lengths' CPU copy (``lengths_cpu``, for packing) is kept
   on the host in ``transfer_batch_to_device``.
-- Metrics are one ``MetricCollection`` per stage with sum-reduced states (correct under DDP);
-  adding a metric is one line in ``_stage_scores``. No per-step host sync is needed for logging:
-  values stay on the device until Lightning logs them.
+- Metrics are one ``StageMetrics`` per stage (``seqtagger.metrics.stages``: sum-reduced
+  states, correct under DDP). No per-step host sync is needed for logging: values stay on the
+  device until Lightning logs them.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import hydra
 import torch
 from lightning import LightningModule
 from torch import Tensor, nn
-from torchmetrics import MaxMetric, MeanMetric, MetricCollection
-from torchmetrics.classification import MulticlassAccuracy
+from torchmetrics import MaxMetric
 
 from seqtagger.checkpoint import (
     BEST_KEY,
@@ -40,7 +39,7 @@ from seqtagger.data.collate import HOST_KEYS
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
-from seqtagger.metrics.span_f1 import SpanF1
+from seqtagger.metrics.stages import STAGES, StageMetrics, stage_scores
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.tagger import Tagger, build_tagger
 from seqtagger.training.optim import build_optimizer, total_steps
@@ -57,26 +56,8 @@ warnings.filterwarnings(
 )
 warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(val|test|train)/")
 
-STAGES = ("train", "val", "test")
 # best-so-far trackers: their states are not in the state dict, so checkpoints carry the values
 TRACKERS = {"val/acc_best": "val_acc_best", "val/f1_best": "val_f1_best"}
-SPAN_METRICS = ("precision", "recall", "f1", "strict", "f1_best")
-
-
-class StageMetrics(nn.Module):
-    """One stage's token-weighted mean loss and its scores (a ``MetricCollection``)."""
-
-    def __init__(self, scores: MetricCollection) -> None:
-        super().__init__()
-        self.loss = MeanMetric()
-        self.scores = scores
-
-    def compute(self) -> dict[str, Tensor]:
-        return {"loss": self.loss.compute(), **self.scores.compute()}
-
-    def reset(self) -> None:
-        self.loss.reset()
-        self.scores.reset()
 
 
 class TaggerModule(LightningModule):
@@ -175,7 +156,8 @@ class TaggerModule(LightningModule):
             self.data_info.get("featurizer") or {"max_word_length": self.max_word_length},
             self.vocabs,
         )
-        self.metrics = {stage: StageMetrics(self._stage_scores()) for stage in STAGES}
+        scheme = self.data_info["train_scheme"]
+        self.metrics = {stage: StageMetrics(stage_scores(self.labels, scheme)) for stage in STAGES}
         self.metric_modules = nn.ModuleList(self.metrics.values())  # moves with the module
         embedding = self.hparams.embedding
         if not self.read_pretrained and embedding.get("pretrained") and embedding.get("freeze"):
@@ -207,21 +189,6 @@ class TaggerModule(LightningModule):
     @property
     def has_spans(self) -> bool:
         return self.data_info["train_scheme"] != "plain"
-
-    def _stage_scores(self) -> MetricCollection:
-        """The metrics of one stage, updated with ``(pred_ids, tag_ids)`` each ``(N, L)``."""
-        metrics: dict[str, Any] = {
-            "acc": MulticlassAccuracy(
-                num_classes=len(self.labels),
-                average="micro",
-                ignore_index=IGNORE_INDEX,
-                validate_args=False,
-            )
-        }
-        if self.has_spans:  # precision, recall, f1, f1/<TYPE>, strict/...
-            scheme = self.data_info["train_scheme"]
-            metrics["spans"] = SpanF1(self.labels, scheme, with_strict=True)
-        return MetricCollection(metrics, compute_groups=False)
 
     def setup(self, stage: str) -> None:
         self.configure_model()
@@ -395,12 +362,3 @@ def _target_class(config: Mapping[str, Any]) -> Any:
         return hydra.utils.get_object(str(config["_target_"]))
     except Exception:  # a missing key or a bad path: build_tagger names the config key
         return None
-
-
-def logs_metric(name: str, train_scheme: str) -> bool:
-    """Whether a ``TaggerModule`` can log ``name`` (``val/f1``) for data in ``train_scheme``:
-    span metrics need a span scheme. Names outside our stages are not ours to judge (True)."""
-    stage, _, metric = name.partition("/")
-    if stage not in STAGES:
-        return True
-    return train_scheme != "plain" or metric.split("/")[0] not in SPAN_METRICS

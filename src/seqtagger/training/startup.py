@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 
 from seqtagger.checkpoint import load_checkpoint
 from seqtagger.errors import CheckpointError, ConfigError, SweepConfigError
-from seqtagger.lightning_module import logs_metric
+from seqtagger.metrics.stages import logs_metric
 from seqtagger.utils.pylogger import RankedLogger
 from seqtagger.utils.slurm import discard_partial_epoch_checkpoints
 
