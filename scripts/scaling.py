@@ -140,6 +140,15 @@ def child_data(corpus: Path, cache: Path, answer: Path, overrides: list[str]) ->
     answer.write_text(json.dumps({"seconds": seconds}), encoding="utf-8")
 
 
+def shown(path: Path) -> str:
+    """``path`` for the JSON: ``$SEQTAGGER_DATA_DIR/...`` under the data folder (no machine's
+    paths in filed results), else as given."""
+    try:
+        return f"$SEQTAGGER_DATA_DIR/{path.resolve().relative_to(data_dir().resolve())}"
+    except ValueError:
+        return str(path)
+
+
 def one_scale(scale: int, base: Path, workdir: Path, args: argparse.Namespace) -> dict:
     folder = workdir / f"x{scale}"
     start = time.perf_counter()
@@ -184,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         return {}
     base = args.base or data_dir() / EWT_FOLDER
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="seqtagger_scaling_"))
-    report: dict[str, Any] = {"base": str(base), "argv": sys.argv, "results": [], "notes": NOTES}
+    report: dict[str, Any] = {"base": shown(base), "argv": sys.argv, "results": [], "notes": NOTES}
     try:
         for scale in args.scales:
             report["results"].append(one_scale(scale, base, workdir, args))

@@ -3,6 +3,7 @@
 Run on 2026-11-27 before the H100 call (docs/results/device_runs/2026-11-27_h100_run.sh).
 """
 
+import os
 import re
 import shutil
 import tarfile
@@ -15,10 +16,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from safetensors.torch import load_file, save_file
 
-out = Path("/work/main/.gpu")
+REPO = Path(__file__).resolve().parents[3]
+out = REPO / ".gpu"
 shutil.rmtree(out, ignore_errors=True)
 out.mkdir()
-data = Path("/work/shared/data")
+data = Path(os.environ.get("SEQTAGGER_DATA_DIR", REPO.parent / "shared" / "data"))
 files = [data / "ud_en_ewt" / f"en_ewt-ud-{s}.conllu" for s in ("train", "dev", "test")]
 files += [data / "conll2003" / f"{s}.txt" for s in ("train", "dev", "test")]
 with tarfile.open(out / "data.tar.xz", "w:xz") as tar:

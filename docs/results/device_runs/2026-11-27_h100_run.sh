@@ -20,7 +20,7 @@ save_file({k: v.float() for k, v in w.items()}, '/tmp/minilm/model.safetensors')
   tar -xJf .gpu/data.tar.xz -C /tmp && export SEQTAGGER_DATA_DIR=/tmp/data
   DEV=cuda; nvidia-smi > $OUT/res/nvidia-smi.txt 2>&1; nproc >> $OUT/res/nvidia-smi.txt
 else
-  DEV=cpu; export SEQTAGGER_DATA_DIR=/work/shared/data
+  DEV=cpu; export SEQTAGGER_DATA_DIR=${SEQTAGGER_DATA_DIR:-$ROOT/../shared/data}
   SMALL="trainer.max_epochs=1 trainer.limit_train_batches=3 trainer.limit_val_batches=2 trainer.limit_test_batches=2"
 fi
 python3 -c "import torch,lightning,transformers,datasets,hydra; print(torch.__version__, lightning.__version__, transformers.__version__, datasets.__version__, torch.cuda.is_available() and torch.cuda.get_device_name())" > $OUT/res/versions.txt 2>&1

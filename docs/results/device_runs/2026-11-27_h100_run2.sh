@@ -20,7 +20,7 @@ w = load_file('.gpu/minilm_fp16/model_fp16.safetensors')
 save_file({k: v.float() for k, v in w.items()}, '/tmp/minilm/model.safetensors')"
   tar -xJf .gpu/data.tar.xz -C /tmp && export SEQTAGGER_DATA_DIR=/tmp/data; DEV=cuda
 else
-  DEV=cpu; export SEQTAGGER_DATA_DIR=/work/shared/data
+  DEV=cpu; export SEQTAGGER_DATA_DIR=${SEQTAGGER_DATA_DIR:-$ROOT/../shared/data}
   SMALL="trainer.max_epochs=1 trainer.limit_train_batches=3 trainer.limit_val_batches=2 trainer.limit_test_batches=2"
 fi
 log "set-up done"
