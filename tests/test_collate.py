@@ -8,12 +8,7 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqtagger.data.collate import (
-    TaggedDataset,
-    collate_batch,
-    collate_columns,
-    rows_from_columns,
-)
+from seqtagger.data.collate import TaggedDataset, collate_batch, collate_columns
 
 ROWS = {
     "tokens": [["a", "b", "c"], ["d"], ["e", "f"]],
@@ -22,6 +17,13 @@ ROWS = {
     "tag_ids": [[0, 1, 2], [1], [2, 0]],
     "length": [3, 1, 2],
 }
+ID_FEATURES = datasets.Features(
+    {
+        "length": datasets.Value("int64"),
+        "token_ids": datasets.Sequence(datasets.Value("int64")),
+        "char_ids": datasets.Sequence(datasets.Sequence(datasets.Value("int64"))),
+    }
+)
 KEYS = {"token_ids", "char_ids", "tag_ids", "lengths", "mask", "index", "lengths_cpu"}
 
 
@@ -56,22 +58,23 @@ def test_rows_of_a_sliced_dataset_are_its_own():
     assert as_lists(sliced[1])["tag_ids"] == [1]
 
 
-def test_featurizer_rows_match_the_dataset_rows():
-    """Prediction builds its rows from the featurizer's columns, in the dataset's own layout."""
-    from seqtagger.data.collate import rows_from_columns
+def test_featurizer_columns_collate_as_the_dataset_rows():
+    """Prediction collates the featurizer's columns directly; the batch equals the one training
+    gets from the same columns stored as a dataset."""
     from seqtagger.data.featurizers import WordCharFeaturizer
     from seqtagger.data.vocab import Vocab
 
     words, chars = Vocab(["the", "cat"]), Vocab(sorted(set("thecat")))
     featurizer = WordCharFeaturizer(words, chars, max_word_length=2)
     columns = featurizer.encode([["the", "dog"]])
-    (row,) = (as_lists(r) for r in rows_from_columns(columns, start_index=7))
-    assert row["token_ids"] == [words.index("the"), words.unk_index]
-    assert row["char_ids_lengths"] == [2, 2]
-    assert row["char_ids"] == chars.indices(["t", "h", "d", "o"])
-    assert row["index"] == 7 and row["length"] == 2
+    batch = collate_columns(columns, start_index=7)
+    assert batch["token_ids"].tolist() == [[words.index("the"), words.unk_index]]
+    assert batch["char_ids"].tolist() == [[chars.indices(["t", "h"]), chars.indices(["d", "o"])]]
+    assert batch["index"].tolist() == [7] and batch["lengths"].tolist() == [2]
     encoded = TaggedDataset(datasets.Dataset.from_dict(columns))
-    assert as_lists(encoded[0]) == {**row, "index": 0}
+    expected = collate_batch(encoded.__getitems__([0]))
+    for name, value in expected.items():
+        assert torch.equal(batch[name], value if name != "index" else value + 7), name
 
 
 def test_collate_shapes_padding_and_mask(ds):
@@ -123,23 +126,25 @@ def test_requires_encoded_dataset():
     ),
     st.integers(0, 7),
 )
-def test_collate_columns_equals_collate_of_rows(chars, start):
-    """Prediction's one-pass collate gives the batch of the per-row path (flat and nested
-    columns, empty words, custom padding)."""
+def test_collate_columns_equals_collate_of_dataset_rows(chars, start):
+    """Prediction's one-pass collate gives the batch training collates from the same columns
+    stored as a dataset (flat and nested columns, empty words, custom padding)."""
     columns = {
         "length": [len(row) for row in chars],
         "token_ids": [[len(word) + 1 for word in row] for row in chars],
         "char_ids": chars,
     }
-    expected = collate_batch(rows_from_columns(columns, start), pad_values={"token_ids": 3})
+    stored = TaggedDataset(datasets.Dataset.from_dict(columns, features=ID_FEATURES))
+    rows = stored.__getitems__(range(len(chars)))
+    expected = collate_batch(rows, pad_values={"token_ids": 3})
     got = collate_columns(columns, pad_values={"token_ids": 3}, start_index=start)
     assert got.keys() == expected.keys()
     for name, value in expected.items():
-        assert torch.equal(got[name], value), name
+        assert torch.equal(got[name], value if name != "index" else value + start), name
 
 
 def test_collate_columns_keeps_an_empty_sentence_beside_others():
-    """An empty row in a nested column (which the per-row path cannot collate) pads fully."""
+    """An empty row in a nested column, after a full one, pads fully."""
     columns = {"length": [2, 0], "token_ids": [[4, 5], []], "char_ids": [[[1], [2, 3]], []]}
     batch = collate_columns(columns)
     assert batch["char_ids"].tolist() == [[[1, 0], [2, 3]], [[0, 0], [0, 0]]]

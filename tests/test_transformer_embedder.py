@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtagger.data.collate import collate_batch, rows_from_columns
+from seqtagger.data.collate import collate_columns
 from seqtagger.errors import ConfigError
 from seqtagger.inference.predictor import Predictor
 from seqtagger.models.subwords import (
@@ -149,9 +149,9 @@ def test_long_sentences_are_windowed_as_a_hand_encoding_of_each_window_says(tiny
     short = ["the", "cat"]
 
     def embed(embedder, sentences):
-        rows = rows_from_columns(featurizer.encode(sentences))
+        batch = collate_columns(featurizer.encode(sentences), featurizer.pad_values)
         with torch.no_grad():
-            return embedder(collate_batch(rows, pad_values=featurizer.pad_values))
+            return embedder(batch)
 
     ids = torch.tensor([featurizer.encode([words])["subword_ids"][0]])
     assert ids.shape[1] == 10  # one subword per word: word i is subword i

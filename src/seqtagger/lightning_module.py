@@ -237,8 +237,8 @@ class TaggerModule(LightningModule):
         ``tag_ids``."""
         logits = self(batch)  # (N, L, C)
         head = self.tagger.head
-        pred_ids = head.decode(logits.detach(), batch["mask"]) if decode else None
-        return head.loss(logits, batch), pred_ids
+        loss = head.loss(logits, batch)
+        return loss, head.decode(logits.detach(), batch["mask"]) if decode else None
 
     def _update_metrics(
         self, stage: str, loss: Tensor, pred_ids: Tensor | None, batch: Mapping

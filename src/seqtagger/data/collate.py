@@ -119,33 +119,14 @@ class TaggedDataset(torch.utils.data.Dataset):
         return [self[i] for i in indices]
 
 
-def rows_from_columns(columns: Mapping[str, list], start_index: int = 0) -> list[dict[str, Any]]:
-    """Rows in ``TaggedDataset``'s layout from a featurizer's ``encode`` output (Python lists),
-    for sentences that never become a Dataset (prediction)."""
-    count = len(columns["length"])
-    rows: list[dict[str, Any]] = [
-        {"length": int(columns["length"][i]), "index": start_index + i} for i in range(count)
-    ]
-    for name, values in columns.items():
-        if name == "length":
-            continue
-        for row, value in zip(rows, values, strict=True):
-            if value and isinstance(value[0], list):
-                row[name] = np.fromiter((v for item in value for v in item), dtype=np.int64)
-                row[name + LENGTHS_SUFFIX] = np.fromiter(map(len, value), dtype=np.int64)
-            else:
-                row[name] = np.asarray(value, dtype=np.int64).reshape(-1)
-    return rows
-
-
 def collate_columns(
     columns: Mapping[str, Sequence[Any]],
     pad_values: Mapping[str, int] | None = None,
     start_index: int = 0,
 ) -> dict[str, torch.Tensor]:
-    """The batch ``collate_batch(rows_from_columns(columns, start_index), pad_values)`` returns,
-    built with one pass per column instead of arrays per row: prediction's hot path, where a
-    featurizer's ``encode`` output is collated at once and never stored."""
+    """A featurizer's ``encode`` output padded into the batch ``collate_batch`` gives for the same
+    columns stored as a dataset (rows indexed from ``start_index``), one pass per column:
+    prediction's hot path, where the columns are collated at once and never stored."""
     lengths = np.asarray(columns["length"], dtype=np.int64).reshape(-1)
     if lengths.size == 0:
         raise ValueError("collate_columns: empty batch")
