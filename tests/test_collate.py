@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import datasets
 import pytest
 import torch
@@ -48,6 +50,30 @@ def test_dataset_rows_and_lengths(ds):
     }
     assert as_lists(ds[2])["char_ids_lengths"] == [1, 2]
     assert [as_lists(r) for r in ds.__getitems__([2, 0])] == [as_lists(ds[2]), as_lists(ds[0])]
+
+
+def test_rows_across_record_batches_and_memory_mapped(tmp_path):
+    """A cached dataset has many record batches (sliced ones too): every row is found in its
+    own, as a read-only view of the memory-mapped file (no copy), and the dataset pickles as
+    the file's path, not its ids (what a spawned loader worker receives)."""
+    big = {name: values * 400 for name, values in ROWS.items()}  # 1,200 rows
+    mapped = datasets.Dataset.from_dict(big).map(
+        batched=True, writer_batch_size=100, cache_file_name=str(tmp_path / "encoded.arrow")
+    )
+    contiguous = mapped.select(range(7, 1200))  # a slice of the file: still memory-mapped
+    assert contiguous.cache_files and contiguous._indices is None
+    stored = TaggedDataset(contiguous)
+    assert len(stored._chunks) == 12
+    in_memory = TaggedDataset(datasets.Dataset.from_dict(big).select(range(7, 1200)))
+    for i in (0, 1, 492, 493, 999, 1192):
+        assert as_lists(stored[i]) == as_lists(in_memory[i])
+    row = stored[600]
+    assert not row["char_ids"].flags.owndata and not row["char_ids"].flags.writeable
+    restored = pickle.loads(pickle.dumps(stored))
+    assert len(pickle.dumps(stored)) < 8_000
+    assert [as_lists(restored[i]) for i in (0, 1192)] == [as_lists(stored[i]) for i in (0, 1192)]
+    with pytest.raises(IndexError, match="1193 rows"):
+        stored[1193]
 
 
 def test_rows_of_a_sliced_dataset_are_its_own():

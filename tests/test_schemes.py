@@ -235,3 +235,15 @@ def test_check_split_tags_few_ill_formed_sentences_only_warn(caplog) -> None:
         SchemeError, match=r"3 of 6 sentences do not fit scheme bioes \(first at f:0"
     ):
         _check(iob1_read_as_bioes, "bioes")
+
+
+def test_check_split_tags_memo_is_bounded_and_still_checks(monkeypatch) -> None:
+    """The memo of tag sequences is cleared when full (a POS corpus' sentences are mostly
+    unique, so it would hold them all); a bad tag after a clear is still found."""
+    from seqtagger.data import schemes
+
+    monkeypatch.setattr(schemes, "SEEN_TAG_SEQUENCES", 3)
+    unique = [[f"T{i}"] * (1 + i % 4) for i in range(20)]
+    _check(unique, "plain")
+    with pytest.raises(SchemeError, match=r"f:20: position 0"):
+        _check([*unique, ["NO UN"]], "plain")

@@ -2,8 +2,8 @@
 
 Written by hand because ``torch.nn.utils.rnn.pad_sequence`` builds one tensor per sentence (and
 cannot pad nested ids such as characters per word), and ``datasets``' own ``__getitem__`` decodes
-Arrow on every access. This is the data-loading hot path: the id columns become a few flat numpy
-arrays once, rows are views into them, and a batch is filled into preallocated numpy arrays that
+Arrow on every access. This is the data-loading hot path: rows are numpy views into the Arrow
+buffers (memory-mapped from the cache), and a batch is filled into preallocated numpy arrays that
 become tensors without a copy.
 
 Columns are found by their Arrow type, so a new featurizer needs nothing here: ``list<int>``
@@ -13,6 +13,7 @@ Columns are found by their Arrow type, so a new featurizer needs nothing here: `
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from itertools import chain
 from typing import Any
@@ -20,7 +21,6 @@ from typing import Any
 import datasets
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import torch
 
 from seqtagger.constants import IGNORE_INDEX
@@ -35,16 +35,13 @@ module's ``transfer_batch_to_device``): ``lengths_cpu`` is what ``pack_padded_se
 so the BiLSTM never copies lengths back from the GPU (a device sync per batch)."""
 
 
-def _flat(column: pa.ChunkedArray | pa.Array) -> tuple[Any, np.ndarray]:
-    """A list<...> column as (flattened values, offsets (n + 1,) int64 numpy)."""
-    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False).astype(np.int64)
-    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    return pc.list_flatten(column), offsets
-
-
 def _numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return values.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _view(values: pa.Array) -> np.ndarray:
+    """An integer Arrow array as numpy without a copy (memory-mapped when the array is)."""
+    return values.to_numpy(zero_copy_only=True, writable=False)
 
 
 def id_columns(features: datasets.Features | Mapping[str, Any]) -> dict[str, int]:
@@ -61,17 +58,20 @@ def id_columns(features: datasets.Features | Mapping[str, Any]) -> dict[str, int
 
 
 class _Column:
-    """One id column as flat values with offsets; nested columns keep their inner offsets."""
+    """One id column of one record batch as numpy views of its Arrow buffers: row offsets, then
+    (nested columns) inner offsets, then the flat values. Nothing is copied, so a dataset read
+    from the ``datasets`` cache stays memory-mapped and costs no heap however large it is."""
 
-    def __init__(self, column: pa.ChunkedArray, depth: int) -> None:
-        values, self.offsets = _flat(column)
+    def __init__(self, column: pa.ListArray, depth: int) -> None:
+        self.offsets = _view(column.offsets)
+        values = column.values
         self.inner: np.ndarray | None = None
         if depth == 2:
-            values, self.inner = _flat(values)
-        self.values = _numpy(values)
+            self.inner, values = _view(values.offsets), values.values
+        self.values = _view(values)
 
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        start, end = self.offsets[i], self.offsets[i + 1]
+    def row(self, j: int) -> tuple[np.ndarray, np.ndarray | None]:
+        start, end = self.offsets[j], self.offsets[j + 1]
         if self.inner is None:
             return self.values[start:end], None
         inner = self.inner[start : end + 1]
@@ -81,10 +81,12 @@ class _Column:
 class TaggedDataset(torch.utils.data.Dataset):
     """Map-style view of an encoded ``datasets.Dataset`` with fast per-row access.
 
-    The id columns are held as flat int64 arrays with offsets (not millions of small Python
-    lists: those cost seconds to build and make every garbage collection slow). A row holds each
-    column as a numpy view (nested columns flattened, with ``<column>_lengths`` beside them),
-    plus ``length`` (tokens) and ``index`` (the row's position: restores the input order).
+    Rows are numpy views straight into the Arrow record batches (no Python lists, which cost
+    seconds to build and slow every garbage collection; and no copies, so memory does not grow
+    with the corpus: the cache is memory-mapped). A row holds each id column as a view (nested
+    columns flattened, with ``<column>_lengths`` beside them), plus ``length`` (tokens) and
+    ``index`` (the row's position: restores the input order). It pickles as its dataset (the
+    cache file's path), so spawned loader workers rebuild the views instead of copying ids.
     """
 
     def __init__(self, dataset: datasets.Dataset) -> None:
@@ -94,9 +96,21 @@ class TaggedDataset(torch.utils.data.Dataset):
                 f"TaggedDataset: dataset lacks encoded columns ({dataset.column_names}); "
                 "run encode_dataset first"
             )
+        self._dataset = dataset
         table = dataset.select_columns([*depths, "length"]).with_format("arrow")[:]
-        self._columns = {name: _Column(table[name], depth) for name, depth in depths.items()}
+        record_batches = [b for b in table.to_batches() if b.num_rows] or table.to_batches()
+        self._starts = np.cumsum([0] + [b.num_rows for b in record_batches]).tolist()
+        self._chunks = [
+            {name: _Column(b.column(name), depth) for name, depth in depths.items()}
+            for b in record_batches
+        ]
         self._lengths = _numpy(table["length"])
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"dataset": self._dataset}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["dataset"])
 
     def __len__(self) -> int:
         return len(self._lengths)
@@ -107,9 +121,13 @@ class TaggedDataset(torch.utils.data.Dataset):
         return self._lengths.tolist()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= i < len(self._lengths):
+            raise IndexError(f"TaggedDataset: row {i} out of range ({len(self._lengths)} rows)")
+        chunk = bisect_right(self._starts, i) - 1
+        j = i - self._starts[chunk]
         row: dict[str, Any] = {"length": int(self._lengths[i]), "index": i}
-        for name, column in self._columns.items():
-            row[name], inner = column.row(i)
+        for name, column in self._chunks[chunk].items():
+            row[name], inner = column.row(j)
             if inner is not None:
                 row[name + LENGTHS_SUFFIX] = inner
         return row

@@ -277,6 +277,10 @@ def _format_problems(problems: list[tuple[int, str]]) -> list[str]:
     return [f"position {i}: {message}" for i, message in sorted(problems, key=lambda p: p[0])]
 
 
+SEEN_TAG_SEQUENCES = 10_000
+"""Tag sequences ``check_split_tags`` remembers (NER repeats many; memory stays bounded)."""
+
+
 def check_split_tags(
     tag_lists: Iterable[Sequence[str]],
     scheme: str,
@@ -302,6 +306,8 @@ def check_split_tags(
     for n, tags in enumerate(tag_lists, 1):
         sequence = tuple(tags)
         if sequence not in seen:
+            if len(seen) >= SEEN_TAG_SEQUENCES:  # bounded: most POS sentences are unique
+                seen.clear()
             seen[sequence] = _sentence_problem(sequence, scheme)
         if seen[sequence] is None:
             continue
