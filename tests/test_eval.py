@@ -259,3 +259,48 @@ def test_every_gold_token_of_a_very_long_sentence_is_scored(
     assert results["long"]["per_type"]["PER"]["support"] == 150
     rows = list(read_columns(tmp_path / "long" / "predictions.conll"))
     assert [len(tokens) for tokens, _, _ in rows] == [600, 1]
+
+
+def _fail_on_second_set(error: BaseException, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``score_set`` scores the first set, then raises ``error``."""
+    import seqtagger.eval as eval_module
+
+    calls = []
+
+    def score_set(predictor, held_out):
+        calls.append(held_out)
+        if len(calls) == 2:
+            raise error
+        return real(predictor, held_out)
+
+    real = eval_module.score_set
+    monkeypatch.setattr(eval_module, "score_set", score_set)
+
+
+def test_interrupt_keeps_the_sets_already_scored(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    """Ctrl-C during the second set: the first set's reports and its line in metrics.json stay,
+    and the log says how far it got."""
+    _fail_on_second_set(KeyboardInterrupt(), monkeypatch)
+    sets = [f"+sets.a={tiny_ner_dir / 'dev.txt'}", f"+sets.b={tiny_ner_dir / 'test.txt'}"]
+    cfg = compose_eval([f"ckpt_path={tiny_checkpoint}", *sets], tmp_path / "out")
+    with pytest.raises(KeyboardInterrupt), caplog.at_level("WARNING"):
+        evaluate(cfg)
+    assert set(json.loads((tmp_path / "out" / "metrics.json").read_text())) == {"a"}
+    assert (tmp_path / "out" / "a" / "report.txt").is_file()
+    assert "Interrupted: 1 of 2 sets scored (a)" in caplog.text
+
+
+def test_gpu_out_of_memory_is_one_message(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import torch
+
+    _fail_on_second_set(torch.cuda.OutOfMemoryError("CUDA out of memory"), monkeypatch)
+    sets = [f"+sets.a={tiny_ner_dir / 'dev.txt'}", f"+sets.b={tiny_ner_dir / 'test.txt'}"]
+    args = [f"ckpt_path={tiny_checkpoint}", "batch_size=64", f"hydra.run.dir={tmp_path}", *sets]
+    code, err = run_hydra_main(main, ["seqtagger-eval", *args], monkeypatch, capsys)
+    assert code == 2, err
+    assert "out of GPU memory scoring <b> with batch_size=64" in err
+    assert "batch_size=16" in err and "Traceback" not in err

@@ -7,14 +7,16 @@
 The model, its vocabularies and schemes come from the checkpoint (loaded with
 ``weights_only=True``); each set is read with a reader chosen by file suffix or given in the
 set's config (``seqtagger.evaluation.sets``). Results go to ``<output_dir>/<set>/`` (see
-``seqtagger.evaluation.writing``) and TensorBoard.
-Bad input ends in one message naming the file, line or config key, and exit code 2.
+``seqtagger.evaluation.writing``) and TensorBoard; ``metrics.json`` is rewritten after each set,
+so Ctrl-C or a failure keeps the sets already scored. Bad input, and a GPU out of memory, end in
+one message naming the file, line or config key, and exit code 2.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from seqtagger.errors import ConfigError
+from seqtagger.errors import ConfigError, OutOfMemoryError
 from seqtagger.evaluation import log_to_tensorboard, resolve_sets, score_set, write_set
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
@@ -67,21 +69,45 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     output_dir = Path(cfg.paths.output_dir)
     writer = _tensorboard(output_dir) if cfg.get("tensorboard", True) else None
     results: dict[str, dict[str, Any]] = {}
-    for name, held_out in sets.items():
-        log.info(f"Scoring <{name}>: {held_out.source}")
-        result = score_set(predictor, held_out)
-        folder = write_set(result, output_dir)
-        if writer is not None:
-            log_to_tensorboard(result, writer, worst=cfg.get("worst_sentences", 5))
-        results[name] = result.metrics
-        summary = ", ".join(
-            f"{k}={result.metrics[k]:.4f}" for k in SUMMARY_KEYS if k in result.metrics
+    try:
+        for name, held_out in sets.items():
+            log.info(f"Scoring <{name}>: {held_out.source}")
+            with _out_of_memory_hint(name, batch_size):
+                result = score_set(predictor, held_out)
+            folder = write_set(result, output_dir)
+            if writer is not None:
+                log_to_tensorboard(result, writer, worst=cfg.get("worst_sentences", 5))
+            results[name] = result.metrics
+            # after every set: an interrupted or failed run keeps the sets already scored
+            write_json({k: _headline(m) for k, m in results.items()}, output_dir / "metrics.json")
+            log.info(f"<{name}> {_summary(result.metrics)} -> {folder}")
+    except KeyboardInterrupt:
+        done = ", ".join(results) or "none"
+        log.warning(
+            f"Interrupted: {len(results)} of {len(sets)} sets scored ({done}); their reports "
+            f"and metrics.json are in {output_dir}"
         )
-        log.info(f"<{name}> {summary} -> {folder}")
-    if writer is not None:
-        writer.close()
-    write_json({name: _headline(m) for name, m in results.items()}, output_dir / "metrics.json")
+        raise
+    finally:
+        if writer is not None:
+            writer.close()
     return results
+
+
+@contextmanager
+def _out_of_memory_hint(name: str, batch_size: int) -> Iterator[None]:
+    """A CUDA out-of-memory error while scoring set ``name`` as one message with the way out."""
+    try:
+        yield
+    except torch.cuda.OutOfMemoryError as error:
+        raise OutOfMemoryError(
+            f"out of GPU memory scoring <{name}> with batch_size={batch_size}: give a smaller "
+            f"batch_size (e.g. batch_size={max(batch_size // 4, 1)}) or device=cpu"
+        ) from error
+
+
+def _summary(metrics: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={metrics[k]:.4f}" for k in SUMMARY_KEYS if k in metrics)
 
 
 def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
