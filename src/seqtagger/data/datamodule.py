@@ -180,9 +180,7 @@ class TaggingDataModule(LightningDataModule):
     def _make_featurizer(self) -> Featurizer:
         embedder = hydra.utils.get_class(self.embedding["_target_"]) if self.embedding else None
         if embedder is None or not hasattr(embedder, "make_featurizer"):
-            return WordCharFeaturizer(
-                self.vocabs["words"], self.vocabs["chars"], self.max_word_length
-            )
+            return WordCharFeaturizer.from_vocabs(self.vocabs, self.max_word_length)
         return embedder.make_featurizer(self.embedding, self.vocabs, self.max_word_length)
 
     # ----- locating and reading the corpus -----

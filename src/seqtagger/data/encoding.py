@@ -169,7 +169,7 @@ def encode_dataset(
     if max_length is not None and max_length < 1:
         raise ConfigError(f"data.max_length must be >= 1 or null, got {max_length}")
     if featurizer is None:
-        featurizer = WordCharFeaturizer(vocabs["words"], vocabs["chars"], max_word_length)
+        featurizer = WordCharFeaturizer.from_vocabs(vocabs, max_word_length)
     if "tokens" not in dataset.column_names:
         raise CorpusFormatError(
             f"split {split!r}: dataset has no 'tokens' column ({dataset.column_names})"

@@ -70,6 +70,14 @@ class WordCharFeaturizer(Featurizer):
         self.max_word_length = max_word_length
         self._memo: dict[str, tuple[int, list[int] | None]] = {}
 
+    @classmethod
+    def from_vocabs(
+        cls, vocabs: Mapping[str, Vocab], max_word_length: int = 20, use_chars: bool = True
+    ) -> WordCharFeaturizer:
+        """The default featurizer (the one every embedder without its own uses): the ``words``
+        vocabulary, and ``chars`` when ``use_chars``."""
+        return cls(vocabs["words"], vocabs["chars"] if use_chars else None, max_word_length)
+
     def _word(self, word: str) -> tuple[int, list[int] | None]:
         """``(word id, character ids or None)`` of one form, remembered."""
         if len(self._memo) >= self.MEMO_SIZE:

@@ -257,9 +257,7 @@ class TokenEmbedder(nn.Module):
         """The featurizer for an embedder built from ``config``: word ids, plus character ids
         when the character CNN is on (``char_dim > 0``)."""
         use_chars = config.get("char_dim", 30) > 0
-        return WordCharFeaturizer(
-            vocabs["words"], vocabs["chars"] if use_chars else None, max_word_length
-        )
+        return WordCharFeaturizer.from_vocabs(vocabs, max_word_length, use_chars)
 
     def word_vectors(self, token_ids: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
         """Word vectors ``(N, L, word_dim)`` of (word-dropped) ``token_ids``; subclasses may
