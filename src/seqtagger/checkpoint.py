@@ -17,9 +17,12 @@ Hyperparameters are plain values too, so a checkpoint loads with ``torch.load(we
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import io
 import os
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -124,9 +127,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     middle of a write leaves the previous ``last.ckpt`` whole, and ``ckpt_path=auto`` resumes
     from it; Lightning's own writer truncates the file first. The data is flushed to disk
     (``fsync``) before the rename, so a power cut cannot leave a renamed but empty file either.
-    A half-written ``.<name>.*.tmp`` may stay behind after a kill; it is never read. Remote
-    paths (``s3://``) go through Lightning's writer unchanged.
+    A half-written ``.<name>.*.tmp`` stays behind after a kill; it is never read, and the next
+    write of ``<name>`` removes it (any such file last touched over ``STALE_S`` seconds before
+    that write began: no live writer of the same file pauses that long). Remote paths
+    (``s3://``) go through Lightning's writer unchanged.
     """
+
+    STALE_S = 60.0
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
@@ -136,6 +143,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             return
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
+        started = time.time()
         buffer = io.BytesIO()
         torch.save(checkpoint, buffer)
         fd, temporary = tempfile.mkstemp(
@@ -151,6 +159,15 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+        self._remove_stale(target, started)
+
+    def _remove_stale(self, target: Path, started: float) -> None:
+        """Remove what killed writes of ``target`` left (``.<name>.*.tmp``, untouched since
+        ``STALE_S`` seconds before ``started``)."""
+        for leftover in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+            with contextlib.suppress(OSError):  # gone already, or not ours to remove
+                if leftover.stat().st_mtime < started - self.STALE_S:
+                    leftover.unlink()
 
     def write_bytes(self, file: IO[bytes], data: memoryview, target: Path) -> None:
         """Write the serialised checkpoint (a hook: tests slow it down to kill mid-write)."""
