@@ -60,13 +60,21 @@ def test_a_search_with_a_diverging_trial_completes_and_writes_its_summary(
 ) -> None:
     """Three trials of the real search config in this process (Hydra's basic launcher) on the
     tiny corpus, a few steps each; trial 1's loss turns NaN. It is logged with its parameters
-    and scores -inf; the other two finish and the summary names the better of them."""
+    and scores -inf; the other two finish and the summary names the better of them. The study
+    is kept in a SQLite file (Optuna 2's database storage: the sweeps extra pins SQLAlchemy 1)."""
+    import optuna
+
     from seqtagger.train import main
 
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
     argv = ["seqtagger-train", *tiny_search_overrides(tiny_ner_dir), f"paths.log_dir={tmp_path}"]
+    argv += [f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=tiny"]
     code, err = run_hydra_main(main, argv, monkeypatch, capsys)
     assert code == 0, err[-3000:]
     check_search(tmp_path / "train" / "multiruns" / "search", trials=3)
+    study = optuna.load_study(study_name="tiny", storage=storage)
+    assert [trial.value for trial in study.trials][1] == float("-inf")
+    assert len(study.trials) == 3
 
 
 @pytest.mark.slow
