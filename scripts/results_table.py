@@ -6,7 +6,9 @@
 
 Each row: the corpus, the headline test metric as mean ± sample standard deviation over the seeds
 found, the published number beside it, the epochs trained (best epoch), the mean wall time per
-run, the hardware and the command; then one line per run on how it ran (threads, what ran beside).
+run (each run's when they ran on different hardware), the hardware (each kind with its seeds) and
+the command; then one line per run on how it ran (threads, what ran beside) and, for a run filed
+under a recipe that now holds its overrides, the command as it ran.
 """
 
 from __future__ import annotations
@@ -56,15 +58,31 @@ def row(experiment: str, runs: list[tuple[dict, dict]]) -> str:
     spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else " (one seed so far)"
     seeds = ",".join(str(run["seed"]) for run, _ in runs)
     epochs = ", ".join(f"{run['epochs_trained']} ({run['best_epoch']})" for run, _ in runs)
-    wall = statistics.mean(run["wall_s"] for run, _ in runs) / 60
     command = runs[0][0]["command"].replace(f"seed={runs[0][0]['seed']}", f"seed={{{seeds}}}")
     corpus = "UD English-EWT UPOS" if experiment.startswith("ud_ewt") else "CoNLL-2003 NER"
     return (
         f"| {corpus} | {experiment} | {headline} {statistics.mean(values):.2f}{spread} "
         f"(n={len(values)}: {', '.join(f'{v:.2f}' for v in values)}) | {anchor(experiment)} | "
-        f"{epochs} | "
-        f"{wall:.1f} min | {runs[0][0]['hardware']} | `{command}` |"
+        f"{epochs} | {walls(runs)} | {hardware(runs)} | `{command}` |"
     )
+
+
+def walls(runs: list[tuple[dict, dict]]) -> str:
+    """The mean wall time per run; each run's when they ran on different hardware."""
+    minutes = [run["wall_s"] / 60 for run, _ in runs]
+    if len({run["hardware"] for run, _ in runs}) == 1:
+        return f"{statistics.mean(minutes):.1f} min"
+    return ", ".join(f"{m:.1f}" for m in minutes) + " min"
+
+
+def hardware(runs: list[tuple[dict, dict]]) -> str:
+    """The hardware, or each kind with the seeds that ran on it."""
+    kinds: dict[str, list[str]] = {}
+    for run, _ in runs:
+        kinds.setdefault(run["hardware"], []).append(str(run["seed"]))
+    if len(kinds) == 1:
+        return next(iter(kinds))
+    return "; ".join(f"seed {', '.join(seeds)}: {kind}" for kind, seeds in kinds.items())
 
 
 def ablation_rows(folder_name: str = "ablations") -> None:
@@ -105,7 +123,9 @@ def main() -> None:
     for folder in sorted(p for p in RESULTS.iterdir() if p.is_dir()):
         for run, _ in runs_of(folder):
             wall = f"{run['wall_s'] / 60:.1f} min"
-            print(f"- {folder.name}, seed {run['seed']}: {wall}; {run['note']}")
+            as_run = f" Ran as `{run['command_as_run']}`." if "command_as_run" in run else ""
+            note = run["note"].rstrip(".")
+            print(f"- {folder.name}, seed {run['seed']}: {wall}; {note}.{as_run}")
 
 
 if __name__ == "__main__":
