@@ -38,6 +38,8 @@ SKIPS: dict[str, str] = {
     r"scripts/tensorboard_screenshots\.py": "needs Chromium (apt-get install chromium) and "
     "rewrites docs/tensorboard_*.png",
     r"^\.ci/run\b": "CI itself: installs packages and runs every test tier",
+    r"\.venv-flair\b": "flair's own virtualenv (flair 0.15.1 pins its own dependencies): "
+    "not installed in CI",
 }
 
 # Programs a runnable command may use, with what a test does to keep it small (see
