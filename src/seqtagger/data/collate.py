@@ -98,7 +98,7 @@ class TaggedDataset(torch.utils.data.Dataset):
             )
         self._dataset = dataset
         table = dataset.select_columns([*depths, "length"]).with_format("arrow")[:]
-        record_batches = [b for b in table.to_batches() if b.num_rows] or table.to_batches()
+        record_batches = [b for b in table.to_batches() if b.num_rows]  # empty: no rows to find
         self._starts = np.cumsum([0] + [b.num_rows for b in record_batches]).tolist()
         self._chunks = [
             {name: _Column(b.column(name), depth) for name, depth in depths.items()}
