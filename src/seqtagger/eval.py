@@ -15,8 +15,8 @@ one message naming the file, line or config key, and exit code 2.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +24,12 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
-from seqtagger.errors import ConfigError, OutOfMemoryError
+from seqtagger.errors import ConfigError
 from seqtagger.evaluation import log_to_tensorboard, resolve_sets, score_set, write_set
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import CONFIG_DIR
+from seqtagger.training.faults import reraise_out_of_memory
 from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import apply_extras, write_json
 from seqtagger.utils.pylogger import RankedLogger
@@ -94,16 +95,14 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     return results
 
 
-@contextmanager
-def _out_of_memory_hint(name: str, batch_size: int) -> Iterator[None]:
+def _out_of_memory_hint(name: str, batch_size: int) -> AbstractContextManager[None]:
     """A CUDA out-of-memory error while scoring set ``name`` as one message with the way out."""
-    try:
-        yield
-    except torch.cuda.OutOfMemoryError as error:
-        raise OutOfMemoryError(
-            f"out of GPU memory scoring <{name}> with batch_size={batch_size}: give a smaller "
-            f"batch_size (e.g. batch_size={max(batch_size // 4, 1)}) or device=cpu"
-        ) from error
+    return reraise_out_of_memory(
+        lambda cause: (
+            f"out of GPU memory scoring <{name}> with batch_size={batch_size}: give a "
+            f"smaller batch_size (e.g. batch_size={max(batch_size // 4, 1)}) or device=cpu ({cause})"
+        )
+    )
 
 
 def _summary(metrics: Mapping[str, Any]) -> str:

@@ -16,8 +16,8 @@ backward pass, whose kernels need the loss anyway, so little is lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,16 +97,26 @@ class FaultGuard(Callback):
 
 
 @contextmanager
-def out_of_memory_hint(trainer: Trainer) -> Iterator[None]:
-    """Re-raise the accelerator's out-of-memory error as one message with the way out."""
+def reraise_out_of_memory(message: Callable[[str], str]) -> Iterator[None]:
+    """Re-raise the accelerator's out-of-memory error as an ``OutOfMemoryError`` whose text is
+    ``message(first line of torch's message)``: what did not fit and the way out."""
     try:
         yield
     except torch.cuda.OutOfMemoryError as error:
+        first = str(error).splitlines()[0] if str(error) else "CUDA out of memory"
+        raise OutOfMemoryError(message(first)) from error
+
+
+def out_of_memory_hint(trainer: Trainer) -> AbstractContextManager[None]:
+    """Training's out-of-memory message: the batch in flight and how to make batches smaller."""
+
+    def message(cause: str) -> str:
         guards = [cb for cb in trainer.callbacks if isinstance(cb, FaultGuard)]
         batch = guards[0].describe_batch() if guards else "a batch"
-        raise OutOfMemoryError(
+        return (
             f"out of GPU memory on {batch} (sentences x padded length): give smaller batches "
             "of equal size in tokens, e.g. data.batch_unit=tokens data.batch_size=4000 (and "
-            "data.eval_batch_size), or a shorter data.max_length; "
-            f"({str(error).splitlines()[0] if str(error) else 'CUDA out of memory'})"
-        ) from error
+            f"data.eval_batch_size), or a shorter data.max_length; ({cause})"
+        )
+
+    return reraise_out_of_memory(message)
