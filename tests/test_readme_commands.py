@@ -87,16 +87,19 @@ SHIMS = {
 
 
 def unique_commands() -> list[tuple[str, ShellCommand]]:
-    """``(test id, command)``, one per distinct command text (ids list every README line)."""
-    lines: dict[str, list[int]] = {}
+    """``(test id, command)``, one per distinct command text. Ids are the text (a long one's
+    head and tail, numbered when two share them), not README line numbers, so editing the
+    README elsewhere does not rename the tests; a failure's message gives the line."""
     first: dict[str, ShellCommand] = {}
     for command in shell_commands():
-        lines.setdefault(command.text, []).append(command.line)
         first.setdefault(command.text, command)
-    return [
-        (f"L{','.join(map(str, lines[text]))}: {text[:70]}", command)
-        for text, command in first.items()
-    ]
+    seen: dict[str, int] = {}
+    commands = []
+    for text, command in first.items():
+        short = text if len(text) <= 90 else f"{text[:50]} ... {text[-35:]}"
+        seen[short] = seen.get(short, 0) + 1
+        commands.append((short if seen[short] == 1 else f"{short} #{seen[short]}", command))
+    return commands
 
 
 COMMANDS = unique_commands()
