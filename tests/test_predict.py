@@ -188,6 +188,24 @@ def test_save_to_disk_folder_input_gives_every_sentence(
         assert "tagged 3 sentences (9 tokens)" in err
 
 
+def test_dataset_dict_folder_names_its_split_folders(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """A ``DatasetDict.save_to_disk`` folder holds one folder per split: predict reads a split's
+    folder, and the whole folder gets one message that names the splits and such a folder."""
+    folder = tmp_path / "saved"
+    datasets.DatasetDict({"test": _tagged_dataset(), "train": _tagged_dataset()}).save_to_disk(
+        str(folder)
+    )
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, folder)
+    assert code == 2
+    splits = "holds a DatasetDict with splits ['test', 'train']; name one: its folder"
+    assert f"{splits} ({folder / 'test'})" in err
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, folder / "test", "--format", "jsonl")
+    assert code == 0, err
+    assert [r["tokens"] for r in jsonl(out)] == SENTENCES
+
+
 def test_every_reader_format_is_an_input_format(tmp_path: Path, capsys) -> None:
     """One table: every format the readers know is a choice of --input-format, and auto-detection
     maps each of its suffixes to it; a folder is not a valid input of a file format."""

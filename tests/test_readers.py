@@ -411,7 +411,7 @@ def test_disk_missing_split_lists_available(tmp_path):
     available = r"no split 'test' \(available splits: \['train'\]"
     with pytest.raises(CorpusNotFoundError, match=available):
         sentences(DiskReader(split="test"), tmp_path / "dict")
-    with pytest.raises(CorpusNotFoundError, match="expected split="):
+    with pytest.raises(CorpusNotFoundError, match=r"name one: its folder .*, or split="):
         sentences(DiskReader(), tmp_path / "dict")
     with pytest.raises(CorpusNotFoundError, match="not found"):
         sentences(DiskReader(), tmp_path / "nope")

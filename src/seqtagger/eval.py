@@ -97,10 +97,11 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
 
 def _out_of_memory_hint(name: str, batch_size: int) -> AbstractContextManager[None]:
     """A CUDA out-of-memory error while scoring set ``name`` as one message with the way out."""
+    smaller = max(batch_size // 4, 1)
     return reraise_out_of_memory(
         lambda cause: (
             f"out of GPU memory scoring <{name}> with batch_size={batch_size}: give a "
-            f"smaller batch_size (e.g. batch_size={max(batch_size // 4, 1)}) or device=cpu ({cause})"
+            f"smaller batch_size (e.g. batch_size={smaller}) or device=cpu ({cause})"
         )
     )
 

@@ -113,7 +113,8 @@ class DiskReader(_DatasetReader):
             splits = sorted(loaded)
             if self.split is None:
                 raise CorpusNotFoundError(
-                    f"{path}: holds a DatasetDict with splits {splits} (expected split=...)"
+                    f"{path}: holds a DatasetDict with splits {splits}; name one: its folder "
+                    f"({path / splits[0]}), or split={splits[0]} in the reader's config"
                 )
             if self.split not in loaded:
                 raise CorpusNotFoundError(
