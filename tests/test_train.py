@@ -114,10 +114,13 @@ def test_one_epoch_on_real_corpus(
     assert checkpoint["seqtagger"]["vocabs"]["labels"]["itos"]
 
 
+@pytest.mark.parametrize("callbacks", ["default", "[default,weight_averaging]"])
 def test_resume_from_last_checkpoint_matches_uninterrupted(
-    tiny_ner_dir: Path, tmp_path: Path
+    callbacks: str, tiny_ner_dir: Path, tmp_path: Path
 ) -> None:
-    base = [*tiny_ner_overrides(tiny_ner_dir), "callbacks.early_stopping=null", "seed=3"]
+    """Also with the EMA of the weights, whose average and raw weights both travel."""
+    base = [*tiny_ner_overrides(tiny_ner_dir), f"callbacks={callbacks}", "seed=3"]
+    base.append("callbacks.early_stopping=null")
     straight = train(compose_train([*base, "trainer.max_epochs=2"], tmp_path / "straight"))
 
     resumed_dir = tmp_path / "resumed"
@@ -131,8 +134,12 @@ def test_resume_from_last_checkpoint_matches_uninterrupted(
     last_straight = load_checkpoint(tmp_path / "straight" / "checkpoints" / "last.ckpt")
     last_resumed = load_checkpoint(resumed_dir / "checkpoints" / "last.ckpt")
     assert last_resumed["epoch"] == last_straight["epoch"] == 1
-    for key, weight in last_straight["state_dict"].items():
-        torch.testing.assert_close(last_resumed["state_dict"][key], weight, msg=key)
+    states = ["state_dict"]
+    if callbacks != "default":  # the average is the state_dict; the raw weights travel beside it
+        states.append("current_model_state")
+    for state in states:
+        for key, weight in last_straight[state].items():
+            torch.testing.assert_close(last_resumed[state][key], weight, msg=f"{state}: {key}")
 
 
 def test_checkpoint_alone_rebuilds_the_model(tiny_ner_dir: Path, tmp_path: Path) -> None:
