@@ -31,7 +31,7 @@ SKIPS: dict[str, str] = {
     r"\btrainer=(gpu|ddp|multinode)\b|accelerator=(gpu|cuda)|device[= ]cuda|--device cpu cuda"
     r"|experiment=ud_ewt_gpu_fast": "needs GPUs "
     "(tests/test_ddp.py runs the DDP code path on CPU ranks)",
-    r"\bdata=hub\b": "downloads from the Hugging Face hub; tests/test_readers.py and "
+    r"\bdata=hub\b": "downloads from the Hugging Face hub; tests/test_readers_datasets.py and "
     "tests/test_datamodule.py read a local folder in the hub's layout",
     r"^tensorboard\b": "a server that runs until stopped: tests/test_tensorboard_server.py starts "
     "one and queries its HTTP API (-m slow)",

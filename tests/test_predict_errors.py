@@ -1,0 +1,140 @@
+"""seqtagger-predict and the ``Predictor`` API on bad input, bad checkpoints and bad options:
+one message, exit code 2, nothing lost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seqtagger.inference.predictor import Predictor
+from tests.predict_cli import cli, set_stdin, write_text
+
+BAD_INPUTS = {
+    # case: (input file name, its bytes (None: not created), extra options, message parts)
+    "missing input": ("nope.txt", None, [], ["nope.txt", "no such input file"]),
+    "empty file": ("empty.txt", b"", [], ["no sentences in", "empty.txt"]),
+    "empty conll": ("empty.conll", b"", [], ["no sentences in", "empty.conll"]),
+    "only blank lines": ("blank.txt", b"\n  \n\n", [], ["no sentences in", "blank.txt"]),
+    "malformed conll": ("bad.conll", b"EU X B-ORG\nsays\n\n", [], ["bad.conll:2", "columns"]),
+    "conll column counts differ": (  # issue 7, item 3
+        "bad.conll",
+        b"EU B-ORG\nsays O\n\nNew York B-LOC\n",
+        [],
+        ["bad.conll:4: too many columns", "first token line (1)"],
+    ),
+    "whitespace-only jsonl token": (  # issue 7, item 8
+        "bad.jsonl",
+        b'{"tokens": ["a", " "]}\n',
+        [],
+        ["bad.jsonl:1: token 1: token ' ' is only whitespace"],
+    ),
+    "malformed conllu": ("bad.conllu", b"1\tEU\n", [], ["bad.conllu:1", "CoNLL-U columns"]),
+    "malformed jsonl": ("bad.jsonl", b'{"tokens": ["a"]}\n{"tokens": [\n', [], ["bad.jsonl:2"]),
+    "jsonl without tokens": ("bad.jsonl", b'{"words": ["a"]}\n', [], ["bad.jsonl:1", "tokens"]),
+    "invalid utf-8": (
+        "bad.tok",
+        b"fine\n\xff broken\n",
+        ["--input-format", "tokens"],
+        ["bad.tok:2"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_message(
+    case: str, tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    name, content, options, expected = BAD_INPUTS[case]
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    code, _out, err = cli(capsys, "--ckpt", tiny_checkpoint, path, *options)
+    assert code == 2
+    assert "Traceback" not in err and err.startswith("seqtagger-predict: error:")
+    for part in expected:
+        assert part in err
+
+
+@pytest.mark.parametrize("spelling", ["same", "relative", "symlink"])
+def test_output_that_is_an_input_is_refused(
+    spelling: str, tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """Issue 7, item 2: ``-o in.txt`` emptied in.txt before reading it."""
+    source = write_text(tmp_path / "in.txt", "Anna Smith visited Paris.\n")
+    monkeypatch.chdir(tmp_path)
+    output = {"same": source, "relative": Path("in.txt"), "symlink": tmp_path / "link.txt"}
+    if spelling == "symlink":
+        output["symlink"].symlink_to(source)
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "-o", output[spelling])
+    assert code == 2 and out == ""
+    assert err.startswith("seqtagger-predict: error: --output") and "is also an input" in err
+    assert source.read_text(encoding="utf-8") == "Anna Smith visited Paris.\n"
+
+
+def test_output_is_replaced_only_when_the_run_succeeds(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    output = write_text(tmp_path / "out.conll", "old predictions\n")
+    output.chmod(0o640)
+    bad = write_text(tmp_path / "bad.conll", "EU X B-ORG\n\nsays\n\n")
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, bad, "-o", output)
+    assert code == 2 and "bad.conll:3" in err
+    assert output.read_text(encoding="utf-8") == "old predictions\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.conll", "out.conll"]
+
+    good = write_text(tmp_path / "in.txt", "Anna Smith visited Paris.\n")
+    code, _, _ = cli(capsys, "--ckpt", tiny_checkpoint, good, "-o", output)
+    assert code == 0 and output.read_text(encoding="utf-8").startswith("Anna\t")
+    assert output.stat().st_mode & 0o777 == 0o640
+
+
+@pytest.mark.parametrize("case", ["missing", "not a checkpoint", "directory"])
+def test_bad_checkpoint_exits_2(case: str, tmp_path: Path, capsys) -> None:
+    source = write_text(tmp_path / "in.txt", "Hello world\n")
+    ckpt = {
+        "missing": tmp_path / "missing.ckpt",
+        "not a checkpoint": write_text(tmp_path / "notes.ckpt", "not a checkpoint"),
+        "directory": tmp_path,
+    }[case]
+    code, out, err = cli(capsys, "--ckpt", ckpt, source)
+    assert code == 2 and out == ""
+    assert "Traceback" not in err and str(ckpt) in err
+
+
+def test_empty_stdin_and_bad_options_exit_2(
+    tiny_checkpoint: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    set_stdin(monkeypatch, b"")
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint)
+    assert code == 2 and "no sentences in <stdin>" in err
+    set_stdin(monkeypatch, b"")
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--input-format", "conll")
+    assert code == 2 and "no sentences in <stdin>" in err
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--scheme", "plain", "-")
+    assert code == 2 and "--scheme plain" in err
+    code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, "--window", "0")
+    assert code == 2 and "--window" in err
+
+
+@pytest.mark.parametrize(
+    ("sentences", "message"),
+    [
+        (["EU rejects German call"], "sentence 0 is str 'EU rejects German call', not a list"),
+        ([["EU"], [1, 2, 3]], "token 0 of sentence 1 is int 1, not a str"),
+        ([[b"EU", b"call"]], "token 0 of sentence 0 is bytes b'EU', not a str"),
+        ("EU rejects German call", "got one str 'EU rejects German call'"),
+        ([None], "sentence 0 is NoneType None"),
+    ],
+)
+def test_python_api_rejects_input_that_is_not_token_lists(
+    sentences: object, message: str, tiny_checkpoint: Path
+) -> None:
+    """Issue 7, item 16: a string was tagged per character, ints failed in collate, bytes
+    tokens all became <unk>."""
+    from seqtagger.errors import UserError
+
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu")
+    with pytest.raises(UserError, match=r"list\[list\[str\]\]") as error:
+        predictor.predict(sentences)  # type: ignore[arg-type]
+    assert message in str(error.value)
