@@ -176,6 +176,30 @@ def test_long_sentences_are_windowed_as_a_hand_encoding_of_each_window_says(tiny
     assert torch.equal(batched[0, 2:], torch.zeros(8, 16))
 
 
+def test_a_batch_that_fits_one_window_is_planned_without_the_host(tiny_bert, monkeypatch):
+    """No host plan (a device sync on a GPU) when the longest row fits the window: the same
+    vectors as a hand-framed ``[CLS] subwords [SEP]`` for each sentence, 0 at padding."""
+    featurizer = TransformerEmbedder.make_featurizer({"model_name_or_path": str(tiny_bert)}, {}, 20)
+    embedder = TransformerEmbedder(0, 0, str(tiny_bert), dropout=0.0).eval()
+    sentences = [["the", "cat"], ["Anna", "met", "Smith", "in", "Oslo"]]
+    batch = collate_columns(featurizer.encode(sentences), featurizer.pad_values)
+
+    def no_host_plan(*args, **kwargs):
+        raise AssertionError("planned on the host")
+
+    monkeypatch.setattr(transformer_embedder, "plan_windows", no_host_plan)
+    with torch.no_grad():
+        out = embedder(batch)
+    for row, words in enumerate(sentences):
+        ids = torch.tensor([featurizer.encode([words])["subword_ids"][0]])
+        assert ids.shape[1] == len(words)  # one subword per word: word i is subword i
+        frame = torch.cat([torch.tensor([[2]]), ids, torch.tensor([[3]])], 1)
+        with torch.no_grad():
+            by_hand = embedder.transformer(input_ids=frame).last_hidden_state[0, 1:-1]
+        assert torch.allclose(out[row, : len(words)], by_hand, atol=1e-5)
+    assert torch.equal(out[0, 2:], torch.zeros(3, out.shape[-1]))
+
+
 # ----- optimisation -----
 def test_parameter_groups_take_their_learning_rates_by_name_prefix() -> None:
     model = torch.nn.ModuleDict(

@@ -32,6 +32,7 @@ __all__ = [
     "POOLINGS",
     "WindowPlan",
     "make_windows",
+    "one_window_per_row",
     "plan_windows",
     "pool_words",
     "stitch_windows",
@@ -159,24 +160,40 @@ def plan_windows(lengths: Sequence[int], window: int, stride: int) -> WindowPlan
     return WindowPlan(*(torch.tensor(v, dtype=torch.int64) for v in (rows, starts, sizes)))
 
 
+def one_window_per_row(lengths: Tensor) -> WindowPlan:
+    """The plan of a batch whose longest row fits one window, from the rows' subword counts
+    ``lengths (N,)`` where they are (on the device: nothing is read back to the host)."""
+    rows = torch.arange(lengths.shape[0], device=lengths.device)
+    return WindowPlan(rows, torch.zeros_like(lengths), lengths)
+
+
 def make_windows(
-    subword_ids: Tensor, plan: WindowPlan, prefix: Tensor, suffix: Tensor, pad_id: int
+    subword_ids: Tensor,
+    plan: WindowPlan,
+    prefix: Tensor,
+    suffix: Tensor,
+    pad_id: int,
+    width: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Model inputs for every window: ``prefix + subwords + suffix``, then padding.
 
     Args:
         subword_ids: ``(N, S)`` int64.
-        plan: from :func:`plan_windows`, on ``subword_ids.device``.
+        plan: from :func:`plan_windows` or :func:`one_window_per_row`, on ``subword_ids.device``.
         prefix / suffix: 1-D int64 special ids framing every window (``[CLS]`` / ``[SEP]``).
         pad_id: the padding id.
+        width: room for subwords in each window, at least ``max(plan.sizes)``; None: exactly
+            that, read from the plan (a device sync when the plan is on an accelerator).
 
     Returns:
         ``input_ids (B, T)`` and ``attention_mask (B, T)`` (1 at real positions), ``T = P +
-        max(sizes) + Q``.
+        width + Q``.
     """
     p, q = prefix.numel(), suffix.numel()
     sizes = plan.sizes.unsqueeze(1)  # (B, 1)
-    total = p + int(plan.sizes.max()) + q if len(plan) else p + q
+    if width is None:
+        width = int(plan.sizes.max()) if len(plan) else 0
+    total = p + width + q
     content = torch.arange(total, device=subword_ids.device).unsqueeze(0) - p  # (1, T)
     in_content = (content >= 0) & (content < sizes)
     in_suffix = (content >= sizes) & (content < sizes + q)

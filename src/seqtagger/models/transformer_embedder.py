@@ -49,6 +49,7 @@ from seqtagger.models.dropout import sequence_dropout
 from seqtagger.models.subwords import (
     POOLINGS,
     make_windows,
+    one_window_per_row,
     plan_windows,
     pool_words,
     stitch_windows,
@@ -360,13 +361,35 @@ class TransformerEmbedder(nn.Module):
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         """``subword_ids (N, S)``, ``word_starts``/``word_ends``/``mask (N, L)`` (and the
         ``extra`` embedder's columns) -> ``(N, L, output_size)``."""
-        subword_ids, ends = batch["subword_ids"], batch["word_ends"]
+        ends, mask = batch["word_ends"], batch["mask"]
+        subwords = self._subword_vectors(batch["subword_ids"], ends)  # (N, S, H)
+        features = [pool_words(subwords, batch["word_starts"], ends, mask, self.pooling)]
+        if self.extra is not None:
+            features.append(self.extra(batch))
+        return self.dropout(torch.cat(features, dim=-1))
+
+    def _subword_vectors(self, subword_ids: Tensor, ends: Tensor) -> Tensor:
+        """``subword_ids (N, S)``, ``word_ends (N, L)`` -> ``(N, S, H)``, 0 at padded subwords.
+
+        When the longest row fits one window (S, known on the host, is at most the window),
+        nothing is read back from the device; longer batches are cut into windows planned from
+        the rows' lengths on the host (one sync per such batch)."""
         rows, size = subword_ids.shape
-        lengths = ends.amax(dim=1) if ends.shape[1] else ends.new_zeros(rows)
+        lengths = ends.amax(dim=1) if ends.shape[1] else ends.new_zeros(rows)  # (N,)
+        p = self.prefix.numel()
+        if size <= self.window:
+            plan = one_window_per_row(lengths)
+            ids, attention = make_windows(
+                subword_ids, plan, self.prefix, self.suffix, self.pad_id, width=size
+            )
+            real = torch.arange(size, device=ends.device) < lengths.unsqueeze(1)  # (N, S)
+            return self._encode(ids, attention)[:, p : p + size].masked_fill(~real[..., None], 0)
         plan = plan_windows(lengths.tolist(), self.window, self.stride).to(subword_ids.device)
-        input_ids, attention_mask = make_windows(
-            subword_ids, plan, self.prefix, self.suffix, self.pad_id
-        )
+        ids, attention = make_windows(subword_ids, plan, self.prefix, self.suffix, self.pad_id)
+        return stitch_windows(self._encode(ids, attention), plan, p, rows, size)
+
+    def _encode(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Windows ``(B, T)`` -> the last layer or the mix of the last ``layers``, ``(B, T, H)``."""
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.freeze != "all"):
             output = self.transformer(
                 input_ids=input_ids,
@@ -374,12 +397,5 @@ class TransformerEmbedder(nn.Module):
                 output_hidden_states=self.mix is not None,
             )
         if self.mix is not None:
-            hidden = self.mix(output.hidden_states[-len(self.mix.weights) :])
-        else:
-            hidden = output.last_hidden_state  # (B, T, H)
-        subwords = stitch_windows(hidden, plan, self.prefix.numel(), rows, size)  # (N, S, H)
-        mask = batch["mask"]
-        features = [pool_words(subwords, batch["word_starts"], ends, mask, self.pooling)]
-        if self.extra is not None:
-            features.append(self.extra(batch))
-        return self.dropout(torch.cat(features, dim=-1))
+            return self.mix(output.hidden_states[-len(self.mix.weights) :])
+        return output.last_hidden_state
