@@ -3,9 +3,7 @@ child processes on this checkout, and a probe callback for DDP runs."""
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import json
 import os
 import random
 import subprocess
@@ -260,39 +258,6 @@ def wait_for(condition: Callable[[], bool], process: subprocess.Popen, timeout: 
             process.kill()
             raise AssertionError(f"timed out waiting: {process.communicate()}")
         time.sleep(0.05)
-
-
-class RecordTrainingRows(Callback):
-    """Test probe, named on the command line (``+callbacks.probe._target_=...``): every rank
-    writes, per training epoch, the dataset rows (batch ``index``) it trained on and a digest
-    of its vocabularies to ``folder/rank<R>_epoch<E>.json``."""
-
-    def __init__(self, folder: str) -> None:
-        self.folder = Path(folder)
-        self.rows: list[int] = []
-        self.batches = 0
-
-    def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self.rows, self.batches = [], 0
-
-    def on_train_batch_start(
-        self, trainer: Trainer, pl_module: LightningModule, batch: Any, batch_idx: int
-    ) -> None:
-        self.rows += batch["index"].tolist()
-        self.batches += 1
-
-    def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        vocabs = json.dumps(trainer.datamodule.data_info()["vocabs"], sort_keys=True)
-        record = {
-            "rank": trainer.global_rank,
-            "world_size": trainer.world_size,
-            "rows": self.rows,
-            "batches": self.batches,
-            "vocabs": hashlib.sha256(vocabs.encode()).hexdigest(),
-        }
-        self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"rank{trainer.global_rank}_epoch{trainer.current_epoch}.json"
-        (self.folder / name).write_text(json.dumps(record), encoding="utf-8")
 
 
 def write_vector_store(folder: Path, words: list[str], dim: int = 8) -> Path:

@@ -19,7 +19,7 @@ from tests.helpers import (
     write_conll,
 )
 
-PROBE = "+callbacks.probe._target_=tests.helpers.RecordTrainingRows"
+PROBE = "+callbacks.probe._target_=tests.probes.RecordTrainingRows"
 QUIET = ["callbacks.rich_progress_bar=null", "extras.print_config=false"]
 EPOCHS = 2
 
@@ -137,3 +137,21 @@ def test_ddp_reports_bad_input_in_one_line(tmp_path: Path) -> None:
     assert "seqtagger-train: error: data.files.train:" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert "Initializing distributed" not in done.stderr + done.stdout  # no rank was started
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_a_nan_loss_on_one_rank_stops_every_rank_with_one_message(
+    rank: int, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    """The ranks agree on the loss before the backward pass: the rank whose loss is NaN names
+    its batch, the other names that rank, and neither fails inside the gradients' all-reduce
+    (without the agreement the healthy rank died with gloo's "Connection closed by peer")."""
+    args = [*tiny_ner_overrides(tiny_ner_dir), "trainer=ddp_sim", "trainer.max_epochs=2", *QUIET]
+    args += ["+callbacks.poison._target_=tests.probes.PoisonOneRank"]
+    args += [f"+callbacks.poison.rank={rank}", f"hydra.run.dir={tmp_path / 'run'}"]
+    done = run_module("seqtagger.train", args, cwd=tmp_path, timeout=300)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert f"error: the training loss is nan on rank {rank} at step 1 (epoch 0" in done.stderr
+    healthy = f"error: the training loss is not finite on rank {rank} at step 1: stopped on every"
+    assert healthy in done.stderr
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]

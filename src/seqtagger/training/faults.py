@@ -11,7 +11,9 @@
   :class:`~seqtagger.errors.OutOfMemoryError`.
 
 Checking the loss reads one scalar per step from the device (a sync); it happens before the
-backward pass, whose kernels need the loss anyway, so little is lost.
+backward pass, whose kernels need the loss anyway, so little is lost. Under DDP the ranks first
+agree on it (one small all-reduce per step): every rank stops at the same step, the one whose
+loss is not finite naming its batch, the others naming that rank.
 """
 
 from __future__ import annotations
@@ -51,6 +53,19 @@ def _last_good_checkpoint(trainer: Trainer) -> str:
     return f"the last good checkpoint is kept: {newest} (resume with ckpt_path=auto)"
 
 
+def _ranks_with_non_finite(trainer: Trainer, loss: Tensor) -> list[int]:
+    """The ranks whose ``loss`` is not finite. Under DDP the ranks agree first (one all-reduce
+    of ``world_size`` flags), so all stop at the same step; a rank stopping alone would leave
+    the others failing inside the gradients' all-reduce."""
+    bad = ~torch.isfinite(loss).all()
+    if trainer.world_size == 1:
+        return [0] if bool(bad) else []
+    flags = torch.zeros(trainer.world_size, device=loss.device)
+    flags[trainer.global_rank] = bad.float()
+    flags = trainer.strategy.reduce(flags, reduce_op="sum")
+    return torch.nonzero(flags).flatten().tolist()
+
+
 class FaultGuard(Callback):
     """Stop on a non-finite training loss; remember the shape of the batch in flight."""
 
@@ -72,13 +87,21 @@ class FaultGuard(Callback):
         self._remember("test", batch, i)
 
     def on_before_backward(self, trainer: Trainer, module: LightningModule, loss: Tensor) -> None:
-        if bool(torch.isfinite(loss.detach()).all()):
+        failed = _ranks_with_non_finite(trainer, loss.detach())
+        if not failed:
             return
+        if trainer.global_rank not in failed:  # healthy, but the update would need that rank
+            raise NonFiniteLossError(
+                f"the training loss is not finite on rank {', '.join(map(str, failed))} at step "
+                f"{trainer.global_step}: stopped on every rank before the update (that rank's "
+                f"message names the batch); {_last_good_checkpoint(trainer)}"
+            )
         hparams = module.hparams
         lr = (hparams.get("optimizer") or {}).get("lr")
         vectors = (hparams.get("embedding") or {}).get("pretrained")
+        rank = f" on rank {trainer.global_rank}" if trainer.world_size > 1 else ""
         raise NonFiniteLossError(
-            f"the training loss is {float(loss.detach().float().sum())} at step "
+            f"the training loss is {float(loss.detach().float().sum())}{rank} at step "
             f"{trainer.global_step} (epoch {trainer.current_epoch}, batch {self.batch_idx}); "
             f"the batch holds training sentences {_indices(self.batch)} (0-based). Likely "
             f"causes: a learning rate too high (model.optimizer.lr={lr}: try a tenth), "
