@@ -1,11 +1,14 @@
-"""Two CPU runs with the same seed give identical metrics and identical weights."""
+"""Two CPU runs with the same seed give identical metrics and identical weights; the per-step
+reseeding behind it."""
 
 from __future__ import annotations
 
+import traceback
 from pathlib import Path
 
 import torch
 
+from seqtagger.callbacks import seed_generators
 from seqtagger.checkpoint import load_checkpoint
 from seqtagger.train import train
 from tests.helpers import compose_train, tiny_ner_overrides
@@ -27,3 +30,18 @@ def test_same_seed_gives_identical_metrics_and_weights(tiny_ner_dir: Path, tmp_p
     assert weights[0].keys() == weights[1].keys()
     for key, weight in weights[0].items():
         assert torch.equal(weights[1][key], weight), key
+
+
+def test_step_seeding_equals_torch_manual_seed_without_its_stack_traces(monkeypatch) -> None:
+    """``StepSeed`` reseeds before every step: the same CPU stream as ``torch.manual_seed``, but
+    without queueing a seed (and formatting a stack trace) for each uninitialised accelerator
+    backend, which cost about 2 ms a step on the CPU."""
+    torch.manual_seed(11)
+    expected = torch.rand(4)
+
+    def no_stack(*args, **kwargs):
+        raise AssertionError("a stack trace was formatted")
+
+    monkeypatch.setattr(traceback, "format_stack", no_stack)
+    seed_generators(11)
+    assert torch.equal(torch.rand(4), expected)
