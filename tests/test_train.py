@@ -22,6 +22,17 @@ from tests.helpers import (
 NO_MONITORS = ["callbacks.model_checkpoint=null", "callbacks.early_stopping=null"]
 
 
+def scalar_steps(folder: Path) -> dict[str, list[int]]:
+    """The steps at which each scalar tag was written, in the event files under ``folder``."""
+    steps: dict[str, list[int]] = {}
+    for events in folder.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        for tag in accumulator.Tags()["scalars"]:
+            steps.setdefault(tag, []).extend(e.step for e in accumulator.Scalars(tag))
+    return steps
+
+
 def event_tags(folder: Path) -> set[str]:
     """Every scalar tag in the TensorBoard event files under ``folder``, plus ``"<hparams>"``
     when a file holds an hparams session (the HPARAMS tab)."""
@@ -108,6 +119,9 @@ def test_one_epoch_on_real_corpus(
             "test/strict/f1",
         }
     assert expected <= tags, sorted(expected - tags)
+    # the step loss is handed to self.log on the loggers' steps only (8 batches, every 2)
+    steps = scalar_steps(tmp_path / "tensorboard")
+    assert steps["train/loss_step"] == [1, 3, 5, 7]
 
     checkpoint = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")  # weights_only=True
     assert checkpoint["seqtagger"]["headline"] == headline

@@ -251,8 +251,16 @@ class TaggerModule(LightningModule):
         decode = batch_idx % self.hparams.train_scores_every == 0
         loss, pred_ids = self.model_step(batch, decode=decode)
         self._update_metrics("train", loss, pred_ids, batch)
-        self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
+        if self._logs_this_step():
+            self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
         return loss
+
+    def _logs_this_step(self) -> bool:
+        """Whether the loggers write this step (every ``trainer.log_every_n_steps``): only then
+        is the step loss handed to ``self.log``, whose bookkeeping costs more than the check
+        (the condition Lightning's own ``LearningRateMonitor`` reads)."""
+        trainer = self.trainer
+        return bool(trainer.fast_dev_run) or trainer._logger_connector.should_update_logs
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._update_metrics("val", *self.model_step(batch), batch)
