@@ -31,7 +31,7 @@ from tests.helpers import compose_config, compose_train, run_hydra_main, tiny_hf
 
 pytest.importorskip("transformers", reason="the optional extra seqtagger[transformers]")
 
-from seqtagger.models import transformer_embedder
+from seqtagger.models import subwords, transformer_embedder
 from seqtagger.models.transformer_embedder import TransformerEmbedder
 
 ODD = ["\u200b", "\x07"]  # words the tokenizer maps to no subword at all
@@ -187,7 +187,7 @@ def test_a_batch_that_fits_one_window_is_planned_without_the_host(tiny_bert, mon
     def no_host_plan(*args, **kwargs):
         raise AssertionError("planned on the host")
 
-    monkeypatch.setattr(transformer_embedder, "plan_windows", no_host_plan)
+    monkeypatch.setattr(subwords, "plan_windows", no_host_plan)
     with torch.no_grad():
         out = embedder(batch)
     for row, words in enumerate(sentences):

@@ -9,7 +9,8 @@ can be tested against a hand computation:
   so every word keeps a position and a vector (featurizer side, plain Python/NumPy).
 - :func:`pool_words`: subword vectors ``(N, S, H)`` -> one vector per word ``(N, L, H)`` by the
   ``first``, ``last`` or ``mean`` subword of its span, vectorised and padding-aware.
-- :class:`WindowPlan` (:func:`plan_windows`, :func:`make_windows`, :func:`stitch_windows`):
+- :func:`encode_in_windows` (:class:`WindowPlan`, :func:`plan_windows`, :func:`make_windows`,
+  :func:`stitch_windows`):
   subword sequences longer than the model's positions are never truncated: they are cut into
   overlapping windows (``stride`` subwords shared by neighbours, the tokenizers' meaning of
   stride), each window framed by the model's special tokens and encoded as its own sequence,
@@ -19,7 +20,7 @@ can be tested against a hand computation:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,7 @@ from seqtagger.errors import ConfigError
 __all__ = [
     "POOLINGS",
     "WindowPlan",
+    "encode_in_windows",
     "make_windows",
     "one_window_per_row",
     "plan_windows",
@@ -244,3 +246,34 @@ def stitch_windows(
     content = hidden[:, prefix_length : prefix_length + width]
     out[target[chosen]] = content[chosen]
     return out.reshape(num_rows, num_subwords, size)
+
+
+def encode_in_windows(
+    encode: Callable[[Tensor, Tensor], Tensor],
+    subword_ids: Tensor,
+    word_ends: Tensor,
+    *,
+    window: int,
+    stride: int,
+    prefix: Tensor,
+    suffix: Tensor,
+    pad_id: int,
+) -> Tensor:
+    """One vector per subword, ``(N, S, H)`` (0 at padded subwords), from ``encode(input_ids,
+    attention_mask) -> (B, T, H)`` run on framed windows of ``subword_ids (N, S)``.
+
+    When the longest row fits one window (``S <= window``, known on the host), each row is one
+    window framed from its length on the device, so nothing is read back; a longer batch is cut
+    into windows planned from the rows' lengths on the host (one device sync per such batch).
+    """
+    rows, size = subword_ids.shape
+    lengths = word_ends.amax(dim=1) if word_ends.shape[1] else word_ends.new_zeros(rows)  # (N,)
+    p = prefix.numel()
+    if size <= window:
+        plan = one_window_per_row(lengths)
+        ids, attention = make_windows(subword_ids, plan, prefix, suffix, pad_id, width=size)
+        real = torch.arange(size, device=lengths.device) < lengths.unsqueeze(1)  # (N, S)
+        return encode(ids, attention)[:, p : p + size].masked_fill(~real[..., None], 0)
+    plan = plan_windows(lengths.tolist(), window, stride).to(subword_ids.device)
+    ids, attention = make_windows(subword_ids, plan, prefix, suffix, pad_id)
+    return stitch_windows(encode(ids, attention), plan, p, rows, size)

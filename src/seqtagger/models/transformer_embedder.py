@@ -48,11 +48,9 @@ from seqtagger.errors import ConfigError
 from seqtagger.models.dropout import sequence_dropout
 from seqtagger.models.subwords import (
     POOLINGS,
-    make_windows,
-    one_window_per_row,
+    encode_in_windows,
     plan_windows,
     pool_words,
-    stitch_windows,
     word_spans,
 )
 from seqtagger.utils.config import to_plain
@@ -361,32 +359,21 @@ class TransformerEmbedder(nn.Module):
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         """``subword_ids (N, S)``, ``word_starts``/``word_ends``/``mask (N, L)`` (and the
         ``extra`` embedder's columns) -> ``(N, L, output_size)``."""
-        ends, mask = batch["word_ends"], batch["mask"]
-        subwords = self._subword_vectors(batch["subword_ids"], ends)  # (N, S, H)
-        features = [pool_words(subwords, batch["word_starts"], ends, mask, self.pooling)]
+        ends = batch["word_ends"]
+        subwords = encode_in_windows(  # (N, S, H)
+            self._encode,
+            batch["subword_ids"],
+            ends,
+            window=self.window,
+            stride=self.stride,
+            prefix=self.prefix,
+            suffix=self.suffix,
+            pad_id=self.pad_id,
+        )
+        features = [pool_words(subwords, batch["word_starts"], ends, batch["mask"], self.pooling)]
         if self.extra is not None:
             features.append(self.extra(batch))
         return self.dropout(torch.cat(features, dim=-1))
-
-    def _subword_vectors(self, subword_ids: Tensor, ends: Tensor) -> Tensor:
-        """``subword_ids (N, S)``, ``word_ends (N, L)`` -> ``(N, S, H)``, 0 at padded subwords.
-
-        When the longest row fits one window (S, known on the host, is at most the window),
-        nothing is read back from the device; longer batches are cut into windows planned from
-        the rows' lengths on the host (one sync per such batch)."""
-        rows, size = subword_ids.shape
-        lengths = ends.amax(dim=1) if ends.shape[1] else ends.new_zeros(rows)  # (N,)
-        p = self.prefix.numel()
-        if size <= self.window:
-            plan = one_window_per_row(lengths)
-            ids, attention = make_windows(
-                subword_ids, plan, self.prefix, self.suffix, self.pad_id, width=size
-            )
-            real = torch.arange(size, device=ends.device) < lengths.unsqueeze(1)  # (N, S)
-            return self._encode(ids, attention)[:, p : p + size].masked_fill(~real[..., None], 0)
-        plan = plan_windows(lengths.tolist(), self.window, self.stride).to(subword_ids.device)
-        ids, attention = make_windows(subword_ids, plan, self.prefix, self.suffix, self.pad_id)
-        return stitch_windows(self._encode(ids, attention), plan, p, rows, size)
 
     def _encode(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Windows ``(B, T)`` -> the last layer or the mix of the last ``layers``, ``(B, T, H)``."""
