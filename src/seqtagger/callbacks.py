@@ -48,12 +48,14 @@ class StepSeed(Callback):
 
 def seed_generators(seed: int) -> None:
     """What ``torch.manual_seed(seed)`` does to the generators a run can use (the CPU's, every
-    initialised CUDA device's, MPS'), without its cost when an accelerator backend was never
-    initialised: there it queues the seed for later and formats a stack trace for the record,
-    for CUDA, XPU and MTIA each, about 2 ms a step on this CPU (2-3% of a batch-32 step)."""
+    initialised CUDA or XPU device's, MPS'), without its cost when an accelerator backend was
+    never initialised: there it queues the seed for later and formats a stack trace for the
+    record, for CUDA, XPU and MTIA each, about 2 ms a step on this CPU (2-3% of a batch-32 step)."""
     torch.random.default_generator.manual_seed(seed)
     if torch.cuda.is_initialized():
         torch.cuda.manual_seed_all(seed)
+    if torch.xpu.is_initialized():
+        torch.xpu.manual_seed_all(seed)
     if torch.backends.mps.is_available():
         torch.mps.manual_seed(seed)
 
