@@ -26,9 +26,3 @@ def jsonl(out: str) -> list[dict]:
 
 def set_stdin(monkeypatch: pytest.MonkeyPatch, data: bytes) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data), encoding="utf-8"))
-
-
-def write_text(path: Path, text: str) -> Path:
-    """``text`` written to ``path`` as UTF-8; returns ``path``."""
-    path.write_text(text, encoding="utf-8")
-    return path

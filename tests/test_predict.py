@@ -19,7 +19,8 @@ from seqtagger.inference.outputs import tag_stream
 from seqtagger.inference.predictor import Predictor, span_record
 from seqtagger.inference.progress import Progress
 from seqtagger.inference.tokenizer import tokenize
-from tests.predict_cli import cli, jsonl, set_stdin, write_text
+from tests.predict_cli import cli, jsonl, set_stdin
+from tests.reader_files import write
 
 TEXT_LINES = [
     "Anna Smith visited Paris today.",
@@ -78,7 +79,7 @@ def test_conll_output_has_one_line_per_token_and_blank_lines(
 
 def test_two_word_text_lines_are_tagged_whole(tiny_checkpoint: Path, tmp_path: Path, capsys):
     """Issue 7, item 3: taken for CoNLL, only the first word of each line was tagged."""
-    notes = write_text(tmp_path / "notes.txt", "Meeting notes\nJohn Smith\n")
+    notes = write(tmp_path, "notes.txt", "Meeting notes\nJohn Smith\n")
     code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, notes)
     assert code == 0, err
     assert "tagged 2 sentences (4 tokens)" in err
@@ -98,7 +99,7 @@ def test_conll_output_replaces_whitespace_inside_tokens(
         "1\t1 000\t_\tNUM\t_\t_\t0\troot\t_\t_",
         "2\tNew\u00a0York\t_\tPROPN\t_\t_\t1\tnmod\t_\t_",
     ]
-    source = write_text(tmp_path / "in.conllu", "\n".join(rows) + "\n")
+    source = write(tmp_path, "in.conllu", "\n".join(rows) + "\n")
     code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source)
     assert code == 0, err
     lines = out.rstrip("\n").split("\n")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from seqtagger.inference.predictor import Predictor
-from tests.predict_cli import cli, set_stdin, write_text
+from tests.predict_cli import cli, set_stdin
+from tests.reader_files import write
 
 BAD_INPUTS = {
     # case: (input file name, its bytes (None: not created), extra options, message parts)
@@ -61,7 +62,7 @@ def test_output_that_is_an_input_is_refused(
     spelling: str, tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     """Issue 7, item 2: ``-o in.txt`` emptied in.txt before reading it."""
-    source = write_text(tmp_path / "in.txt", "Anna Smith visited Paris.\n")
+    source = write(tmp_path, "in.txt", "Anna Smith visited Paris.\n")
     monkeypatch.chdir(tmp_path)
     output = {"same": source, "relative": Path("in.txt"), "symlink": tmp_path / "link.txt"}
     if spelling == "symlink":
@@ -75,15 +76,15 @@ def test_output_that_is_an_input_is_refused(
 def test_output_is_replaced_only_when_the_run_succeeds(
     tiny_checkpoint: Path, tmp_path: Path, capsys
 ) -> None:
-    output = write_text(tmp_path / "out.conll", "old predictions\n")
+    output = write(tmp_path, "out.conll", "old predictions\n")
     output.chmod(0o640)
-    bad = write_text(tmp_path / "bad.conll", "EU X B-ORG\n\nsays\n\n")
+    bad = write(tmp_path, "bad.conll", "EU X B-ORG\n\nsays\n\n")
     code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, bad, "-o", output)
     assert code == 2 and "bad.conll:3" in err
     assert output.read_text(encoding="utf-8") == "old predictions\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.conll", "out.conll"]
 
-    good = write_text(tmp_path / "in.txt", "Anna Smith visited Paris.\n")
+    good = write(tmp_path, "in.txt", "Anna Smith visited Paris.\n")
     code, _, _ = cli(capsys, "--ckpt", tiny_checkpoint, good, "-o", output)
     assert code == 0 and output.read_text(encoding="utf-8").startswith("Anna\t")
     assert output.stat().st_mode & 0o777 == 0o640
@@ -91,10 +92,10 @@ def test_output_is_replaced_only_when_the_run_succeeds(
 
 @pytest.mark.parametrize("case", ["missing", "not a checkpoint", "directory"])
 def test_bad_checkpoint_exits_2(case: str, tmp_path: Path, capsys) -> None:
-    source = write_text(tmp_path / "in.txt", "Hello world\n")
+    source = write(tmp_path, "in.txt", "Hello world\n")
     ckpt = {
         "missing": tmp_path / "missing.ckpt",
-        "not a checkpoint": write_text(tmp_path / "notes.ckpt", "not a checkpoint"),
+        "not a checkpoint": write(tmp_path, "notes.ckpt", "not a checkpoint"),
         "directory": tmp_path,
     }[case]
     code, out, err = cli(capsys, "--ckpt", ckpt, source)
