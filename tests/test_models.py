@@ -7,7 +7,7 @@ import logging
 import pytest
 import torch
 
-from seqtagger.models.embeddings import CharCNN, TokenEmbedder, load_pretrained_vectors
+from seqtagger.models.embeddings import TokenEmbedder, load_pretrained_vectors
 from seqtagger.models.encoders import BiLSTMEncoder, TransformerEncoder
 from seqtagger.models.heads import LinearHead
 from seqtagger.models.loss import sequence_cross_entropy
@@ -56,33 +56,6 @@ def scramble_padding(batch: dict) -> dict:
 
 
 # --- embeddings ---------------------------------------------------------------------------------
-
-
-def test_char_cnn_shape_and_padding():
-    cnn = CharCNN(NUM_CHARS, char_dim=8, num_filters=12, kernel_size=3).eval()
-    char_ids = torch.tensor([[[3, 4, 5, 0], [6, 0, 0, 0], [0, 0, 0, 0]]])  # (1, 3, 4)
-    out = cnn(char_ids)
-    assert out.shape == (1, 3, 12) and cnn.output_size == 12
-    assert torch.all(out[0, 2] == 0)  # all-pad word: zeros, not -inf
-    assert torch.isfinite(out).all()
-    wider = cnn(torch.nn.functional.pad(char_ids, (0, 5)))  # more padding chars
-    torch.testing.assert_close(wider, out)
-
-
-def test_char_cnn_padding_never_wins_the_max():
-    cnn = CharCNN(NUM_CHARS, char_dim=4, num_filters=3, kernel_size=1)
-    with torch.no_grad():
-        cnn.conv.weight.fill_(-1.0)  # every real char scores below a zero (padding) column
-        cnn.conv.bias.fill_(0.0)
-        cnn.embedding.weight.abs_()
-    out = cnn(torch.tensor([[[2, 3, 0, 0]]]))
-    assert (out < 0).all()
-
-
-@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-def test_char_cnn_even_kernel_keeps_width():
-    cnn = CharCNN(NUM_CHARS, char_dim=4, num_filters=3, kernel_size=4)
-    assert cnn(torch.randint(0, NUM_CHARS, (2, 3, 5))).shape == (2, 3, 3)
 
 
 def test_token_embedder_shapes():

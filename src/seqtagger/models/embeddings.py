@@ -1,10 +1,9 @@
-"""Token representations: word embeddings (optionally pretrained) + character CNN.
+"""Token representations: word embeddings (optionally pretrained) + character features.
 
 Written by hand because the pieces are small and the details matter for tagging: the character
-CNN must ignore padding characters (a max-pool over zero-padded positions would otherwise let a
-padding column win), word dropout must never touch padding, and pretrained-vector loading must
-report its coverage and fall back to the lowercased form, which generic loaders
-(``torchtext`` is retired) do not do.
+encoders (``models/chars.py``) must ignore padding characters, word dropout must never touch
+padding, and pretrained-vector loading must report its coverage and fall back to the lowercased
+form, which generic loaders (``torchtext`` is retired) do not do.
 """
 
 from __future__ import annotations
@@ -22,9 +21,10 @@ from torch import Tensor, nn
 from seqtagger.data.featurizers import WordCharFeaturizer
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError
+from seqtagger.models.chars import CharCNN, CharLSTM, build_char_encoder
 from seqtagger.models.dropout import sequence_dropout
 
-__all__ = ["CharCNN", "TokenEmbedder", "load_pretrained_vectors"]
+__all__ = ["CharCNN", "CharLSTM", "TokenEmbedder", "load_pretrained_vectors"]
 
 log = logging.getLogger(__name__)
 
@@ -132,48 +132,14 @@ def load_pretrained_vectors(
     return weights, coverage
 
 
-class CharCNN(nn.Module):
-    """Character CNN: embed characters, convolve, max-pool over the characters of each word.
-
-    Padding characters are masked with ``-inf`` before the max so they never win it; a word made
-    only of padding (a padded token position) gets zeros. Convolution uses ``padding="same"`` and
-    the padding character embeds to zeros, so appending padding characters leaves the features of
-    real words unchanged.
-    """
-
-    def __init__(
-        self,
-        num_chars: int,
-        char_dim: int = 30,
-        num_filters: int = 50,
-        kernel_size: int = 3,
-        pad_index: int = 0,
-    ) -> None:
-        super().__init__()
-        self.pad_index = pad_index
-        self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=pad_index)
-        self.conv = nn.Conv1d(char_dim, num_filters, kernel_size, padding="same")
-        self.output_size = num_filters
-
-    def forward(self, char_ids: Tensor) -> Tensor:
-        """``char_ids (N, L, W)`` -> features ``(N, L, num_filters)``."""
-        n, length, width = char_ids.shape
-        if width == 0:
-            return char_ids.new_zeros(n, length, self.output_size, dtype=torch.float)
-        flat = char_ids.reshape(n * length, width)  # (N*L, W)
-        real = (flat != self.pad_index).unsqueeze(1)  # (N*L, 1, W)
-        features = self.conv(self.embedding(flat).transpose(1, 2))  # (N*L, F, W)
-        pooled = features.masked_fill(~real, float("-inf")).amax(dim=2)  # (N*L, F)
-        pooled = pooled.masked_fill(~real.any(dim=2), 0.0)  # all-pad words: zeros, not -inf
-        return pooled.reshape(n, length, self.output_size)
-
-
 class TokenEmbedder(nn.Module):
-    """Word embedding (+ character CNN features), word dropout and dropout.
+    """Word embedding (+ character features), word dropout and dropout.
 
     ``forward(batch) -> (N, L, output_size)`` from the batch's ``token_ids (N, L)`` and
     ``char_ids (N, L, W)`` (see :meth:`make_featurizer`), with
     ``output_size = word_dim + char_filters`` (``char_filters`` only when ``char_dim > 0``).
+    ``char_encoder`` picks the character CNN (``cnn``) or BiLSTM (``lstm``, ``char_filters``
+    split between its two directions); ``char_kernel_size`` is the CNN's.
 
     Word dropout (training only) replaces each real token id (``!= pad_index``) by ``unk_index``
     with probability ``word_dropout``, so the model learns a useful ``<unk>`` vector; padding is
@@ -190,6 +156,7 @@ class TokenEmbedder(nn.Module):
         char_dim: int = 30,
         char_filters: int = 50,
         char_kernel_size: int = 3,
+        char_encoder: str = "cnn",
         word_dropout: float = 0.0,
         dropout: float = 0.5,
         locked_dropout: bool = False,
@@ -215,13 +182,25 @@ class TokenEmbedder(nn.Module):
         self.coverage: float | None = None
         if pretrained is not None:
             self._load_pretrained(pretrained, words, num_words, word_dim, freeze)
-        self.char_cnn = (
-            CharCNN(num_chars, char_dim, char_filters, char_kernel_size, pad_index)
-            if char_dim > 0
-            else None
-        )
+        # two attributes, so a CNN keeps the state-dict names earlier checkpoints have
+        self.char_cnn: CharCNN | None = None
+        self.char_lstm: CharLSTM | None = None
+        if char_dim > 0:
+            chars = build_char_encoder(
+                char_encoder, num_chars, char_dim, char_filters, char_kernel_size, pad_index
+            )
+            if isinstance(chars, CharLSTM):
+                self.char_lstm = chars
+            else:
+                self.char_cnn = chars
         self.dropout = sequence_dropout(dropout, locked_dropout)
-        self.output_size = word_dim + (self.char_cnn.output_size if self.char_cnn else 0)
+        chars = self.char_encoder
+        self.output_size = word_dim + (chars.output_size if chars is not None else 0)
+
+    @property
+    def char_encoder(self) -> CharCNN | CharLSTM | None:
+        """The character encoder in use, None when ``char_dim == 0``."""
+        return self.char_cnn if self.char_cnn is not None else self.char_lstm
 
     def _load_pretrained(
         self,
@@ -267,11 +246,12 @@ class TokenEmbedder(nn.Module):
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
         """``token_ids (N, L)``, ``char_ids (N, L, W)`` of a batch -> ``(N, L, output_size)``."""
         features = [self.word_vectors(self._drop_words(batch["token_ids"]), batch)]
-        if self.char_cnn is not None:
+        chars = self.char_encoder
+        if chars is not None:
             if "char_ids" not in batch:
                 raise ValueError(
-                    "the character CNN is enabled (char_dim > 0) but the batch has no char_ids; "
-                    "its featurizer was built without characters"
+                    "the character encoder is enabled (char_dim > 0) but the batch has no "
+                    "char_ids; its featurizer was built without characters"
                 )
-            features.append(self.char_cnn(batch["char_ids"]))
+            features.append(chars(batch["char_ids"]))
         return self.dropout(torch.cat(features, dim=-1))

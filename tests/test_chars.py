@@ -1,0 +1,89 @@
+"""Character encoders (``models/chars.py``): the CNN and the BiLSTM, their padding contract, and
+the embedder's choice between them."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqtagger.errors import ConfigError
+from seqtagger.models.chars import CharCNN, CharLSTM
+from seqtagger.models.embeddings import TokenEmbedder
+from tests.test_models import NUM_CHARS, NUM_WORDS, make_batch
+
+
+def test_char_cnn_shape_and_padding():
+    cnn = CharCNN(NUM_CHARS, char_dim=8, num_filters=12, kernel_size=3).eval()
+    char_ids = torch.tensor([[[3, 4, 5, 0], [6, 0, 0, 0], [0, 0, 0, 0]]])  # (1, 3, 4)
+    out = cnn(char_ids)
+    assert out.shape == (1, 3, 12) and cnn.output_size == 12
+    assert torch.all(out[0, 2] == 0)  # all-pad word: zeros, not -inf
+    assert torch.isfinite(out).all()
+    wider = cnn(torch.nn.functional.pad(char_ids, (0, 5)))  # more padding chars
+    torch.testing.assert_close(wider, out)
+
+
+def test_char_cnn_padding_never_wins_the_max():
+    cnn = CharCNN(NUM_CHARS, char_dim=4, num_filters=3, kernel_size=1)
+    with torch.no_grad():
+        cnn.conv.weight.fill_(-1.0)  # every real char scores below a zero (padding) column
+        cnn.conv.bias.fill_(0.0)
+        cnn.embedding.weight.abs_()
+    out = cnn(torch.tensor([[[2, 3, 0, 0]]]))
+    assert (out < 0).all()
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_char_cnn_even_kernel_keeps_width():
+    cnn = CharCNN(NUM_CHARS, char_dim=4, num_filters=3, kernel_size=4)
+    assert cnn(torch.randint(0, NUM_CHARS, (2, 3, 5))).shape == (2, 3, 3)
+
+
+def reference_char_lstm(lstm: CharLSTM, chars: list[int]) -> torch.Tensor:
+    """One word's vector computed on its characters alone, without padding or gathering."""
+    ids = torch.tensor([chars])
+    forward, _ = lstm.forward_lstm(lstm.embedding(ids))
+    backward, _ = lstm.backward_lstm(lstm.embedding(ids.flip(1)))
+    return torch.cat([forward[0, -1], backward[0, -1]])
+
+
+def test_char_lstm_matches_each_word_read_alone():
+    torch.manual_seed(0)
+    lstm = CharLSTM(NUM_CHARS, char_dim=4, output_size=6).eval()
+    words = [[3, 4, 5, 6], [7], [2, 9, 11]]
+    char_ids = torch.zeros(1, 4, 5, dtype=torch.long)  # a padded token position last
+    for position, chars in enumerate(words):
+        char_ids[0, position, : len(chars)] = torch.tensor(chars)
+    out = lstm(char_ids)
+    assert out.shape == (1, 4, 6) and lstm.output_size == 6
+    for position, chars in enumerate(words):
+        torch.testing.assert_close(out[0, position], reference_char_lstm(lstm, chars))
+    assert torch.all(out[0, 3] == 0)  # all-pad word: zeros
+    wider = lstm(torch.nn.functional.pad(char_ids, (0, 4, 0, 2)))  # more padding, both ways
+    torch.testing.assert_close(wider[:, :4], out)
+
+
+def test_char_lstm_trains_through_both_directions():
+    lstm = CharLSTM(NUM_CHARS, char_dim=4, output_size=4)
+    lstm(torch.tensor([[[3, 4, 0], [5, 0, 0]]])).sum().backward()
+    for direction in (lstm.forward_lstm, lstm.backward_lstm):
+        assert direction.weight_ih_l0.grad.abs().sum() > 0
+
+
+def test_char_encoder_options_are_checked():
+    with pytest.raises(ConfigError, match=r"char_filters=5.*even"):
+        TokenEmbedder(NUM_WORDS, NUM_CHARS, char_encoder="lstm", char_filters=5)
+    with pytest.raises(ConfigError, match=r"char_encoder='gru'.*cnn, lstm"):
+        TokenEmbedder(NUM_WORDS, NUM_CHARS, char_encoder="gru")
+
+
+def test_token_embedder_with_a_character_lstm():
+    emb = TokenEmbedder(
+        NUM_WORDS, NUM_CHARS, word_dim=16, char_dim=8, char_filters=10, char_encoder="lstm"
+    )
+    assert isinstance(emb.char_encoder, CharLSTM) and emb.char_cnn is None
+    assert emb.output_size == 26 and emb(make_batch([4, 2])).shape == (2, 4, 26)
+    assert any(key.startswith("char_lstm.") for key in emb.state_dict())
+    cnn = TokenEmbedder(NUM_WORDS, NUM_CHARS, char_dim=8)
+    assert isinstance(cnn.char_encoder, CharCNN)
+    assert any(key.startswith("char_cnn.") for key in cnn.state_dict())  # earlier checkpoints
