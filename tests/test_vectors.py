@@ -10,7 +10,7 @@ import torch
 
 from seqtagger.errors import ConfigError
 from seqtagger.inference import Predictor
-from seqtagger.models.vectors import load_store
+from seqtagger.models.vectors import VectorTokenEmbedder, load_store
 from seqtagger.train import train
 from tests.helpers import compose_train, tiny_ner_overrides, write_vector_store
 
@@ -55,6 +55,25 @@ def test_an_unseen_word_takes_its_stored_vector(store, tiny_ner_dir, tmp_path) -
         vectors[0], module.tagger.embedder.word_embedding.weight[words.index("Anna")]
     )
     assert len(predictor.predict([sentence])[0]) == 3
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_freeze_keeps_every_stored_word_on_its_stored_vector(store, freeze: bool) -> None:
+    stored = load_store(str(store))
+    words = ["<pad>", "<unk>", "anna", "qwxyz"]  # a stored word, a word the store lacks
+    embedder = VectorTokenEmbedder(
+        len(words), 10, vectors=str(store), words=words, char_dim=0, freeze=freeze
+    )
+    token_ids = torch.tensor([[2, 3, 1, 0]])  # anna, qwxyz, an unseen stored word, padding
+    vector_ids = torch.tensor([[stored.row("anna") + 1, 0, stored.row(UNSEEN) + 1, 0]])
+    vectors = embedder.word_vectors(token_ids, {"vector_ids": vector_ids})[0]
+    anna = torch.from_numpy(stored.matrix[stored.row("anna")].copy())
+    assert torch.equal(vectors[0], anna)  # the table starts from the store either way
+    assert torch.equal(vectors[2], torch.from_numpy(stored.matrix[stored.row(UNSEEN)].copy()))
+    vectors.sum().backward()
+    grad = embedder.word_embedding.weight.grad
+    assert bool(grad[2].any()) is not freeze  # frozen: the stored vector, not the table row
+    assert grad[3].any() and not grad[1].any()  # the word the store lacks always learns
 
 
 def test_a_missing_store_is_a_config_error(tmp_path) -> None:

@@ -171,7 +171,12 @@ class VectorFeaturizer(WordCharFeaturizer):
 
 class VectorTokenEmbedder(TokenEmbedder):
     """``TokenEmbedder`` whose word table starts from a vector store and whose ``<unk>`` words
-    take the store's frozen vector when it has one. ``word_dim`` is the store's dimension."""
+    take the store's frozen vector when it has one. ``word_dim`` is the store's dimension.
+
+    With ``freeze`` every word the store knows, seen in training or not, takes its frozen stored
+    vector, so seen and unseen words share one representation; the trainable table then serves
+    only the words the store lacks (and ``<unk>``).
+    """
 
     def __init__(
         self,
@@ -182,6 +187,7 @@ class VectorTokenEmbedder(TokenEmbedder):
         **options: Any,
     ) -> None:
         store = load_store(vectors)
+        freeze = bool(options.pop("freeze", False))
         word_dim = options.pop("word_dim", store.dim)
         if word_dim != store.dim:
             raise ConfigError(
@@ -189,6 +195,7 @@ class VectorTokenEmbedder(TokenEmbedder):
                 f"dimensions; set model.embedding.word_dim={store.dim}"
             )
         super().__init__(num_words, num_chars, word_dim=store.dim, words=words, **options)
+        self.freeze_stored = freeze
         table = torch.from_numpy(np.ascontiguousarray(store.matrix, dtype=np.float32))
         self.register_buffer("vectors", table, persistent=False)  # frozen, not checkpointed
         if words is not None:
@@ -212,9 +219,12 @@ class VectorTokenEmbedder(TokenEmbedder):
         return VectorFeaturizer(vocabs["words"], chars, max_word_length, source, store.checksum)
 
     def word_vectors(self, token_ids: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-        """``(N, L, D)``: the trainable table, or the store for ``<unk>`` words it knows."""
+        """``(N, L, D)``: the trainable table, or the store for the words it knows: ``<unk>``
+        words, and with ``freeze`` every word."""
         embedded = self.word_embedding(token_ids)
         vector_ids = batch["vector_ids"]
-        from_store = (token_ids == self.unk_index) & (vector_ids > 0)
+        from_store = vector_ids > 0
+        if not self.freeze_stored:
+            from_store &= token_ids == self.unk_index
         stored = self.vectors[(vector_ids - 1).clamp(min=0)]
         return torch.where(from_store.unsqueeze(-1), stored, embedded)
