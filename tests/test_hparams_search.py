@@ -14,13 +14,12 @@ from seqtagger.errors import ConfigError, SweepConfigError
 from seqtagger.training.sweep import in_search, optimized_value, run_trial, worst_value
 from tests.helpers import (
     CONFIG_DIR,
-    check_search,
     compose_train,
     run_hydra_main,
     run_module,
     tiny_ner_overrides,
-    tiny_search_overrides,
 )
+from tests.search_helpers import check_search, tiny_search_overrides
 
 pytest.importorskip("hydra_plugins.hydra_optuna_sweeper", reason='pip install -e ".[sweeps]"')
 

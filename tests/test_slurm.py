@@ -20,12 +20,11 @@ import torch
 from seqtagger.training.startup import resolve_ckpt_path
 from seqtagger.utils.slurm import job_name
 from tests.helpers import (
-    check_search,
     checkout_env,
     compose_train,
     tiny_ner_overrides,
-    tiny_search_overrides,
 )
+from tests.search_helpers import check_search, tiny_search_overrides
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "slurm" / "train.sbatch"
 # small CPU jobs: two tasks of one CPU each, sharing the node with the other test jobs
