@@ -88,7 +88,10 @@ def hardware(runs: list[tuple[dict, dict]]) -> str:
 def ablation_rows(folder_name: str = "ablations") -> None:
     """``docs/results/<folder_name>/<name>/seed*``: one row per run, against the base of its
     experiment (a run named ``*base``, else the first); the switch is what its command adds."""
-    folder = RESULTS / folder_name
+    folder = RESULTS / Path(folder_name).name
+    if not folder.is_dir():
+        found = ", ".join(sorted(p.name for p in RESULTS.iterdir() if p.name.startswith("abl")))
+        sys.exit(f"results_table.py: no folder {folder} (ablation folders: {found})")
     runs = [(name.name, *run) for name in sorted(folder.iterdir()) for run in runs_of(name)]
     print("| ablation | adds to the base command | test metric | delta | wall |")
     print("|---|---|---|---|---|")
