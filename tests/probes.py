@@ -59,3 +59,17 @@ class PoisonOneRank(Callback):
         if trainer.global_rank == self.rank and trainer.global_step >= self.step:
             for parameter in pl_module.tagger.head.parameters():
                 parameter.data.fill_(float("nan"))
+
+
+class SimulatedSigterm(Callback):
+    """Test probe: after training step ``step`` the run behaves as if it had received SIGTERM
+    (Lightning's signal handler sets this flag; a real signal would hit pytest too)."""
+
+    def __init__(self, step: int = 3) -> None:
+        self.step = step
+
+    def on_train_batch_end(
+        self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, index: int
+    ) -> None:
+        if trainer.global_step == self.step:
+            trainer._signal_connector.received_sigterm = True

@@ -168,3 +168,18 @@ def test_one_cycle_resume_with_more_epochs_says_the_schedule_is_fixed(
     resumed = compose_train([*base, "trainer.max_epochs=2", "ckpt_path=auto"], tmp_path)
     with pytest.raises(ConfigError, match="fixed by its first run at 3 steps"):
         train(resumed)
+
+
+def test_a_sigterm_stops_the_run_with_exit_code_143(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """Lightning exits 0 on SIGTERM; the run must not look finished to a shell or scheduler."""
+    steps_per_epoch = 4
+    args = [*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=3"]
+    args += [f"trainer.limit_train_batches={steps_per_epoch}"]
+    args += ["+callbacks.term._target_=tests.probes.SimulatedSigterm", "+callbacks.term.step=6"]
+    code, err = run_main(args, tmp_path, monkeypatch, capsys)
+    assert code == 143, err
+    assert "seqtagger-train: stopped by SIGTERM at epoch 2, step 6; the last good checkpoint" in err
+    assert "last.ckpt (resume with ckpt_path=auto)" in err
+    assert not (tmp_path / "run" / "metrics.json").exists()

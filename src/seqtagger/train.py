@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 
 from seqtagger.errors import ConfigError
 from seqtagger.training.artifacts import best_checkpoint, log_hparams, save_vocabs, scalar_metrics
-from seqtagger.training.faults import out_of_memory_hint
+from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
 from seqtagger.training.startup import (
     check_devices,
     check_monitors,
@@ -45,6 +45,7 @@ from seqtagger.utils.config import (
 from seqtagger.utils.pylogger import RankedLogger, remove_file_handlers
 from seqtagger.utils.slurm import register_resolvers
 
+PROG = "seqtagger-train"
 log = RankedLogger(__name__, rank_zero_only=True)
 register_resolvers()  # before Hydra resolves the run folder's name
 
@@ -91,7 +92,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     if cfg.get("train"):
         log.info("Starting training")
-        with out_of_memory_hint(trainer):
+        with out_of_memory_hint(trainer), stopped_by_sigterm(trainer, PROG):
             trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)
         if trainer.is_global_zero:
             save_vocabs(datamodule, output_dir / "vocab")
@@ -103,7 +104,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     elif cfg.get("test"):
         log.info("Starting testing")
         tested = best_checkpoint(trainer) if cfg.get("train") else ckpt_path
-        with out_of_memory_hint(trainer):
+        with out_of_memory_hint(trainer), stopped_by_sigterm(trainer, PROG):
             trainer.test(model, datamodule=datamodule, ckpt_path=tested)
         log.info(f"Tested checkpoint: {tested}")
         test_metrics = {
@@ -127,7 +128,7 @@ def hydra_main(cfg: DictConfig) -> float | None:
     on (``seqtagger.training.sweep``)."""
     apply_extras(cfg)
     hydra_cfg = hydra_settings()
-    with user_errors("seqtagger-train"):
+    with user_errors(PROG):
         if in_search(cfg, hydra_cfg):
             return run_trial(cfg, train, hydra_cfg)
         return optimized_value(cfg, train(cfg))
@@ -137,7 +138,7 @@ def main() -> float | None:
     """Console entry point (``seqtagger-train``): Hydra's own errors on bad input (a config
     group choice that does not exist, a run folder that cannot be created) end in one line and
     exit code 2 too."""
-    return run_hydra_entry("seqtagger-train", hydra_main, CONFIG_DIR)
+    return run_hydra_entry(PROG, hydra_main, CONFIG_DIR)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@
 - Running out of GPU memory is reported with the shape of the batch that did not fit and the
   way out (``data.batch_unit=tokens`` with a size), as an
   :class:`~seqtagger.errors.OutOfMemoryError`.
+- A SIGTERM (``kill``, ``timeout``, a scheduler ending the job) stops the run at the end of its
+  step, as Lightning does, but with exit code 143 (128 + SIGTERM) and a message naming the
+  checkpoint to resume from: Lightning exits 0, so a killed run looked finished to the shell.
 
 Checking the loss reads one scalar per step from the device (a sync); it happens before the
 backward pass, whose kernels need the loss anyway, so little is lost. Under DDP the ranks first
@@ -18,6 +21,8 @@ loss is not finite naming its batch, the others naming that rank.
 
 from __future__ import annotations
 
+import signal
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -25,6 +30,7 @@ from typing import Any
 
 import torch
 from lightning import Callback, LightningModule, Trainer
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 from torch import Tensor
 
 from seqtagger.errors import NonFiniteLossError, OutOfMemoryError
@@ -143,3 +149,19 @@ def out_of_memory_hint(trainer: Trainer) -> AbstractContextManager[None]:
         )
 
     return reraise_out_of_memory(message)
+
+
+@contextmanager
+def stopped_by_sigterm(trainer: Trainer, program: str) -> Iterator[None]:
+    """End a run that Lightning stopped on SIGTERM (its ``SIGTERMException``, a ``SystemExit``
+    of code 0) with code 143 and one line on stderr: where it stopped, what to resume from."""
+    try:
+        yield
+    except SIGTERMException:
+        if trainer.is_global_zero:
+            print(
+                f"{program}: stopped by SIGTERM at epoch {trainer.current_epoch + 1}, step "
+                f"{trainer.global_step}; {_last_good_checkpoint(trainer)}",
+                file=sys.stderr,
+            )
+        sys.exit(128 + signal.SIGTERM)
