@@ -39,4 +39,8 @@ def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
 
 
 def sentences(reader, path, **kwargs) -> list[dict]:
-    return list(reader.iter_sentences(path, **kwargs))
+    """Each sentence's dict without ``document`` (``test_context.py`` tests documents)."""
+    return [
+        {key: value for key, value in sentence.items() if key != "document"}
+        for sentence in reader.iter_sentences(path, **kwargs)
+    ]

@@ -115,7 +115,7 @@ def test_disk_dataset_and_dataset_dict(tmp_path):
     assert sentences(reader, tmp_path / "dict") == EXPECTED
     ds = reader.read(tmp_path / "dict", cache_dir=str(tmp_path / "cache"))
     assert ds.features == FEATURES
-    assert list(ds) == EXPECTED
+    assert list(ds) == [{**row, "document": 0} for row in EXPECTED]  # records: one document
 
 
 def test_disk_missing_split_lists_available(tmp_path):
@@ -145,7 +145,7 @@ def test_hub_reader_on_hub_like_folder(tmp_path):
     assert sentences(reader, "train") == EXPECTED
     ds = reader.read("test", cache_dir=cache)
     assert ds.features == FEATURES
-    assert ds[0] == EXPECTED[1]
+    assert ds[0] == {**EXPECTED[1], "document": 0}
     with pytest.raises(CorpusNotFoundError, match="validation"):
         reader.read("validation", cache_dir=cache)
 
@@ -190,20 +190,21 @@ def test_read_unwraps_format_errors_and_retries_after_fix(tmp_path):
     with pytest.raises(CorpusFormatError, match=r"bad\.conllu:1: found 3 tab-separated"):
         ConlluReader().read(path, cache_dir=cache)
     path.write_text("1\tHi\thi\tINTJ\tUH\t_\t0\troot\t_\t_\n", encoding="utf-8")
-    assert ConlluReader().read(path, cache_dir=cache)[0] == {"tokens": ["Hi"], "tags": ["INTJ"]}
+    row = ConlluReader().read(path, cache_dir=cache)[0]
+    assert row == {"tokens": ["Hi"], "tags": ["INTJ"], "document": 0}
 
 
 def test_read_without_tags_drops_the_column(tmp_path):
     path = write(tmp_path, "raw.txt", "a\nb\n\nc\n")
     ds = ConllReader().read(path, cache_dir=str(tmp_path / "cache"), require_tags=False)
-    assert ds.column_names == ["tokens"]
+    assert ds.column_names == ["tokens", "document"]
     assert ds["tokens"] == [["a", "b"], ["c"]]
 
 
 def test_read_jsonl(tmp_path):
     path = write(tmp_path, "a.jsonl", '{"tokens": ["a"], "tags": ["O"]}\n')
     ds = JsonReader().read(path, cache_dir=str(tmp_path / "cache"))
-    assert ds[0] == {"tokens": ["a"], "tags": ["O"]}
+    assert ds[0] == {"tokens": ["a"], "tags": ["O"], "document": 0}
 
 
 def test_reader_for_path(tmp_path):

@@ -29,10 +29,13 @@ LENGTHS_SUFFIX = "_lengths"
 """Row key of the inner lengths of a nested column: ``char_ids`` -> ``char_ids_lengths``."""
 PAD_VALUES = {"tag_ids": IGNORE_INDEX}
 """Padding of columns that do not pad with 0 (``tag_ids`` pad with the loss' ignore index)."""
-HOST_KEYS = frozenset({"lengths_cpu"})
+HOST_KEYS = frozenset({"lengths_cpu", "window_lengths_cpu"})
 """Batch keys that stay on the host when a batch moves to a device (``batch_to_device``, the
 module's ``transfer_batch_to_device``): ``lengths_cpu`` is what ``pack_padded_sequence`` reads,
 so the BiLSTM never copies lengths back from the GPU (a device sync per batch)."""
+WINDOW_COLUMNS = ("window_length", "context_offset")
+"""Per-row ints of rows encoded with document context (``data/context.py``): the words of each
+row's window, and where the sentence starts in it."""
 
 
 def _numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -97,7 +100,8 @@ class TaggedDataset(torch.utils.data.Dataset):
                 "run encode_dataset first"
             )
         self._dataset = dataset
-        table = dataset.select_columns([*depths, "length"]).with_format("arrow")[:]
+        window = [name for name in WINDOW_COLUMNS if name in dataset.column_names]
+        table = dataset.select_columns([*depths, "length", *window]).with_format("arrow")[:]
         record_batches = [b for b in table.to_batches() if b.num_rows]  # empty: no rows to find
         self._starts = np.cumsum([0] + [b.num_rows for b in record_batches]).tolist()
         self._chunks = [
@@ -105,6 +109,7 @@ class TaggedDataset(torch.utils.data.Dataset):
             for b in record_batches
         ]
         self._lengths = _numpy(table["length"])
+        self._window = {name: _numpy(table[name]) for name in window}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"dataset": self._dataset}
@@ -117,8 +122,9 @@ class TaggedDataset(torch.utils.data.Dataset):
 
     @property
     def lengths(self) -> list[int]:
-        """Token count per row (for the batch sampler)."""
-        return self._lengths.tolist()
+        """Token count per row, for the batch sampler: of its window when it has context (what
+        the encoder runs over)."""
+        return self._window.get("window_length", self._lengths).tolist()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < len(self._lengths):
@@ -126,6 +132,8 @@ class TaggedDataset(torch.utils.data.Dataset):
         chunk = bisect_right(self._starts, i) - 1
         j = i - self._starts[chunk]
         row: dict[str, Any] = {"length": int(self._lengths[i]), "index": i}
+        for name, values in self._window.items():
+            row[name] = int(values[i])
         for name, column in self._chunks[chunk].items():
             row[name], inner = column.row(j)
             if inner is not None:
@@ -157,9 +165,24 @@ def collate_columns(
         "lengths_cpu": torch.from_numpy(lengths.copy()),
     }
     for name, values in columns.items():
-        if name != "length":
+        if name != "length" and name not in WINDOW_COLUMNS:
             batch[name] = torch.from_numpy(_pad_column(values, count, fills.get(name, 0)))
+    if "window_length" in columns:
+        batch.update(window_keys(columns["window_length"], columns["context_offset"]))
     return batch
+
+
+def window_keys(window_lengths: Sequence[int], offsets: Sequence[int]) -> dict[str, torch.Tensor]:
+    """The batch keys of rows encoded with document context: ``window_lengths (N,)``, its host
+    copy ``window_lengths_cpu``, ``window_mask (N, T)`` (True at the window's words) and
+    ``context_offset (N,)`` (the sentence's first position in its window)."""
+    lengths = np.asarray(window_lengths, dtype=np.int64).reshape(-1)
+    return {
+        "window_lengths": torch.from_numpy(lengths),
+        "window_lengths_cpu": torch.from_numpy(lengths.copy()),
+        "window_mask": torch.from_numpy(np.arange(max(int(lengths.max()), 1)) < lengths[:, None]),
+        "context_offset": torch.as_tensor(np.asarray(offsets, dtype=np.int64).reshape(-1)),
+    }
 
 
 def _pad_column(values: Sequence[Sequence[Any]], count: int, fill: int) -> np.ndarray:
@@ -217,7 +240,8 @@ def collate_batch(
     Returns every id column padded (``token_ids (N, L)``, ``char_ids (N, L, W)``, ``tag_ids (N,
     L)`` padded with -100, ...; 0 unless ``pad_values``/``PAD_VALUES`` say otherwise), plus
     ``lengths (N,)`` int64, ``mask (N, L)`` bool (True at real tokens), ``index (N,)`` and
-    ``lengths_cpu (N,)`` int64, a copy of ``lengths`` that stays on the host (``HOST_KEYS``).
+    ``lengths_cpu (N,)`` int64, a copy of ``lengths`` that stays on the host (``HOST_KEYS``);
+    rows with document context add :func:`window_keys` (their id columns cover the windows).
     """
     if not rows:
         raise ValueError("collate_batch: empty batch")
@@ -230,10 +254,13 @@ def collate_batch(
         "lengths_cpu": torch.from_numpy(lengths.copy()),
     }
     for name in rows[0]:
-        if name in ("length", "index") or name.endswith(LENGTHS_SUFFIX):
+        if name in ("length", "index", *WINDOW_COLUMNS) or name.endswith(LENGTHS_SUFFIX):
             continue
         pad = _pad_nested if name + LENGTHS_SUFFIX in rows[0] else _pad_flat
         batch[name] = torch.from_numpy(pad(rows, name, fills.get(name, 0)))
+    if "window_length" in rows[0]:
+        windows = [(r["window_length"], r["context_offset"]) for r in rows]
+        batch.update(window_keys(*zip(*windows, strict=True)))
     return batch
 
 

@@ -7,6 +7,7 @@ Data flow (each step cached by ``datasets`` fingerprints, so a second run skips 
     convert to the train scheme  -> Dataset(tokens, tags)        # e.g. BIOES
     build_vocabs(train)          -> words, chars, labels         # from the training split only;
                                                                  # labels: every tag of each type
+    document context (map)       -> + context_left/right          # data.context > 0 only
     featurizer.encode (map)      -> + the embedder's id columns, tag_ids, length
     BucketBatchSampler + collate -> padded batches (see ``collate_batch``)
 
@@ -33,6 +34,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from seqtagger.data.collate import TaggedDataset, collate_batch
+from seqtagger.data.context import check_context
 from seqtagger.data.corpora import CORPORA
 from seqtagger.data.download import ensure_corpus
 from seqtagger.data.encoding import encode_dataset
@@ -95,6 +97,9 @@ class TaggingDataModule(LightningDataModule):
         eval_batch_size: the same for validation, test and predict; ``None``: ``batch_size``.
         max_length: training sentences longer than this are split (never truncated); dev
             and test are always scored whole.
+        context: words of document context the encoder reads on each side of a sentence
+            (``data/context.py``; stored with the model, so eval and predict use it too); 0:
+            none.
         unknown_labels: ``error`` or ``map_to_o`` for dev/test tags the training split lacks.
         num_workers / persistent_workers: loader worker processes (0: batches are collated in
             the training process, often the fastest for small taggers) and whether they live
@@ -121,6 +126,7 @@ class TaggingDataModule(LightningDataModule):
         unknown_labels: str = "error",
         max_length: int | None = None,
         max_word_length: int = 20,
+        context: int = 0,
         batch_size: int = 32,
         eval_batch_size: int | None = None,
         batch_unit: str = "sentences",
@@ -160,6 +166,7 @@ class TaggingDataModule(LightningDataModule):
         self.unknown_labels = unknown_labels
         self.max_length = max_length
         self.max_word_length = max_word_length
+        self.context = check_context(context)
         self.batch_size = batch_size
         self.eval_batch_size = batch_size if eval_batch_size is None else eval_batch_size
         self.batch_unit = batch_unit
@@ -245,6 +252,7 @@ class TaggingDataModule(LightningDataModule):
                 max_length=self.max_length if split == "train" else None,
                 featurizer=self.featurizer,
                 schemes=(self.file_scheme, self.train_scheme),
+                context=self.context,
             )
             self.datasets[split] = TaggedDataset(self.encoded[split])
         sizes = ", ".join(f"{split}: {len(ds):,}" for split, ds in self.datasets.items())
@@ -284,6 +292,7 @@ class TaggingDataModule(LightningDataModule):
             "headline": self.headline,
             "max_word_length": self.max_word_length,
             "featurizer": self.featurizer.to_dict(),
+            "context": self.context,
         }
 
     def has_split(self, split: str) -> bool:

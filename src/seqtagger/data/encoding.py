@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from seqtagger.constants import OUTSIDE
+from seqtagger.data.context import LEFT, RIGHT, add_context, check_context, encode_in_context
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.schemes import convert_tags, label_types, split_tag
 from seqtagger.data.vocab import Vocab
@@ -108,8 +109,12 @@ def _encode_batch(
     labels: Vocab | None,
     map_to_o: bool,
 ) -> dict[str, list[Any]]:
-    """Encode a batch of rows (module-level so the ``map`` fingerprint is stable)."""
-    out = featurizer.encode(batch["tokens"])
+    """Encode a batch of rows (module-level so the ``map`` fingerprint is stable); rows with
+    document context are encoded as their windows."""
+    if LEFT in batch:
+        out = encode_in_context(featurizer, batch["tokens"], batch[LEFT], batch[RIGHT])
+    else:
+        out = featurizer.encode(batch["tokens"])
     if labels is not None:
         stoi = labels.stoi
         if map_to_o:
@@ -144,6 +149,7 @@ def encode_dataset(
     featurizer: Featurizer | None = None,
     num_proc: int | None = None,
     schemes: tuple[str, str] | None = None,
+    context: int = 0,
 ) -> datasets.Dataset:
     """Add the featurizer's id columns, ``tag_ids`` (when tagged) and ``length``.
 
@@ -161,6 +167,9 @@ def encode_dataset(
         num_proc: worker processes for ``map``.
         schemes: ``(file scheme, train scheme)`` when the tags were converted from the corpus
             file's scheme: unknown tags are then reported as the file writes them.
+        context: words of document context on each side of a sentence (``data/context.py``):
+            the id columns then cover each window, with ``window_length`` and
+            ``context_offset``; 0: none.
     """
     if unknown_labels not in UNKNOWN_LABEL_POLICIES:
         raise ConfigError(
@@ -200,6 +209,8 @@ def encode_dataset(
                 max_length,
             )
 
+    if check_context(context) and len(dataset) > 0:
+        dataset = add_context(dataset, context, split)
     return dataset.map(
         _encode_batch,
         batched=True,

@@ -60,8 +60,8 @@ def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
     if predictor.scheme != train_scheme:
         raise ValueError("score_set needs a Predictor that outputs the training scheme")
     result = SetResult(held_out.name, held_out.scheme)
-    result.tokens, result.gold = read_set(held_out)
-    raw = predictor.predict(result.tokens)  # model labels, training scheme
+    result.tokens, result.gold, documents = read_set(held_out)
+    raw = predictor.predict(result.tokens, documents)  # model labels, training scheme
     result.pred = [convert_tags(tags, train_scheme, held_out.scheme) for tags in raw]
 
     # the gold the model learnt from: well formed in the train scheme, as in training

@@ -33,16 +33,18 @@ class HeldOutSet:
     scheme: str
 
 
-def read_set(held_out: HeldOutSet) -> tuple[list[list[str]], list[list[str]]]:
-    """Tokens and gold tags of every sentence of the set (clear error when it has none, or when
-    the tags do not fit the set's scheme)."""
+def read_set(held_out: HeldOutSet) -> tuple[list[list[str]], list[list[str]], list[int]]:
+    """Tokens, gold tags and document of every sentence of the set (clear error when it has
+    none, or when the tags do not fit the set's scheme)."""
     tokens: list[list[str]] = []
     gold: list[list[str]] = []
+    documents: list[int] = []
     where: list[str] = []
     sentences = held_out.reader.iter_sentences(held_out.source, require_tags=True, located=True)
     for sentence in sentences:
         tokens.append(list(sentence["tokens"]))
         gold.append(list(sentence["tags"]))
+        documents.append(sentence.get("document", 0))
         where.append(sentence["where"])
     if not tokens:
         raise CorpusFormatError(f"sets.{held_out.name}: no sentences in {held_out.source}")
@@ -50,7 +52,7 @@ def read_set(held_out: HeldOutSet) -> tuple[list[list[str]], list[list[str]]]:
     check_split_tags(
         gold, held_out.scheme, name=name, key=f"{name}.scheme", locate=where.__getitem__
     )
-    return tokens, gold
+    return tokens, gold, documents
 
 
 def held_out_from_file(

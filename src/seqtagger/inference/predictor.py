@@ -7,7 +7,9 @@ Inputs are read a window at a time, sorted by length inside the window (little p
 batches under ``torch.inference_mode`` and put back in input order (``OrderedWriter``), so a
 file of any size streams through with flat memory. Unknown words take the same ``<unk>`` path as
 in training (the checkpoint's own vocabularies). Sentences are never truncated: every token gets
-a tag. Tags come out in the corpus file's scheme unless ``scheme`` says otherwise.
+a tag. Tags come out in the corpus file's scheme unless ``scheme`` says otherwise. A model trained
+with document context (``data.context``) reads each sentence with its neighbours in the input
+(``documents`` says where documents start; default: the whole input is one document).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 import torch
 
 from seqtagger.data.collate import batch_to_device, collate_columns
+from seqtagger.data.context import encode_in_context, stream_contexts
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
 from seqtagger.errors import ConfigError
 from seqtagger.inference.streaming import OrderedWriter, windowed_batches
@@ -62,6 +65,7 @@ class Predictor:
         self.train_scheme: str = module.data_info["train_scheme"]
         self.scheme = check_scheme(scheme or module.data_info["file_scheme"])
         self.featurizer = module.featurizer
+        self.context = int(module.data_info.get("context", 0))
         self.labels: list[str] = module.labels
 
     @classmethod
@@ -71,10 +75,20 @@ class Predictor:
 
     # ----- one batch -----
     @torch.inference_mode()
-    def predict_batch_ids(self, sentences: Sequence[Sequence[str]]) -> list[list[int]]:
+    def predict_batch_ids(
+        self,
+        sentences: Sequence[Sequence[str]],
+        contexts: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None,
+    ) -> list[list[int]]:
         """Predicted label ids (train scheme) for one batch of sentences, in the given order:
-        the training featurizer, collate and the head's own decoding."""
-        batch = collate_columns(self.featurizer.encode(sentences), self.featurizer.pad_values)
+        the training featurizer, collate and the head's own decoding. ``contexts``: the
+        ``(left, right)`` words of each sentence, for a model with document context."""
+        if contexts is None:
+            columns = self.featurizer.encode(sentences)
+        else:
+            lefts, rights = zip(*contexts, strict=True)
+            columns = encode_in_context(self.featurizer, sentences, lefts, rights)
+        batch = collate_columns(columns, self.featurizer.pad_values)
         batch = batch_to_device(batch, self.device)  # lengths_cpu stays on the host
         logits = self.module(batch)  # (N, L, C)
         tag_ids = self.module.tagger.head.decode(logits, batch["mask"]).cpu().tolist()  # (N, L)
@@ -87,20 +101,30 @@ class Predictor:
         return tags
 
     # ----- public API -----
-    def predict_stream(self, sentences: Iterable[Sequence[str]]) -> Iterator[list[str]]:
-        """Tags for each sentence, yielded in input order; reads the input lazily."""
+    def predict_stream(
+        self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
+    ) -> Iterator[list[str]]:
+        """Tags for each sentence, yielded in input order; reads the input lazily.
+        ``documents``: each sentence's document (read by a model with document context)."""
         if isinstance(sentences, (str, bytes)):
             raise ConfigError(f"Predictor: got one {_describe(sentences)}; {EXPECTED_SHAPE}")
         sentences = (check_sentence(s, i) for i, s in enumerate(sentences))
+        items = (
+            stream_contexts(sentences, documents, self.context)
+            if self.context
+            else ((sentence, None, None) for sentence in sentences)
+        )
         ready: deque[list[str]] = deque()
         writer: OrderedWriter[list[str]] = OrderedWriter(lambda _, tags: ready.append(tags))
         total = 0
         for batch in windowed_batches(
-            sentences, length=len, batch_size=self.batch_size, window=self.window
+            items, length=_window_length, batch_size=self.batch_size, window=self.window
         ):
             positions = [position for position, _ in batch]
-            tokens = [list(sentence) for _, sentence in batch]
-            for position, tag_ids in zip(positions, self.predict_batch_ids(tokens), strict=True):
+            tokens = [list(sentence) for _, (sentence, _, _) in batch]
+            contexts = [(left, right) for _, (_, left, right) in batch] if self.context else None
+            tag_ids_of = self.predict_batch_ids(tokens, contexts)
+            for position, tag_ids in zip(positions, tag_ids_of, strict=True):
                 writer.add(position, self._to_tags(tag_ids))
             total += len(batch)
             while ready:
@@ -109,15 +133,23 @@ class Predictor:
         while ready:
             yield ready.popleft()
 
-    def predict(self, sentences: Iterable[Sequence[str]]) -> list[list[str]]:
+    def predict(
+        self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
+    ) -> list[list[str]]:
         """Tags for each sentence (a list of tokens), in input order."""
-        return list(self.predict_stream(sentences))
+        return list(self.predict_stream(sentences, documents))
 
     def spans(self, tokens: Sequence[str], tags: Sequence[str]) -> list[dict[str, Any]]:
         """Entity spans of a tagged sentence (the metric's span code): type, start, end, text."""
         if self.scheme == "plain":
             return []
         return [span_record(span, tokens) for span in get_spans(tags, self.scheme)]
+
+
+def _window_length(item: tuple[Sequence[str], Sequence[str] | None, Sequence[str] | None]) -> int:
+    """Words the encoder reads for one ``(sentence, left, right)`` item (sorting key)."""
+    sentence, left, right = item
+    return len(sentence) + len(left or ()) + len(right or ())
 
 
 def check_sentence(sentence: object, position: int) -> Sequence[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import Tensor, nn
@@ -19,7 +20,7 @@ from torch import Tensor, nn
 from seqtagger.errors import ConfigError
 from seqtagger.models.heads import Head
 
-__all__ = ["Tagger", "build_tagger", "host_lengths"]
+__all__ = ["Tagger", "build_tagger", "host_lengths", "sentence_positions", "window_view"]
 
 
 class Tagger(nn.Module):
@@ -27,7 +28,9 @@ class Tagger(nn.Module):
 
     The embedder reads its featurizer's columns, the encoder the host lengths ``(N,)`` (the
     batch's ``lengths_cpu``) and ``mask (N, L)``. The logits are unnormalised; ``head.loss``
-    and ``head.decode`` read them.
+    and ``head.decode`` read them. A batch with document context (``data/context.py``) is
+    embedded and encoded over its windows ``(N, T)``, and the head scores the sentences' own
+    positions ``(N, L)``.
     """
 
     def __init__(self, embedder: nn.Module, encoder: nn.Module, head: Head) -> None:
@@ -41,9 +44,35 @@ class Tagger(nn.Module):
         return self.head.num_labels
 
     def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
-        embedded = self.embedder(batch)  # (N, L, D)
-        encoded = self.encoder(embedded, host_lengths(batch), batch["mask"])  # (N, L, H)
-        return self.head(encoded)  # (N, L, C)
+        window = window_view(batch)
+        embedded = self.embedder(window)  # (N, T, D); T = L without context
+        encoded = self.encoder(embedded, host_lengths(window), window["mask"])  # (N, T, H)
+        return self.head(sentence_positions(encoded, batch))  # (N, L, C)
+
+
+def window_view(batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
+    """The batch as the embedder and encoder see it: with document context, its window
+    lengths and ``window_mask`` in place of the sentences'; else the batch itself."""
+    if "window_mask" not in batch:
+        return batch
+    return {
+        **batch,
+        "lengths": batch["window_lengths"],
+        "lengths_cpu": batch["window_lengths_cpu"],
+        "mask": batch["window_mask"],
+    }
+
+
+def sentence_positions(encoded: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+    """``encoded (N, T, H)`` of the windows -> ``(N, L, H)`` at each sentence's own positions
+    (from ``context_offset``); ``encoded`` itself when the batch has no context. Positions past
+    a sentence's end repeat a window position: the mask keeps them out of loss and decoding."""
+    if "context_offset" not in batch:
+        return encoded
+    width = batch["mask"].shape[1]
+    steps = torch.arange(width, device=encoded.device)
+    index = (batch["context_offset"][:, None] + steps).clamp_(max=encoded.shape[1] - 1)
+    return encoded.gather(1, index[:, :, None].expand(-1, -1, encoded.shape[2]))
 
 
 def host_lengths(batch: Mapping[str, Tensor]) -> Tensor:

@@ -32,11 +32,18 @@ from seqtagger.errors import CorpusFormatError, CorpusNotFoundError, find_in_cha
 log = logging.getLogger(__name__)
 
 FEATURES = datasets.Features(
-    {"tokens": Sequence(Value("string")), "tags": Sequence(Value("string"))}
+    {
+        "tokens": Sequence(Value("string")),
+        "tags": Sequence(Value("string")),
+        "document": Value("int32"),
+    }
 )
+"""``document``: the sentence's document within its file (0-based, counted at ``-DOCSTART-``
+lines or CoNLL-U ``# newdoc`` comments; 0 for every sentence of a file without them). Only
+document context (``data.context``) reads it: a sentence's context never crosses a document."""
 
 # Bump when the meaning of the generated rows changes, so old caches are not reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def format_error(path: str | Path, line: int | None, what: str) -> CorpusFormatError:
@@ -143,8 +150,10 @@ def token_problem(token: str, what: str = "token") -> str | None:
     return None
 
 
-def located_sentence(path: Path, line: int, tokens: list[str], tags: list[str] | None) -> dict:
-    return {"tokens": tokens, "tags": tags, "where": f"{path}:{line}"}
+def located_sentence(
+    path: Path, line: int, tokens: list[str], tags: list[str] | None, document: int = 0
+) -> dict:
+    return {"tokens": tokens, "tags": tags, "document": document, "where": f"{path}:{line}"}
 
 
 def no_sentences(path: Path | str) -> CorpusFormatError:
@@ -212,9 +221,11 @@ class Reader:
 
 
 def unlocated(sentences: Iterable[dict]) -> Iterator[dict]:
-    """The sentences without their ``"where"`` (the rows of :data:`FEATURES`)."""
+    """The sentences without their ``"where"`` (the rows of :data:`FEATURES`; ``document`` 0
+    where the reader knows no documents)."""
     for sentence in sentences:
         del sentence["where"]
+        sentence.setdefault("document", 0)
         yield sentence
 
 

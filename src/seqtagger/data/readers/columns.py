@@ -44,6 +44,7 @@ class ColumnReader(Reader):
     """The sentence loop of line-based column formats; subclasses give the per-line rule."""
 
     _SKIPPED: ClassVar[str] = "no tokens"  # what a skipped block lacks, for the warning
+    _NEWDOC: ClassVar[str | None] = None  # comment prefix that starts a document
 
     def _markers(self) -> tuple[str | None, str | None, bool]:
         """``(document start prefix, comment prefix, comments allowed inside a sentence)``."""
@@ -54,19 +55,27 @@ class ColumnReader(Reader):
         raise NotImplementedError
 
     def _sentence(
-        self, path: Path, line: int, tokens: list[str], tags: list[str], require_tags: bool
+        self,
+        path: Path,
+        line: int,
+        tokens: list[str],
+        tags: list[str],
+        require_tags: bool,
+        document: int,
     ) -> dict:
         """The sentence dict; ``tags`` is empty when the file has no tag column."""
-        return located_sentence(path, line, tokens, tags or None)
+        return located_sentence(path, line, tokens, tags or None, document)
 
     def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
         path = check_file(source)
         docstart, comment, comments_inside = self._markers()
+        newdoc = self._NEWDOC
         word = self._line_rule(path, require_tags)
         tokens: list[str] = []
         tags: list[str] = []
         block = 0  # first line of the current block, comments included (0 between blocks)
         first = 0  # line of the current sentence's first token
+        document = 0  # documents started so far (document-start lines, newdoc comments)
         skipped = SkipCounter(str(path), self._SKIPPED)
         n_sentences = 0
         for lineno, raw in numbered_lines(path):
@@ -75,15 +84,17 @@ class ColumnReader(Reader):
             if blank or (docstart and line.startswith(docstart)):
                 # a document boundary without a blank line also ends the sentence
                 if tokens:
-                    yield self._sentence(path, first, tokens, tags, require_tags)
+                    yield self._sentence(path, first, tokens, tags, require_tags, document)
                     n_sentences += 1
                     tokens, tags = [], []
                 elif block and blank:
                     skipped.add(block)
+                document += not blank
                 block = 0
                 continue
             block = block or lineno
             if comment and (comments_inside or not tokens) and line.startswith(comment):
+                document += bool(newdoc and not tokens and line.startswith(newdoc))
                 continue
             parsed = word(lineno, line)
             if parsed is None:
@@ -94,7 +105,7 @@ class ColumnReader(Reader):
             if parsed[1] is not None:
                 tags.append(parsed[1])
         if tokens:
-            yield self._sentence(path, first, tokens, tags, require_tags)
+            yield self._sentence(path, first, tokens, tags, require_tags, document)
             n_sentences += 1
         elif block:
             skipped.add(block)
@@ -234,6 +245,7 @@ class ConlluReader(ColumnReader):
         self._index = index
 
     _SKIPPED = "no words"
+    _NEWDOC = "# newdoc"
 
     def _markers(self) -> tuple[str | None, str | None, bool]:
         return None, "#", True
@@ -272,8 +284,14 @@ class ConlluReader(ColumnReader):
         return word
 
     def _sentence(
-        self, path: Path, line: int, tokens: list[str], tags: list[str], require_tags: bool
+        self,
+        path: Path,
+        line: int,
+        tokens: list[str],
+        tags: list[str],
+        require_tags: bool,
+        document: int,
     ) -> dict:
         # "_" everywhere = unannotated (e.g. text to tag): no tags when they are optional.
         unannotated = not require_tags and all(t == "_" for t in tags)
-        return located_sentence(path, line, tokens, None if unannotated else tags)
+        return located_sentence(path, line, tokens, None if unannotated else tags, document)
