@@ -24,6 +24,7 @@ from seqtagger.data.vocab import build_vocabs
 from seqtagger.errors import ConfigError
 from seqtagger.models.tagger import build_tagger
 from tests.helpers import compose_train, file_backed_dataset, make_ner_sentence, tiny_ner_overrides
+from tests.predict_cli import cli, jsonl
 from tests.reader_files import write
 
 DOCS = [["a b", "c"], ["d e f"], ["g", "h i", "j"]]
@@ -81,6 +82,25 @@ def test_the_stream_gives_the_rule_on_random_documents(size: int) -> None:
     assert [item[1:] for item in one_document] == [
         context_of(i, sentences, [0] * len(sentences), size) for i in range(len(sentences))
     ]
+
+
+def test_the_stream_reads_only_as_far_as_the_right_context_needs() -> None:
+    """An endless input streams: a sentence comes out once K words follow it in its document
+    (or its document ends), and the sentences kept stay bounded."""
+    read = 0
+
+    def endless():
+        nonlocal read
+        while True:
+            read += 1
+            yield [f"w{read}", "x"]
+
+    stream = stream_contexts(endless(), None, 3)
+    first = next(stream)
+    assert first == (["w1", "x"], [], ["w2", "x", "w3"]) and read == 3
+    for _ in range(1000):
+        next(stream)
+    assert read == 1003
 
 
 def test_dataset_step_equals_the_rule(tmp_path: Path) -> None:
@@ -169,7 +189,7 @@ def context_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def test_eval_and_predict_read_the_same_windows_as_training(
-    context_run: tuple[Path, Path], tmp_path: Path
+    context_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from seqtagger.eval import evaluate
     from seqtagger.inference import Predictor
@@ -186,5 +206,30 @@ def test_eval_and_predict_read_the_same_windows_as_training(
     assert predictor.context == 4
     rows = list(ConllReader().iter_sentences(corpus / "test.txt"))
     tokens, documents = [r["tokens"] for r in rows], [r["document"] for r in rows]
+    expected = predictor.predict(tokens, documents)
     batched = Predictor.from_checkpoint(best, device="cpu", batch_size=3, window=5)
-    assert batched.predict(tokens, documents) == predictor.predict(tokens, documents)
+    assert batched.predict(tokens, documents) == expected
+    # seqtagger-predict reads the file's documents (-DOCSTART-) as eval does
+    code, out, err = cli(capsys, "--ckpt", best, corpus / "test.txt", "--format", "jsonl")
+    assert code == 0, err
+    assert [record["tags"] for record in jsonl(out)] == expected
+
+
+def test_a_pretrained_transformer_reads_windows_longer_than_its_positions(
+    context_run: tuple[Path, Path], tiny_bert: Path, tmp_path: Path
+) -> None:
+    """The subword featurizer encodes each window as a sentence: 6 words of context on each
+    side outgrow the tiny BERT's 16 positions, so the strided windows of the transformer issue
+    meet document context, and eval still equals training."""
+    from seqtagger.eval import evaluate
+    from seqtagger.train import train
+    from tests.helpers import compose_config, tiny_hf_overrides
+
+    corpus = context_run[1]
+    overrides = [*tiny_hf_overrides(corpus, tiny_bert, head="crf"), "data.context=6"]
+    run_dir = tmp_path / "run"
+    train(compose_train([*overrides, "trainer.max_epochs=1"], run_dir))
+    trained = json.loads((run_dir / "metrics.json").read_text())
+    best = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))[-1]
+    results = evaluate(compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path))
+    assert results["test"]["f1"] == pytest.approx(trained["test/f1"], abs=1e-6)

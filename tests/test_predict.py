@@ -276,11 +276,11 @@ def _tag_lazily(predictor: Predictor, count: int) -> tuple[int, int]:
     """Tag ``count`` generated sentences; returns (sentences out, most read ahead of output)."""
     read = 0
 
-    def sentences() -> Iterator[list[str]]:
+    def sentences() -> Iterator[tuple[list[str], int]]:
         nonlocal read
         for i in range(count):
             read += 1
-            yield ["w"] * (1 + i % 7)
+            yield ["w"] * (1 + i % 7), 0
 
     done = ahead = 0
     for tokens, tags in tag_stream(predictor, sentences()):

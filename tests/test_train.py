@@ -235,6 +235,17 @@ def test_one_cycle_without_a_run_length_is_a_config_error(
         train(compose_train(overrides, tmp_path))
 
 
+def test_bf16_lstm_on_a_cpu_without_its_kernel_is_a_config_error(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AVX2-only CPUs have no oneDNN bf16 LSTM: refused at start-up naming the key, not by
+    oneDNN's "could not create a primitive descriptor" at the first step."""
+    monkeypatch.setattr("seqtagger.training.startup.cpu_runs_bf16_lstm", lambda: False)
+    overrides = [*tiny_ner_overrides(tiny_ner_dir), "trainer.precision=bf16-mixed"]
+    with pytest.raises(ConfigError, match=r"trainer\.precision=bf16-mixed on this CPU"):
+        train(compose_train(overrides, tmp_path))
+
+
 def test_label_smoothing_out_of_range_is_one_message(
     tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:

@@ -24,6 +24,7 @@ from seqtagger.errors import ConfigError
 from seqtagger.training.artifacts import best_checkpoint, log_hparams, save_vocabs, scalar_metrics
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
 from seqtagger.training.startup import (
+    check_cpu_precision,
     check_devices,
     check_monitors,
     check_optimized_metric,
@@ -84,6 +85,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "the run's run_name); without one the test would score untrained weights"
         )
     check_optimized_metric(cfg, datamodule, trainer)
+    check_cpu_precision(cfg, trainer)
     prepare_before_launch(trainer, datamodule)
     if trainer.is_global_zero:
         save_resolved_config(cfg, output_dir)

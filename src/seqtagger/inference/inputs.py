@@ -118,23 +118,32 @@ def check_inputs(sources: list[str], input_format: str) -> None:
 # --------------------------------------------------------------------------- reading
 
 
-def iter_input(sources: list[str], input_format: str, stats: Stats) -> Iterator[list[str]]:
-    """Token lists of every sentence of ``sources`` in order, read lazily."""
+def iter_input(
+    sources: list[str], input_format: str, stats: Stats
+) -> Iterator[tuple[list[str], int]]:
+    """``(tokens, document)`` of every sentence of ``sources`` in order, read lazily. Each source
+    starts a document, and so does each document its format marks (``-DOCSTART-``, CoNLL-U
+    ``# newdoc``): a model with document context reads a sentence's neighbours within it."""
+    document = -1
     for source in sources:
         fmt = detect_format(source) if input_format == "auto" else input_format
         count = stats.sentences
-        for tokens in _iter_source(source, fmt, stats):
+        marked_before = None
+        for tokens, marked in _iter_source(source, fmt, stats):
+            if marked != marked_before:
+                document, marked_before = document + 1, marked
             stats.sentences += 1
             stats.tokens += len(tokens)
-            yield tokens
+            yield tokens, document
         if stats.sentences == count:
             raise InputError(f"no sentences in {source_name(source)}")
 
 
-def _iter_source(source: str, fmt: str, stats: Stats) -> Iterator[list[str]]:
+def _iter_source(source: str, fmt: str, stats: Stats) -> Iterator[tuple[list[str], int]]:
+    """``(tokens, document within the source)`` per sentence."""
     if fmt in FORMATS:
         return _iter_reader(source, fmt)
-    return _iter_lines(source, fmt == "text", stats)
+    return ((tokens, 0) for tokens in _iter_lines(source, fmt == "text", stats))
 
 
 def _iter_lines(source: str, raw_text: bool, stats: Stats) -> Iterator[list[str]]:
@@ -171,13 +180,13 @@ def _decode(line: bytes | str, source: str, lineno: int) -> str:
         ) from None
 
 
-def _iter_reader(source: str, fmt: str) -> Iterator[list[str]]:
+def _iter_reader(source: str, fmt: str) -> Iterator[tuple[list[str], int]]:
     """Sentences of a corpus file through the readers; stdin is spooled to a temporary file."""
     reader = FORMATS[fmt].reader()  # imports the readers (and datasets) only now
     with _as_path(source, fmt) as path:
         try:
             for sentence in reader.iter_sentences(path, require_tags=False):
-                yield sentence["tokens"]
+                yield sentence["tokens"], sentence["document"]
         except CorpusError as err:  # name stdin, not its temporary copy
             raise InputError(str(err).replace(str(path), source_name(source))) from None
 

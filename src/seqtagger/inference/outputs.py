@@ -32,21 +32,32 @@ OUTPUT_FORMATS = ("conll", "jsonl")
 
 
 def tag_stream(
-    predictor: Predictor, sentences: Iterable[list[str]]
+    predictor: Predictor, sentences: Iterable[tuple[list[str], int]]
 ) -> Iterator[tuple[list[str], list[str]]]:
-    """``(tokens, tags)`` per sentence, in input order, as soon as each is tagged.
+    """``(tokens, tags)`` per ``(tokens, document)`` input, in input order, as soon as each is
+    tagged.
 
     ``predict_stream`` yields tags only; the tokens it has read but not yet tagged wait in a
-    queue (at most about one window of them), so no copy of the input is kept.
+    queue (at most about one window of them), so no copy of the input is kept. The documents go
+    to a model with document context in step with the sentences (it reads a sentence, then its
+    document).
     """
     waiting: deque[list[str]] = deque()
+    documents: deque[int] = deque()
+    context = bool(predictor.context)
 
     def remember() -> Iterator[list[str]]:
-        for tokens in sentences:
+        for tokens, document in sentences:
             waiting.append(tokens)
+            if context:
+                documents.append(document)
             yield tokens
 
-    for tags in predictor.predict_stream(remember()):
+    def their_documents() -> Iterator[int]:
+        while documents:
+            yield documents.popleft()
+
+    for tags in predictor.predict_stream(remember(), their_documents() if context else None):
         yield waiting.popleft(), tags
 
 

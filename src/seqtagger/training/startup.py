@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from lightning import LightningDataModule, Trainer
 from omegaconf import DictConfig
 
@@ -136,6 +137,35 @@ def check_devices(trainer_cfg: DictConfig) -> None:
             f"trainer.devices={devices} (trainer.accelerator={accelerator}): this machine has "
             f"{count} CUDA device(s); ask for at most {count}, or train on the CPU "
             "(trainer=cpu)"
+        )
+
+
+def cpu_runs_bf16_lstm() -> bool:
+    """Whether this CPU's oneDNN runs an LSTM under bf16 autocast (CPUs with AVX2 but no AVX-512
+    fail with "could not create a primitive descriptor for the LSTM forward propagation")."""
+    lstm = torch.nn.LSTM(4, 2, batch_first=True)
+    try:
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            lstm(torch.zeros(1, 2, 4))
+    except RuntimeError:
+        return False
+    return True
+
+
+def check_cpu_precision(cfg: DictConfig, trainer: Trainer) -> None:
+    """Refuse bf16 for an LSTM model on a CPU that cannot run it, with the key to change,
+    before the first step fails inside oneDNN."""
+    if trainer.strategy.root_device.type != "cpu" or "bf16" not in str(trainer.precision):
+        return
+    model = cfg.get("model") or {}
+    encoder = str((model.get("encoder") or {}).get("_target_", ""))
+    char_lstm = (model.get("embedding") or {}).get("char_encoder") == "lstm"
+    if (encoder.endswith("LSTMEncoder") or char_lstm) and not cpu_runs_bf16_lstm():
+        raise ConfigError(
+            f"trainer.precision={trainer.precision} on this CPU "
+            f"({torch.backends.cpu.get_cpu_capability()}): its oneDNN has no bf16 LSTM kernel, "
+            "so the model's LSTM cannot run under bf16 autocast; set trainer.precision=32 here "
+            "(bf16 pays on a GPU)"
         )
 
 
