@@ -233,3 +233,17 @@ def test_a_pretrained_transformer_reads_windows_longer_than_its_positions(
     best = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))[-1]
     results = evaluate(compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path))
     assert results["test"]["f1"] == pytest.approx(trained["test/f1"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_the_real_corpora_documents_are_found(real_data_dir: Path) -> None:
+    """CoNLL-2003's -DOCSTART- lines (946 / 216 / 231, SOURCES.md) and EWT's ``# newdoc``
+    comments each start one document."""
+    for name, expected in (("train.txt", 946), ("dev.txt", 216), ("test.txt", 231)):
+        rows = ConllReader().iter_sentences(real_data_dir / "conll2003" / name)
+        assert len({row["document"] for row in rows}) == expected, name
+    for split in ("train", "dev", "test"):
+        path = real_data_dir / "ud_en_ewt" / f"en_ewt-ud-{split}.conllu"
+        newdocs = sum(line.startswith("# newdoc") for line in path.open(encoding="utf-8"))
+        documents = {row["document"] for row in ConlluReader().iter_sentences(path)}
+        assert len(documents) == newdocs, split
