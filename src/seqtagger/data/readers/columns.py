@@ -54,17 +54,9 @@ class ColumnReader(Reader):
         """A fresh rule for one file (it may learn the file's layout from its first line)."""
         raise NotImplementedError
 
-    def _sentence(
-        self,
-        path: Path,
-        line: int,
-        tokens: list[str],
-        tags: list[str],
-        require_tags: bool,
-        document: int,
-    ) -> dict:
-        """The sentence dict; ``tags`` is empty when the file has no tag column."""
-        return located_sentence(path, line, tokens, tags or None, document)
+    def _tags(self, tags: list[str], require_tags: bool) -> list[str] | None:
+        """The sentence's tags as read; ``None`` when the file has no tag column."""
+        return tags or None
 
     def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
         path = check_file(source)
@@ -84,7 +76,9 @@ class ColumnReader(Reader):
             if blank or (docstart and line.startswith(docstart)):
                 # a document boundary without a blank line also ends the sentence
                 if tokens:
-                    yield self._sentence(path, first, tokens, tags, require_tags, document)
+                    yield located_sentence(
+                        path, first, tokens, self._tags(tags, require_tags), document
+                    )
                     n_sentences += 1
                     tokens, tags = [], []
                 elif block and blank:
@@ -105,7 +99,7 @@ class ColumnReader(Reader):
             if parsed[1] is not None:
                 tags.append(parsed[1])
         if tokens:
-            yield self._sentence(path, first, tokens, tags, require_tags, document)
+            yield located_sentence(path, first, tokens, self._tags(tags, require_tags), document)
             n_sentences += 1
         elif block:
             skipped.add(block)
@@ -283,15 +277,7 @@ class ConlluReader(ColumnReader):
 
         return word
 
-    def _sentence(
-        self,
-        path: Path,
-        line: int,
-        tokens: list[str],
-        tags: list[str],
-        require_tags: bool,
-        document: int,
-    ) -> dict:
+    def _tags(self, tags: list[str], require_tags: bool) -> list[str] | None:
         # "_" everywhere = unannotated (e.g. text to tag): no tags when they are optional.
         unannotated = not require_tags and all(t == "_" for t in tags)
-        return located_sentence(path, line, tokens, None if unannotated else tags, document)
+        return None if unannotated else tags
