@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqtagger.errors import ConfigError
-from seqtagger.models.chars import CharCNN, CharLSTM
+from seqtagger.models.chars import CHAR_ENCODERS, CharCNN, CharLSTM
 from seqtagger.models.embeddings import TokenEmbedder
 from tests.test_models import NUM_CHARS, NUM_WORDS, make_batch
 
@@ -75,15 +75,51 @@ def test_char_encoder_options_are_checked():
         TokenEmbedder(NUM_WORDS, NUM_CHARS, char_encoder="lstm", char_filters=5)
     with pytest.raises(ConfigError, match=r"char_encoder='gru'.*cnn, lstm"):
         TokenEmbedder(NUM_WORDS, NUM_CHARS, char_encoder="gru")
+    with pytest.raises(ConfigError, match=r"char_kernel_size=0: expected >= 1"):
+        TokenEmbedder(NUM_WORDS, NUM_CHARS, char_kernel_size=0)
+    # the kernel size is the CNN's: the BiLSTM neither reads nor checks it
+    lstm = TokenEmbedder(NUM_WORDS, NUM_CHARS, char_encoder="lstm", char_kernel_size=0)
+    assert isinstance(lstm.char_encoder, CharLSTM)
 
 
 def test_token_embedder_with_a_character_lstm():
     emb = TokenEmbedder(
         NUM_WORDS, NUM_CHARS, word_dim=16, char_dim=8, char_filters=10, char_encoder="lstm"
     )
-    assert isinstance(emb.char_encoder, CharLSTM) and emb.char_cnn is None
+    assert isinstance(emb.char_encoder, CharLSTM) and not hasattr(emb, "char_cnn")
     assert emb.output_size == 26 and emb(make_batch([4, 2])).shape == (2, 4, 26)
-    assert any(key.startswith("char_lstm.") for key in emb.state_dict())
+    assert {key.split(".")[0] for key in emb.state_dict()} == {"word_embedding", "char_lstm"}
     cnn = TokenEmbedder(NUM_WORDS, NUM_CHARS, char_dim=8)
     assert isinstance(cnn.char_encoder, CharCNN)
-    assert any(key.startswith("char_cnn.") for key in cnn.state_dict())  # earlier checkpoints
+    # earlier checkpoints name the CNN's weights char_cnn.*
+    assert {key.split(".")[0] for key in cnn.state_dict()} == {"word_embedding", "char_cnn"}
+
+
+class CharMean(torch.nn.Module):
+    """A character encoder defined only here: the mean of a word's character embeddings."""
+
+    kind = "mean"
+
+    def __init__(self, num_chars: int, char_dim: int, pad_index: int) -> None:
+        super().__init__()
+        self.pad_index, self.output_size = pad_index, char_dim
+        self.embedding = torch.nn.Embedding(num_chars, char_dim, padding_idx=pad_index)
+
+    @classmethod
+    def from_options(
+        cls, num_chars: int, char_dim: int, features: int, kernel_size: int, pad_index: int
+    ) -> CharMean:
+        return cls(num_chars, char_dim, pad_index)
+
+    def forward(self, char_ids: torch.Tensor) -> torch.Tensor:
+        real = (char_ids != self.pad_index).unsqueeze(-1)  # (N, L, W, 1)
+        total = (self.embedding(char_ids) * real).sum(dim=2)
+        return total / real.sum(dim=2).clamp(min=1)
+
+
+def test_a_character_encoder_is_one_class_listed_in_char_encoders(monkeypatch):
+    monkeypatch.setitem(CHAR_ENCODERS, "mean", CharMean)
+    emb = TokenEmbedder(NUM_WORDS, NUM_CHARS, word_dim=16, char_dim=6, char_encoder="mean")
+    assert isinstance(emb.char_encoder, CharMean) and emb.output_size == 22
+    assert emb(make_batch([4, 2])).shape == (2, 4, 22)
+    assert {key.split(".")[0] for key in emb.state_dict()} == {"word_embedding", "char_mean"}

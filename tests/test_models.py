@@ -64,7 +64,7 @@ def test_token_embedder_shapes():
     assert emb.output_size == 26
     assert emb(batch).shape == (2, 4, 26)
     no_chars = TokenEmbedder(NUM_WORDS, NUM_CHARS, word_dim=16, char_dim=0)
-    assert no_chars.output_size == 16 and no_chars.char_cnn is None
+    assert no_chars.output_size == 16 and no_chars.char_encoder is None
     words_only = {"token_ids": batch["token_ids"]}
     assert no_chars(words_only).shape == (2, 4, 16)
     with pytest.raises(ValueError, match="char_ids"):

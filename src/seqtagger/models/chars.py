@@ -6,16 +6,22 @@ et al. 2016; flair's and NCRF++'s other option). Both treat padding the same way
 character never changes a real word's vector, and a word made only of padding (a padded token
 position) gets zeros. Written by hand: they are a few lines each, and no library offers them
 with that padding contract.
+
+To add one: a class with a ``kind`` (its ``model.embedding.char_encoder`` value) and a
+``from_options`` classmethod, listed in ``CHAR_ENCODERS``. ``TokenEmbedder`` holds it as
+``char_<kind>``, which names its weights in the state dict.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
 
 from seqtagger.errors import ConfigError
 
-__all__ = ["CHAR_ENCODERS", "CharCNN", "CharLSTM", "build_char_encoder"]
+__all__ = ["CHAR_ENCODERS", "CharCNN", "CharEncoder", "CharLSTM", "build_char_encoder"]
 
 
 class CharCNN(nn.Module):
@@ -26,6 +32,8 @@ class CharCNN(nn.Module):
     the padding character embeds to zeros, so appending padding characters leaves the features of
     real words unchanged.
     """
+
+    kind: ClassVar[str] = "cnn"
 
     def __init__(
         self,
@@ -40,6 +48,19 @@ class CharCNN(nn.Module):
         self.embedding = nn.Embedding(num_chars, char_dim, padding_idx=pad_index)
         self.conv = nn.Conv1d(char_dim, num_filters, kernel_size, padding="same")
         self.output_size = num_filters
+
+    @classmethod
+    def from_options(
+        cls, num_chars: int, char_dim: int, features: int, kernel_size: int, pad_index: int
+    ) -> CharCNN:
+        """``features`` filters of width ``kernel_size``."""
+        for key, value in (("char_filters", features), ("char_kernel_size", kernel_size)):
+            if value < 1:
+                raise ConfigError(
+                    f"model.embedding.{key}={value}: expected >= 1 while the character CNN is on "
+                    "(model.embedding.char_dim=0 turns it off)"
+                )
+        return cls(num_chars, char_dim, features, kernel_size, pad_index)
 
     def forward(self, char_ids: Tensor) -> Tensor:
         """``char_ids (N, L, W)`` -> features ``(N, L, num_filters)``."""
@@ -64,6 +85,8 @@ class CharLSTM(nn.Module):
     Characters must be left-aligned, as the featurizer writes them.
     """
 
+    kind: ClassVar[str] = "lstm"
+
     def __init__(
         self, num_chars: int, char_dim: int = 25, output_size: int = 50, pad_index: int = 0
     ) -> None:
@@ -78,6 +101,13 @@ class CharLSTM(nn.Module):
         self.forward_lstm = nn.LSTM(char_dim, output_size // 2, batch_first=True)
         self.backward_lstm = nn.LSTM(char_dim, output_size // 2, batch_first=True)
         self.output_size = output_size
+
+    @classmethod
+    def from_options(
+        cls, num_chars: int, char_dim: int, features: int, kernel_size: int, pad_index: int
+    ) -> CharLSTM:
+        """``features`` states, half per direction; ``kernel_size`` is the CNN's, unused."""
+        return cls(num_chars, char_dim, features, pad_index)
 
     def forward(self, char_ids: Tensor) -> Tensor:
         """``char_ids (N, L, W)`` -> features ``(N, L, output_size)``."""
@@ -98,19 +128,18 @@ class CharLSTM(nn.Module):
         return features.reshape(n, length, self.output_size)
 
 
-CHAR_ENCODERS = {"cnn": CharCNN, "lstm": CharLSTM}
+CharEncoder = CharCNN | CharLSTM
+
+CHAR_ENCODERS: dict[str, type[CharEncoder]] = {cls.kind: cls for cls in (CharCNN, CharLSTM)}
 """``model.embedding.char_encoder`` values -> classes."""
 
 
 def build_char_encoder(
     kind: str, num_chars: int, char_dim: int, features: int, kernel_size: int, pad_index: int
-) -> CharCNN | CharLSTM:
-    """The character encoder ``kind`` with ``features`` outputs per word (the CNN's filters, or
-    the BiLSTM's two directions together); ``kernel_size`` is the CNN's."""
-    if kind == "cnn":
-        return CharCNN(num_chars, char_dim, features, kernel_size, pad_index)
-    if kind == "lstm":
-        return CharLSTM(num_chars, char_dim, features, pad_index)
-    raise ConfigError(
-        f"model.embedding.char_encoder={kind!r}: expected one of {', '.join(CHAR_ENCODERS)}"
-    )
+) -> CharEncoder:
+    """The character encoder ``kind`` with ``features`` outputs per word."""
+    if kind not in CHAR_ENCODERS:
+        raise ConfigError(
+            f"model.embedding.char_encoder={kind!r}: expected one of {', '.join(CHAR_ENCODERS)}"
+        )
+    return CHAR_ENCODERS[kind].from_options(num_chars, char_dim, features, kernel_size, pad_index)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from seqtagger.data.featurizers import WordCharFeaturizer
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError
-from seqtagger.models.chars import CharCNN, CharLSTM, build_char_encoder
+from seqtagger.models.chars import CharCNN, CharEncoder, CharLSTM, build_char_encoder
 from seqtagger.models.dropout import sequence_dropout
 
 __all__ = ["CharCNN", "CharLSTM", "TokenEmbedder", "load_pretrained_vectors"]
@@ -169,12 +169,6 @@ class TokenEmbedder(nn.Module):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise ConfigError(f"word_dropout must be in [0, 1); received {word_dropout}.")
-        for key, value in (("char_filters", char_filters), ("char_kernel_size", char_kernel_size)):
-            if char_dim > 0 and value < 1:
-                raise ConfigError(
-                    f"model.embedding.{key}={value}: expected >= 1 while the character CNN is on "
-                    "(model.embedding.char_dim=0 turns it off)"
-                )
         self.pad_index = pad_index
         self.unk_index = unk_index
         self.word_dropout = word_dropout
@@ -182,25 +176,22 @@ class TokenEmbedder(nn.Module):
         self.coverage: float | None = None
         if pretrained is not None:
             self._load_pretrained(pretrained, words, num_words, word_dim, freeze)
-        # two attributes, so a CNN keeps the state-dict names earlier checkpoints have
-        self.char_cnn: CharCNN | None = None
-        self.char_lstm: CharLSTM | None = None
+        # held as char_<kind> (char_cnn, char_lstm), which names its weights in the state dict
+        self._chars_name: str | None = None
         if char_dim > 0:
             chars = build_char_encoder(
                 char_encoder, num_chars, char_dim, char_filters, char_kernel_size, pad_index
             )
-            if isinstance(chars, CharLSTM):
-                self.char_lstm = chars
-            else:
-                self.char_cnn = chars
+            self._chars_name = f"char_{char_encoder}"
+            self.add_module(self._chars_name, chars)
         self.dropout = sequence_dropout(dropout, locked_dropout)
         chars = self.char_encoder
         self.output_size = word_dim + (chars.output_size if chars is not None else 0)
 
     @property
-    def char_encoder(self) -> CharCNN | CharLSTM | None:
+    def char_encoder(self) -> CharEncoder | None:
         """The character encoder in use, None when ``char_dim == 0``."""
-        return self.char_cnn if self.char_cnn is not None else self.char_lstm
+        return None if self._chars_name is None else getattr(self, self._chars_name)
 
     def _load_pretrained(
         self,
