@@ -1,4 +1,5 @@
-"""Callbacks of our own: exact-resume seeding and a per-epoch summary line.
+"""Callbacks of our own: exact-resume seeding and a per-epoch summary line (with progress lines
+within long epochs).
 
 ``StepSeed`` makes the randomness of every training step (dropout, word dropout) a function of
 (seed, epoch, batch, rank) alone. Lightning restores weights, optimizer and loop state on resume,
@@ -65,7 +66,9 @@ class EpochSummary(Callback):
 
     Progress bars draw nothing useful in a non-interactive log (SLURM, nohup); this line does,
     and it lands in the run's log file. Tokens are summed on the device and read once per epoch,
-    so it adds no per-step host sync.
+    so it adds no per-step host sync. An epoch longer than ``progress_every_s`` seconds also gets
+    a progress line that often (batches done, time in, time left in the epoch; 0: none): a CPU
+    or transformer epoch can take many minutes with nothing else in the log.
     """
 
     VAL_METRICS = (
@@ -76,12 +79,13 @@ class EpochSummary(Callback):
         "val/f1_best",
     )
 
-    def __init__(self) -> None:
-        self._start = self._val_start = self._val_seconds = 0.0
+    def __init__(self, progress_every_s: float = 60.0) -> None:
+        self.progress_every_s = float(progress_every_s)
+        self._start = self._val_start = self._val_seconds = self._shown = 0.0
         self._tokens: torch.Tensor | int = 0
 
     def on_train_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        self._start = time.perf_counter()
+        self._start = self._shown = time.perf_counter()
         self._val_seconds = 0.0
         self._tokens = 0
 
@@ -97,6 +101,23 @@ class EpochSummary(Callback):
         self, trainer: Trainer, pl_module: LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
         self._tokens = self._tokens + batch["lengths"].sum()
+        now = time.perf_counter()
+        if self.progress_every_s > 0 and now - self._shown >= self.progress_every_s:
+            self._shown = now
+            self._log_progress(trainer, batch_idx + 1, now)
+
+    def _log_progress(self, trainer: Trainer, done: int, now: float) -> None:
+        """``epoch 3/8: batch 120/391 (31%), 4.2 min in, about 9.5 min left in the epoch``."""
+        minutes = (now - self._start - self._val_seconds) / 60
+        total = trainer.num_training_batches
+        where = f"batch {done}"
+        if isinstance(total, int) and total > 0:
+            left = minutes / done * (total - done)
+            where += f"/{total} ({done / total:.0%}), {minutes:.1f} min in, about {left:.1f} min"
+            where += " left in the epoch"
+        else:
+            where += f", {minutes:.1f} min in"
+        log.info(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}: {where}")
 
     def on_train_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
         seconds = time.perf_counter() - self._start
