@@ -7,6 +7,7 @@ import json
 import random
 from pathlib import Path
 
+import datasets
 import pytest
 import torch
 
@@ -19,7 +20,7 @@ from seqtagger.data.context import (
     stream_contexts,
 )
 from seqtagger.data.featurizers import WordCharFeaturizer
-from seqtagger.data.readers import ConllReader, ConlluReader
+from seqtagger.data.readers import ConllReader, ConlluReader, JsonReader
 from seqtagger.data.vocab import build_vocabs
 from seqtagger.errors import ConfigError
 from seqtagger.models.tagger import build_tagger
@@ -52,6 +53,23 @@ def test_readers_number_documents(tmp_path: Path) -> None:
     assert [r["document"] for r in rows] == [1, 1, 2]
     no_documents = ConllReader().read(write(tmp_path, "b.txt", "a O\n\nb O\n"), str(tmp_path))
     assert no_documents["document"] == [0, 0]
+
+
+def test_records_of_the_one_token_docstart_start_documents(tmp_path: Path) -> None:
+    """JSON Lines and Parquet records converted from CoNLL files keep ``-DOCSTART-`` as a record:
+    it starts a document and is not read as a sentence."""
+    start = {"tokens": ["-DOCSTART-"], "tags": ["O"]}
+    records = [start, {"tokens": ["a"], "tags": ["O"]}, {"tokens": ["b"], "tags": ["O"]}]
+    records += [start, {"tokens": ["-DOCSTART-", "c"], "tags": ["O", "O"]}]
+    path = write(tmp_path, "a.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    rows = list(JsonReader().iter_sentences(path))
+    expected = [(["a"], 1), (["b"], 1), (["-DOCSTART-", "c"], 2)]
+    assert [(r["tokens"], r["document"]) for r in rows] == expected
+    datasets.Dataset.from_list(records).to_parquet(tmp_path / "a.parquet")
+    rows = list(JsonReader().iter_sentences(tmp_path / "a.parquet"))
+    assert [(r["tokens"], r["document"]) for r in rows] == expected
+    no_documents = JsonReader().read(write(tmp_path, "b.jsonl", json.dumps(records[1]) + "\n"))
+    assert no_documents["document"] == [0]
 
 
 def test_context_is_the_nearest_words_of_the_same_document() -> None:

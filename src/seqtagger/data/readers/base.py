@@ -39,11 +39,12 @@ FEATURES = datasets.Features(
     }
 )
 """``document``: the sentence's document within its file (0-based, counted at ``-DOCSTART-``
-lines or CoNLL-U ``# newdoc`` comments; 0 for every sentence of a file without them). Only
+lines, records of the one token ``-DOCSTART-`` or CoNLL-U ``# newdoc`` comments; 0 for every
+sentence of a file without them). Only
 document context (``data.context``) reads it: a sentence's context never crosses a document."""
 
 # Bump when the meaning of the generated rows changes, so old caches are not reused.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 def format_error(path: str | Path, line: int | None, what: str) -> CorpusFormatError:

@@ -4,6 +4,8 @@ A record holds a token list and a tag list under configurable keys. :class:`Reco
 what every record reader shares (also the readers of saved and hub datasets): key lookup,
 validation of each token and tag, and mapping integer tags to the names of a ``ClassLabel``.
 Records are located as ``path:LINE`` (JSONL), ``path: record N`` (JSON) or ``path: row N``.
+A record of the one token ``-DOCSTART-`` starts a document (for ``data.context``), as the line
+does in CoNLL files; it is not a sentence.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 import datasets
 from datasets import ClassLabel, LargeList, Sequence
 
+from seqtagger.constants import DOCSTART
 from seqtagger.data.readers.base import (
     Reader,
     SkipCounter,
@@ -73,6 +76,12 @@ def _record(
     raise CorpusFormatError(f"{where}: tags must be non-empty strings (or ClassLabel integers)")
 
 
+def _is_docstart(tokens: Any) -> bool:
+    """A record holding only ``-DOCSTART-``: a document boundary, as the line is in CoNLL files
+    (records converted from them keep it), not a sentence."""
+    return isinstance(tokens, list | tuple) and len(tokens) == 1 and tokens[0] == DOCSTART
+
+
 def _check_strings(strings: Iterable[str], what: str, where: str) -> None:
     """Raise on the first string that cannot be a token/tag (see :func:`token_problem`)."""
     for i, string in enumerate(strings):
@@ -96,6 +105,7 @@ class RecordReader(Reader):
     ) -> Iterator[dict]:
         skipped = SkipCounter(source, "no tokens")
         n_sentences = 0
+        document = 0  # documents started so far: records of the one token -DOCSTART-
         for where, row in rows:
             if not isinstance(row, dict):
                 raise CorpusFormatError(f"{where}: expected an object, found {type(row).__name__}")
@@ -104,6 +114,9 @@ class RecordReader(Reader):
                     f"{where}: no {self.tokens_key!r} key (found keys {sorted(row)}; "
                     "set tokens_key)"
                 )
+            if _is_docstart(row[self.tokens_key]):
+                document += 1
+                continue
             tags = row.get(self.tags_key)
             if tags is None and require_tags:
                 raise CorpusFormatError(
@@ -114,7 +127,7 @@ class RecordReader(Reader):
                 skipped.add(where)
             else:
                 n_sentences += 1
-                sentence["where"] = where
+                sentence["document"], sentence["where"] = document, where
                 yield sentence
         skipped.report()
         if not n_sentences:
