@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from seqtagger.data.readers import FORMATS, ConllReader
-from seqtagger.data.schemes import get_spans
+from seqtagger.data.schemes import convert_tags, get_spans
 from seqtagger.inference.inputs import INPUT_FORMATS, detect_format
 from seqtagger.inference.outputs import tag_stream
 from seqtagger.inference.predictor import Predictor, span_record
@@ -332,3 +332,22 @@ def test_python_api_tags_every_token_unknown_words_too(tiny_checkpoint: Path) ->
 def test_checkpoint_loads_with_weights_only(tiny_checkpoint: Path) -> None:
     checkpoint = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     assert {"state_dict", "hyper_parameters"} <= set(checkpoint)
+
+
+def test_converted_tags_are_remembered_and_equal_a_fresh_conversion(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Output in another scheme than the model's goes through a bounded memo of tag sequences:
+    the same tags as converting each sentence afresh, also after the memo is cleared."""
+    monkeypatch.setattr("seqtagger.inference.predictor.TAGS_MEMO_SIZE", 5)
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", scheme="iob1")
+    assert predictor.train_scheme != "iob1"
+    rng = random.Random(0)
+    n = len(predictor.labels)
+    for _ in range(200):
+        tag_ids = [rng.randrange(n) for _ in range(rng.randrange(1, 4))]
+        labels = [predictor.labels[i] for i in tag_ids]
+        tags = predictor._to_tags(tag_ids)
+        assert tags == convert_tags(labels, predictor.train_scheme, "iob1")
+        tags.append("O")  # the caller's list: the memo keeps its own
+    assert 0 < len(predictor._tags_memo) <= 5

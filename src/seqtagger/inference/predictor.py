@@ -29,6 +29,8 @@ from seqtagger.inference.streaming import OrderedWriter, windowed_batches
 from seqtagger.lightning_module import TaggerModule
 
 EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"
+TAGS_MEMO_SIZE = 20_000
+"""Converted tag sequences a ``Predictor`` remembers (cleared when full: memory stays bounded)."""
 
 
 def default_device() -> torch.device:
@@ -67,6 +69,7 @@ class Predictor:
         self.featurizer = module.featurizer
         self.context = int(module.data_info.get("context", 0))
         self.labels: list[str] = module.labels
+        self._tags_memo: dict[tuple[int, ...], list[str]] = {}
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **options: Any) -> Predictor:
@@ -95,10 +98,19 @@ class Predictor:
         return [ids[: len(tokens)] for ids, tokens in zip(tag_ids, sentences, strict=True)]
 
     def _to_tags(self, tag_ids: list[int]) -> list[str]:
-        tags = [self.labels[i] for i in tag_ids]
-        if self.scheme != self.train_scheme:
-            tags = convert_tags(tags, self.train_scheme, self.scheme)
-        return tags
+        """The output tags of one sentence's ids. A scheme conversion (BIOES -> IOB1 for
+        CoNLL-2003) reads the chunks in Python, so its results are remembered: many sentences
+        share a tag sequence (all ``O``, one name; CoNLL-2003 test: 1,488 in 3,453)."""
+        if self.scheme == self.train_scheme:
+            return [self.labels[i] for i in tag_ids]
+        key = tuple(tag_ids)
+        tags = self._tags_memo.get(key)
+        if tags is None:
+            if len(self._tags_memo) >= TAGS_MEMO_SIZE:
+                self._tags_memo.clear()
+            tags = convert_tags([self.labels[i] for i in tag_ids], self.train_scheme, self.scheme)
+            self._tags_memo[key] = tags
+        return list(tags)
 
     # ----- public API -----
     def predict_stream(
