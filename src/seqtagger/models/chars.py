@@ -14,7 +14,7 @@ To add one: a class with a ``kind`` (its ``model.embedding.char_encoder`` value)
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -128,7 +128,19 @@ class CharLSTM(nn.Module):
         return features.reshape(n, length, self.output_size)
 
 
-CharEncoder = CharCNN | CharLSTM
+class CharEncoder(Protocol):
+    """What ``TokenEmbedder`` asks of a character encoder (an ``nn.Module``)."""
+
+    kind: ClassVar[str]
+    output_size: int
+
+    @classmethod
+    def from_options(
+        cls, num_chars: int, char_dim: int, features: int, kernel_size: int, pad_index: int
+    ) -> CharEncoder: ...
+
+    def __call__(self, char_ids: Tensor) -> Tensor: ...
+
 
 CHAR_ENCODERS: dict[str, type[CharEncoder]] = {cls.kind: cls for cls in (CharCNN, CharLSTM)}
 """``model.embedding.char_encoder`` values -> classes."""
