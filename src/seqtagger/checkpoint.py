@@ -39,7 +39,7 @@ from seqtagger.utils.files import file_mode
 CHECKPOINT_KEY = "seqtagger"
 CHECKPOINT_FORMAT = 1
 BEST_KEY = "seqtagger_best"
-MODEL_PARTS = ("embedding", "encoder", "head")
+MODEL_PARTS = ("embedding", "encoder", "memory", "head")
 
 
 def add_seqtagger_data(
@@ -85,7 +85,7 @@ def check_fits(
 def _changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str:
     """``model.encoder.hidden_size=32 in the checkpoint, 48 here; ...`` for the model parts."""
     before = flatten({key: saved.get(key) for key in MODEL_PARTS})
-    after = flatten({key: current[key] for key in MODEL_PARTS})
+    after = flatten({key: current.get(key) for key in MODEL_PARTS})
     changed = [
         f"model.{key.replace('/', '.')}={before.get(key)} in the checkpoint, {after.get(key)} here"
         for key in sorted(before.keys() | after.keys())

@@ -65,6 +65,7 @@ class TaggerModule(LightningModule):
 
     Args:
         embedding / encoder / head: plain dicts with ``_target_`` (see ``configs/model``).
+        memory: an optional fourth part between encoder and head (``model/memory=document``).
         optimizer: a ``_partial_`` optimizer config, called with the parameters.
         scheduler: an optional ``_partial_`` scheduler config; a value ``"auto"`` for
             ``total_steps`` is replaced by the trainer's estimated number of steps.
@@ -93,6 +94,7 @@ class TaggerModule(LightningModule):
         train_scores_every: int = 10,
         data_info: Mapping[str, Any] | None = None,
         read_pretrained: bool = True,
+        memory: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= float(label_smoothing) <= 1.0:
@@ -110,6 +112,7 @@ class TaggerModule(LightningModule):
                 "embedding": to_plain(embedding),
                 "encoder": to_plain(encoder),
                 "head": to_plain(head),
+                "memory": to_plain(memory),
                 "optimizer": to_plain(optimizer),
                 "scheduler": to_plain(scheduler),
                 "scheduler_interval": scheduler_interval,
@@ -150,6 +153,7 @@ class TaggerModule(LightningModule):
                 "label_smoothing": self.hparams.label_smoothing,
                 "probability_check": self.hparams.probability_check,
             },
+            memory=self.hparams.get("memory"),
         )
         # after the tagger: building its embedder imports the module of its featurizer class
         self.featurizer: Featurizer = featurizer_from_dict(

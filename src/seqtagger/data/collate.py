@@ -36,6 +36,9 @@ so the BiLSTM never copies lengths back from the GPU (a device sync per batch)."
 WINDOW_COLUMNS = ("window_length", "context_offset")
 """Per-row ints of rows encoded with document context (``data/context.py``): the words of each
 row's window, and where the sentence starts in it."""
+DOCUMENT_COLUMN = "document"
+"""Per-row int: the sentence's document in its file (readers count them at ``-DOCSTART-``). The
+batch carries it as ``document_ids (N,)`` for models that read across a document's sentences."""
 
 
 def _numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -100,8 +103,9 @@ class TaggedDataset(torch.utils.data.Dataset):
                 "run encode_dataset first"
             )
         self._dataset = dataset
-        window = [name for name in WINDOW_COLUMNS if name in dataset.column_names]
-        table = dataset.select_columns([*depths, "length", *window]).with_format("arrow")[:]
+        names = (*WINDOW_COLUMNS, DOCUMENT_COLUMN)
+        per_row = [name for name in names if name in dataset.column_names]
+        table = dataset.select_columns([*depths, "length", *per_row]).with_format("arrow")[:]
         record_batches = [b for b in table.to_batches() if b.num_rows]  # empty: no rows to find
         self._starts = np.cumsum([0] + [b.num_rows for b in record_batches]).tolist()
         self._chunks = [
@@ -109,7 +113,7 @@ class TaggedDataset(torch.utils.data.Dataset):
             for b in record_batches
         ]
         self._lengths = _numpy(table["length"])
-        self._window = {name: _numpy(table[name]) for name in window}
+        self._per_row = {name: _numpy(table[name]) for name in per_row}
 
     def __getstate__(self) -> dict[str, Any]:
         return {"dataset": self._dataset}
@@ -124,7 +128,13 @@ class TaggedDataset(torch.utils.data.Dataset):
     def lengths(self) -> list[int]:
         """Token count per row, for the batch sampler: of its window when it has context (what
         the encoder runs over)."""
-        return self._window.get("window_length", self._lengths).tolist()
+        return self._per_row.get("window_length", self._lengths).tolist()
+
+    @property
+    def documents(self) -> list[int] | None:
+        """Each row's document id (``None``: the dataset has no ``document`` column)."""
+        documents = self._per_row.get(DOCUMENT_COLUMN)
+        return None if documents is None else documents.tolist()
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < len(self._lengths):
@@ -132,7 +142,7 @@ class TaggedDataset(torch.utils.data.Dataset):
         chunk = bisect_right(self._starts, i) - 1
         j = i - self._starts[chunk]
         row: dict[str, Any] = {"length": int(self._lengths[i]), "index": i}
-        for name, values in self._window.items():
+        for name, values in self._per_row.items():
             row[name] = int(values[i])
         for name, column in self._chunks[chunk].items():
             row[name], inner = column.row(j)
@@ -165,8 +175,10 @@ def collate_columns(
         "lengths_cpu": torch.from_numpy(lengths.copy()),
     }
     for name, values in columns.items():
-        if name != "length" and name not in WINDOW_COLUMNS:
+        if name not in ("length", DOCUMENT_COLUMN, *WINDOW_COLUMNS):
             batch[name] = torch.from_numpy(_pad_column(values, count, fills.get(name, 0)))
+    if DOCUMENT_COLUMN in columns:
+        batch["document_ids"] = torch.as_tensor(np.asarray(columns[DOCUMENT_COLUMN], np.int64))
     if "window_length" in columns:
         batch.update(window_keys(columns["window_length"], columns["context_offset"]))
     return batch
@@ -241,7 +253,8 @@ def collate_batch(
     L)`` padded with -100, ...; 0 unless ``pad_values``/``PAD_VALUES`` say otherwise), plus
     ``lengths (N,)`` int64, ``mask (N, L)`` bool (True at real tokens), ``index (N,)`` and
     ``lengths_cpu (N,)`` int64, a copy of ``lengths`` that stays on the host (``HOST_KEYS``);
-    rows with document context add :func:`window_keys` (their id columns cover the windows).
+    rows with document context add :func:`window_keys` (their id columns cover the windows),
+    and rows with a document id ``document_ids (N,)``.
     """
     if not rows:
         raise ValueError("collate_batch: empty batch")
@@ -254,10 +267,15 @@ def collate_batch(
         "lengths_cpu": torch.from_numpy(lengths.copy()),
     }
     for name in rows[0]:
-        if name in ("length", "index", *WINDOW_COLUMNS) or name.endswith(LENGTHS_SUFFIX):
+        if name in ("length", "index", DOCUMENT_COLUMN, *WINDOW_COLUMNS):
+            continue
+        if name.endswith(LENGTHS_SUFFIX):
             continue
         pad = _pad_nested if name + LENGTHS_SUFFIX in rows[0] else _pad_flat
         batch[name] = torch.from_numpy(pad(rows, name, fills.get(name, 0)))
+    if DOCUMENT_COLUMN in rows[0]:
+        documents = [r[DOCUMENT_COLUMN] for r in rows]
+        batch["document_ids"] = torch.tensor(documents, dtype=torch.int64)
     if "window_length" in rows[0]:
         windows = [(r["window_length"], r["context_offset"]) for r in rows]
         batch.update(window_keys(*zip(*windows, strict=True)))

@@ -40,7 +40,7 @@ from seqtagger.data.download import ensure_corpus
 from seqtagger.data.encoding import encode_dataset
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reader_for_path
-from seqtagger.data.sampler import BucketBatchSampler
+from seqtagger.data.sampler import UNITS, BucketBatchSampler
 from seqtagger.data.schemes import check_scheme, check_split_tags, rewrite_tags
 from seqtagger.data.vocab import Vocab, build_vocabs
 from seqtagger.errors import ConfigError, SchemeError
@@ -93,7 +93,8 @@ class TaggingDataModule(LightningDataModule):
             else ``plain``) and the one the model learns (``None``: the file scheme);
             predictions are converted back for scoring.
         headline: the metric that selects checkpoints (``acc`` for POS, ``f1`` for NER).
-        batch_size / batch_unit: sentences per batch, or padded tokens per batch (``tokens``).
+        batch_size / batch_unit: sentences per batch, padded tokens per batch (``tokens``) or
+            whole documents per batch (``documents``: for ``model/memory=document``).
         eval_batch_size: the same for validation, test and predict; ``None``: ``batch_size``.
         max_length: training sentences longer than this are split (never truncated); dev
             and test are always scored whole.
@@ -144,8 +145,8 @@ class TaggingDataModule(LightningDataModule):
             raise ConfigError(f"data.corpus={corpus!r} is not known; choose from {sorted(CORPORA)}")
         if headline not in ("acc", "f1"):
             raise ConfigError(f"data.headline={headline!r}: expected 'acc' or 'f1'")
-        if batch_unit not in ("sentences", "tokens"):
-            raise ConfigError(f"data.batch_unit={batch_unit!r}: expected 'sentences' or 'tokens'")
+        if batch_unit not in UNITS:
+            raise ConfigError(f"data.batch_unit={batch_unit!r}: expected one of {UNITS}")
         _check_batch_sizes(batch_size, eval_batch_size)
         if seed < 0:  # numpy's generators take no negative seed
             raise ConfigError(f"data.seed={seed}: expected an integer >= 0 (default: `seed`)")
@@ -321,6 +322,7 @@ class TaggingDataModule(LightningDataModule):
             self.eval_batch_size if batch_size is None else batch_size,
             unit=self.batch_unit,
             shuffle=shuffle,
+            documents=dataset.documents if self.batch_unit == "documents" else None,
             seed=self.seed,
             num_replicas=num_replicas,
             rank=rank,

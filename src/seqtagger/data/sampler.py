@@ -18,6 +18,9 @@ Training order (``shuffle=True``), seeded by ``(seed, epoch)``:
   batch count that changes with the permutation, so ``__len__`` could not be exact; a global sort
   with random ties keeps the sorted *length* sequence, hence the batch count, fixed (this is
   fairseq's scheme). A sentence longer than the budget gets a batch of its own.
+* ``unit="documents"``: batches of ``batch_size`` whole documents (runs of consecutive rows with
+  one ``documents`` id), in a random document order; a document's sentences stay in file order.
+  For a model that reads across a document's sentences (``model/memory=document``).
 
 Then, for ``num_replicas > 1``, the largest multi-sentence batches are split in two until the
 count is divisible by ``num_replicas`` (evaluation: until every rank has a batch, since a rank
@@ -36,7 +39,7 @@ import torch
 
 from seqtagger.errors import ConfigError
 
-UNITS = ("sentences", "tokens")
+UNITS = ("sentences", "tokens", "documents")
 
 
 class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
@@ -48,6 +51,8 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
             ``n * max_len`` per batch (``unit="tokens"``).
         shuffle: True for training (random, equal counts per rank), False for evaluation
             (length-sorted, every sentence exactly once across ranks).
+        documents: each row's document id (``unit="documents"``: a document is a run of
+            consecutive rows with one id).
         seed: base seed; the order of epoch ``e`` depends on ``(seed, e)`` only.
         num_replicas, rank: DDP world size and this process' rank.
         pool_factor: pool size in batches for ``unit="sentences"`` (larger: less padding,
@@ -61,6 +66,7 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         *,
         unit: str = "sentences",
         shuffle: bool = True,
+        documents: Sequence[int] | None = None,
         seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,
@@ -75,6 +81,7 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         if num_replicas < 1 or not 0 <= rank < num_replicas:
             raise ValueError(f"need 0 <= rank < num_replicas, got rank={rank}, {num_replicas=}")
         self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
+        self.documents = _document_runs(self.lengths, documents) if unit == "documents" else []
         self.batch_size, self.unit, self.shuffle = batch_size, unit, shuffle
         self.seed, self.epoch = seed, 0
         self.num_replicas, self.rank, self.pool_factor = num_replicas, rank, pool_factor
@@ -122,6 +129,8 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
     def _global_batches(self, epoch: int) -> list[np.ndarray]:
         """All ranks' batches for ``epoch``, in the order they are dealt to ranks."""
         n = len(self.lengths)
+        if self.unit == "documents":
+            return self._document_batches(epoch)
         if not self.shuffle:
             return self._fill_ranks(self._cut(np.argsort(self.lengths, kind="stable")))
         rng = np.random.default_rng([self.seed, epoch])
@@ -135,6 +144,24 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
                 chunk = perm[start : start + pool]
                 batches += self._cut(chunk[np.argsort(self.lengths[chunk], kind="stable")])
         batches = self._make_divisible(batches)
+        return [batches[i] for i in rng.permutation(len(batches))]
+
+    def _document_batches(self, epoch: int) -> list[np.ndarray]:
+        """``batch_size`` whole documents per batch: in file order for evaluation, in a random
+        document order (and a random batch order) for training."""
+        runs, size = self.documents, self.batch_size
+        if not self.shuffle:
+            order: Sequence[int] = range(len(runs))
+        else:
+            order = np.random.default_rng([self.seed, epoch]).permutation(len(runs)).tolist()
+        batches = [
+            np.concatenate([runs[i] for i in order[start : start + size]])
+            for start in range(0, len(runs), size)
+        ]
+        if not self.shuffle:
+            return self._fill_ranks(batches)
+        batches = self._make_divisible(batches)
+        rng = np.random.default_rng([self.seed, epoch, 1])
         return [batches[i] for i in rng.permutation(len(batches))]
 
     def _make_divisible(self, batches: list[np.ndarray]) -> list[np.ndarray]:
@@ -188,6 +215,19 @@ def _split_largest(batches: list[np.ndarray], count: int) -> list[np.ndarray]:
         else:
             split.append(batch)
     return split
+
+
+def _document_runs(lengths: np.ndarray, documents: Sequence[int] | None) -> list[np.ndarray]:
+    """Row indices of each document: runs of consecutive rows with the same id."""
+    if documents is None:
+        raise ConfigError("data.batch_unit=documents needs each sentence's document id")
+    ids = np.asarray(documents, dtype=np.int64).reshape(-1)
+    if len(ids) != len(lengths):
+        raise ValueError(f"{len(ids)} document ids for {len(lengths)} rows")
+    if not len(ids):
+        return []
+    starts = np.flatnonzero(np.diff(ids, prepend=ids[:1] - 1))
+    return np.split(np.arange(len(ids)), starts[1:])
 
 
 def padding_ratio(batches: Iterable[Sequence[int]], lengths: Sequence[int]) -> float:

@@ -30,13 +30,17 @@ class Tagger(nn.Module):
     batch's ``lengths_cpu``) and ``mask (N, L)``. The logits are unnormalised; ``head.loss``
     and ``head.decode`` read them. A batch with document context (``data/context.py``) is
     embedded and encoded over its windows ``(N, T)``, and the head scores the sentences' own
-    positions ``(N, L)``.
+    positions ``(N, L)``. An optional ``memory`` (``models/memory.py``) sits between encoder and
+    head: ``memory(states (N, L, H), batch) -> (N, L, H')``.
     """
 
-    def __init__(self, embedder: nn.Module, encoder: nn.Module, head: Head) -> None:
+    def __init__(
+        self, embedder: nn.Module, encoder: nn.Module, head: Head, memory: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.embedder = embedder
         self.encoder = encoder
+        self.memory = memory
         self.head = head
 
     @property
@@ -47,7 +51,10 @@ class Tagger(nn.Module):
         window = window_view(batch)
         embedded = self.embedder(window)  # (N, T, D); T = L without context
         encoded = self.encoder(embedded, host_lengths(window), window["mask"])  # (N, T, H)
-        return self.head(sentence_positions(encoded, batch))  # (N, L, C)
+        states = sentence_positions(encoded, batch)  # (N, L, H)
+        if self.memory is not None:
+            states = self.memory(states, batch)
+        return self.head(states)  # (N, L, C)
 
 
 def window_view(batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
@@ -105,12 +112,15 @@ def build_tagger(
     pad_index: int = 0,
     unk_index: int = 1,
     head_options: Mapping[str, Any] | None = None,
+    memory: Mapping | None = None,
 ) -> Tagger:
-    """Assemble a :class:`Tagger` from three ``_target_`` mappings (plain dicts or DictConfigs).
+    """Assemble a :class:`Tagger` from three ``_target_`` mappings (plain dicts or DictConfigs),
+    and an optional fourth, ``memory``, between encoder and head.
 
     The embedder receives ``num_words``, ``num_chars``, ``words``, ``pad_index``, ``unk_index``;
-    the encoder ``input_size = embedder.output_size``; the head ``input_size =
-    encoder.output_size``, ``num_labels`` and ``head_options`` (``labels``, ``scheme``,
+    the encoder ``input_size = embedder.output_size``; the memory ``input_size =
+    encoder.output_size`` and ``unk_index``; the head ``input_size`` = the output size before it,
+    ``num_labels`` and ``head_options`` (``labels``, ``scheme``,
     ``label_smoothing``, ``probability_check``; see ``seqtagger.models.heads.Head``). Example::
 
         build_tagger(
@@ -128,7 +138,12 @@ def build_tagger(
         unk_index=unk_index,
     )
     contextual = _partial(encoder, "encoder")(input_size=embedder.output_size)
+    pooled = None
+    if memory:
+        pooled = _partial(memory, "memory")(input_size=contextual.output_size, unk_index=unk_index)
     scorer = _partial(head, "head")(
-        input_size=contextual.output_size, num_labels=num_labels, **(head_options or {})
+        input_size=(contextual if pooled is None else pooled).output_size,
+        num_labels=num_labels,
+        **(head_options or {}),
     )
-    return Tagger(embedder, contextual, scorer)
+    return Tagger(embedder, contextual, scorer, pooled)

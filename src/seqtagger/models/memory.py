@@ -1,0 +1,87 @@
+"""Document memory: each word also reads the states of the other mentions of its form in its
+document.
+
+CoNLL-2003 names a player in full in one line and by surname alone in a results table lines
+later; a sentence-level tagger sees the bare surname without the context that made the first
+mention clear. The memory pools, for every word, the encoder states of all occurrences of the
+same form in the same document (itself included), and the head reads the word's own state beside
+that pool. Akbik et al. (2019) pool a word's embeddings over the corpus in the same spirit; here
+the pool is per document and over the tagger's own encoder states, so it needs nothing
+pretrained and no extra parameters.
+
+Its reach is the batch: with ``data.batch_unit=documents`` a batch holds whole documents
+(``data/sampler.py``), so the pool spans each document; under other batching it pools what
+shares a batch with the same document id. Prediction (``Predictor``) batches whole documents for
+a model with a memory, so evaluation reads what training read.
+
+A word's form is its characters (case kept, cut at ``data.max_word_length``), read from the
+``char_ids`` its featurizer gives; an embedder without characters keys forms by word id, and
+then keeps ``<unk>`` words apart (they are different words the vocabulary lacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor, nn
+
+from seqtagger.models.tagger import sentence_positions, window_view
+
+__all__ = ["DocumentMemory", "form_keys"]
+
+_HASH_BASE = 1_000_003
+_HASH_MODULUS = 2**31 - 1
+
+
+class DocumentMemory(nn.Module):
+    """``forward(states (N, L, H), batch) -> (N, L, 2H)``: each position's state, then the mean
+    state of the positions in the batch with the same document (``document_ids (N,)``; a batch
+    without them: one document per row) and the same form (:func:`form_keys`)."""
+
+    def __init__(self, input_size: int, unk_index: int = 1) -> None:
+        super().__init__()
+        self.input_size = input_size
+        self.output_size = 2 * input_size
+        self.unk_index = unk_index
+
+    def forward(self, states: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+        mask = batch["mask"]  # (N, L)
+        keys = form_keys(batch, self.unk_index)  # (N, L)
+        documents = batch.get("document_ids")
+        if documents is None:
+            documents = torch.arange(mask.shape[0], device=mask.device)
+        pairs = torch.stack([documents[:, None].expand_as(keys)[mask], keys[mask]], dim=1)
+        _, group = torch.unique(pairs, dim=0, return_inverse=True)  # (M,) per real position
+        flat = states[mask]  # (M, H)
+        sums = flat.new_zeros(int(group.max()) + 1 if group.numel() else 0, flat.shape[1])
+        sums.index_add_(0, group, flat)
+        counts = torch.bincount(group, minlength=sums.shape[0]).to(flat.dtype)[:, None]
+        pooled = states.new_zeros(states.shape)
+        pooled[mask] = (sums / counts)[group]
+        return torch.cat([states, pooled], dim=-1)
+
+
+def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1) -> Tensor:
+    """One int64 key per sentence position ``(N, L)``, equal for equal word forms: a polynomial
+    hash of the word's ``char_ids (N, T, W)``, else its ``token_ids (N, T)`` with each ``<unk>``
+    position a key of its own (negative). Read over the windows of a batch with document context,
+    then taken at the sentences' positions."""
+    window = window_view(batch)
+    if "char_ids" in window:
+        chars = window["char_ids"]  # (N, T, W)
+        powers = _powers(chars.shape[-1]).to(chars.device)
+        keys = (chars * powers).sum(-1)  # char ids < 2**20 and powers < 2**31: no overflow
+    else:
+        ids = window["token_ids"]
+        unique = -1 - torch.arange(ids.numel(), device=ids.device).view_as(ids)
+        keys = torch.where(ids == unk_index, unique, ids)
+    return sentence_positions(keys[..., None], batch)[..., 0]
+
+
+def _powers(width: int) -> Tensor:
+    """``base ** i mod (2**31 - 1)`` for ``i < width``: position weights of the hash."""
+    values = [1]
+    for _ in range(width - 1):
+        values.append(values[-1] * _HASH_BASE % _HASH_MODULUS)
+    return torch.tensor(values, dtype=torch.int64)
