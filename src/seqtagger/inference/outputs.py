@@ -39,12 +39,12 @@ def tag_stream(
 
     ``predict_stream`` yields tags only; the tokens it has read but not yet tagged wait in a
     queue (at most about one window of them), so no copy of the input is kept. The documents go
-    to a model with document context in step with the sentences (it reads a sentence, then its
-    document).
+    to a model with document context or a document memory in step with the sentences (it reads
+    a sentence, then its document).
     """
     waiting: deque[list[str]] = deque()
     documents: deque[int] = deque()
-    context = bool(predictor.context)
+    context = bool(predictor.context) or predictor.reads_documents
 
     def remember() -> Iterator[list[str]]:
         for tokens, document in sentences:

@@ -9,13 +9,16 @@ file of any size streams through with flat memory. Unknown words take the same `
 in training (the checkpoint's own vocabularies). Sentences are never truncated: every token gets
 a tag. Tags come out in the corpus file's scheme unless ``scheme`` says otherwise. A model trained
 with document context (``data.context``) reads each sentence with its neighbours in the input
-(``documents`` says where documents start; default: the whole input is one document).
+(``documents`` says where documents start; default: the whole input is one document). A model
+with a document memory (``model/memory=document``) is run on batches of whole documents, in input
+order.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import tee
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from seqtagger.data.collate import batch_to_device, collate_columns
 from seqtagger.data.context import encode_in_context, stream_contexts
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
 from seqtagger.errors import ConfigError
-from seqtagger.inference.streaming import OrderedWriter, windowed_batches
+from seqtagger.inference.streaming import OrderedWriter, document_batches, windowed_batches
 from seqtagger.lightning_module import TaggerModule
 
 EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"
@@ -68,6 +71,7 @@ class Predictor:
         self.scheme = check_scheme(scheme or module.data_info["file_scheme"])
         self.featurizer = module.featurizer
         self.context = int(module.data_info.get("context", 0))
+        self.reads_documents = getattr(module.tagger, "memory", None) is not None
         self.labels: list[str] = module.labels
         self._tags_memo: dict[tuple[int, ...], list[str]] = {}
 
@@ -82,15 +86,19 @@ class Predictor:
         self,
         sentences: Sequence[Sequence[str]],
         contexts: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None,
+        documents: Sequence[int] | None = None,
     ) -> list[list[int]]:
         """Predicted label ids (train scheme) for one batch of sentences, in the given order:
         the training featurizer, collate and the head's own decoding. ``contexts``: the
-        ``(left, right)`` words of each sentence, for a model with document context."""
+        ``(left, right)`` words of each sentence, for a model with document context;
+        ``documents``: each sentence's document, for a model with a document memory."""
         if contexts is None:
             columns = self.featurizer.encode(sentences)
         else:
             lefts, rights = zip(*contexts, strict=True)
             columns = encode_in_context(self.featurizer, sentences, lefts, rights)
+        if documents is not None:
+            columns["document"] = list(documents)
         batch = collate_columns(columns, self.featurizer.pad_values)
         batch = batch_to_device(batch, self.device)  # lengths_cpu stays on the host
         logits = self.module(batch)  # (N, L, C)
@@ -121,21 +129,23 @@ class Predictor:
         if isinstance(sentences, (str, bytes)):
             raise ConfigError(f"Predictor: got one {_describe(sentences)}; {EXPECTED_SHAPE}")
         sentences = (check_sentence(s, i) for i, s in enumerate(sentences))
+        for_context = for_memory = documents
+        if documents is not None and self.context and self.reads_documents:
+            for_context, for_memory = tee(documents)  # both read them, in step
         items = (
-            stream_contexts(sentences, documents, self.context)
+            stream_contexts(sentences, for_context, self.context)
             if self.context
             else ((sentence, None, None) for sentence in sentences)
         )
         ready: deque[list[str]] = deque()
         writer: OrderedWriter[list[str]] = OrderedWriter(lambda _, tags: ready.append(tags))
         total = 0
-        for batch in windowed_batches(
-            items, length=_window_length, batch_size=self.batch_size, window=self.window
-        ):
-            positions = [position for position, _ in batch]
-            tokens = [list(sentence) for _, (sentence, _, _) in batch]
-            contexts = [(left, right) for _, (_, left, right) in batch] if self.context else None
-            tag_ids_of = self.predict_batch_ids(tokens, contexts)
+        for batch in self._batches(items, for_memory):
+            positions = [position for position, _, _ in batch]
+            tokens = [list(item[0]) for _, item, _ in batch]
+            contexts = [(item[1], item[2]) for _, item, _ in batch] if self.context else None
+            docs = [document for _, _, document in batch] if self.reads_documents else None
+            tag_ids_of = self.predict_batch_ids(tokens, contexts, docs)
             for position, tag_ids in zip(positions, tag_ids_of, strict=True):
                 writer.add(position, self._to_tags(tag_ids))
             total += len(batch)
@@ -144,6 +154,22 @@ class Predictor:
         writer.close(total=total)
         while ready:
             yield ready.popleft()
+
+    def _batches(
+        self, items: Iterable[tuple], documents: Iterable[int] | None
+    ) -> Iterator[list[tuple[int, tuple, int | None]]]:
+        """``(position, (sentence, left, right), document)`` batches: whole documents in input
+        order for a model with a document memory, else length-sorted within windows."""
+        if self.reads_documents:
+            yield from document_batches(
+                items, documents, batch_size=self.batch_size, window=self.window
+            )
+            return
+        sorted_batches = windowed_batches(
+            items, length=_window_length, batch_size=self.batch_size, window=self.window
+        )
+        for batch in sorted_batches:
+            yield [(position, item, None) for position, item in batch]
 
     def predict(
         self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None

@@ -18,12 +18,12 @@ Typical use::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from itertools import islice, repeat
 from typing import Generic, TypeVar
 
 from seqtagger.errors import ConfigError
 
-__all__ = ["OrderedWriter", "windowed_batches"]
+__all__ = ["OrderedWriter", "document_batches", "windowed_batches"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -60,6 +60,30 @@ def windowed_batches(
             yield chunk[start : start + batch_size]
         # drop our reference before reading the next window, so two are never held at once
         del chunk
+
+
+def document_batches(
+    items: Iterable[T], documents: Iterable[int] | None, *, batch_size: int, window: int = 4096
+) -> Iterator[list[tuple[int, T, int]]]:
+    """Yield batches of ``(input_position, item, document)`` in input order, whole documents
+    each: documents (runs of items with one id) are added until the batch holds ``batch_size``
+    items or more. For a model that reads across a document's sentences (a document memory).
+    A document longer than ``window`` items is cut into pieces of ``window`` (memory stays
+    bounded when the whole input is one document, as it is for ``documents=None``)."""
+    if batch_size < 1 or window < 1:
+        raise ConfigError(f"batch_size and window must be >= 1, got {batch_size}, {window}")
+    batch: list[tuple[int, T, int]] = []
+    run = 0  # items of the batch's last document
+    pairs = zip(items, documents, strict=True) if documents is not None else zip(items, repeat(0))
+    for position, (item, document) in enumerate(pairs):
+        continues = bool(batch) and batch[-1][2] == document and run < window
+        if batch and not continues and len(batch) >= batch_size:
+            yield batch
+            batch = []
+        run = run + 1 if continues else 1
+        batch.append((position, item, document))
+    if batch:
+        yield batch
 
 
 class OrderedWriter(Generic[R]):

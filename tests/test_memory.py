@@ -1,0 +1,193 @@
+"""Document memory (``model/memory=document``): form keys, pooling, whole-document batches, and
+a trained model whose eval and predict read what its training run's test loop read."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtagger.data.collate import collate_columns
+from seqtagger.data.sampler import BucketBatchSampler
+from seqtagger.errors import ConfigError
+from seqtagger.inference.streaming import document_batches
+from seqtagger.models.memory import DocumentMemory, form_keys
+from tests.helpers import compose_train, make_ner_sentence, tiny_ner_overrides
+from tests.predict_cli import cli, jsonl
+
+
+def char_batch(words: list[list[list[int]]], documents: list[int]) -> dict[str, torch.Tensor]:
+    """A batch of character ids ``(N, L, W)`` with its mask and document ids."""
+    width = max(len(chars) for row in words for chars in row)
+    length = max(len(row) for row in words)
+    char_ids = torch.zeros(len(words), length, width, dtype=torch.int64)
+    for n, row in enumerate(words):
+        for i, chars in enumerate(row):
+            char_ids[n, i, : len(chars)] = torch.tensor(chars)
+    lengths = torch.tensor([len(row) for row in words])
+    return {
+        "char_ids": char_ids,
+        "mask": torch.arange(length) < lengths[:, None],
+        "document_ids": torch.tensor(documents),
+    }
+
+
+def test_form_keys_are_equal_exactly_for_equal_character_sequences() -> None:
+    batch = char_batch([[[3, 4], [4, 3], [3, 4]], [[3, 4, 5], [3]]], [0, 0])
+    keys = form_keys(batch)
+    assert keys[0, 0] == keys[0, 2]
+    assert len({int(keys[0, 0]), int(keys[0, 1]), int(keys[1, 0]), int(keys[1, 1])}) == 4
+
+
+def test_without_characters_unknown_words_keep_keys_of_their_own() -> None:
+    token_ids = torch.tensor([[5, 1, 5, 1]])
+    keys = form_keys({"token_ids": token_ids, "mask": torch.ones(1, 4, dtype=torch.bool)})
+    assert keys[0, 0] == keys[0, 2] == 5
+    assert keys[0, 1] != keys[0, 3] and keys[0, 1] < 0
+
+
+def test_the_pool_is_the_mean_over_one_form_in_one_document() -> None:
+    a, b = [3, 4], [5]
+    batch = char_batch([[a, b, a], [a, b], [a]], documents=[7, 7, 8])
+    states = torch.randn(3, 3, 4, dtype=torch.float64, requires_grad=True)
+    out = DocumentMemory(4)(states, batch)
+    assert out.shape == (3, 3, 8)
+    assert torch.equal(out[..., :4], states)
+    same_form = (states[0, 0] + states[0, 2] + states[1, 0]) / 3
+    for n, i in ((0, 0), (0, 2), (1, 0)):
+        torch.testing.assert_close(out[n, i, 4:], same_form)
+    torch.testing.assert_close(out[0, 1, 4:], (states[0, 1] + states[1, 1]) / 2)
+    torch.testing.assert_close(out[2, 0, 4:], states[2, 0])  # another document: alone
+    assert torch.equal(out[1, 2, 4:], torch.zeros(4, dtype=torch.float64))  # padding
+    out[0, 0, 4:].sum().backward()
+    assert states.grad[0, 2].abs().sum() > 0 and states.grad[2, 0].abs().sum() == 0
+
+
+def test_a_batch_without_document_ids_pools_within_each_sentence() -> None:
+    batch = char_batch([[[3], [3]], [[3], [4]]], documents=[0, 0])
+    del batch["document_ids"]
+    states = torch.arange(8.0).view(2, 2, 2)
+    pooled = DocumentMemory(2)(states, batch)[..., 2:]
+    torch.testing.assert_close(pooled[0], torch.tensor([[1.0, 2.0], [1.0, 2.0]]))
+    torch.testing.assert_close(pooled[1], states[1])
+
+
+DOCUMENTS = [0, 0, 0, 1, 2, 2, 3, 4, 4, 4, 4, 5]
+
+
+def runs(batch: list[int]) -> list[list[int]]:
+    """The documents of a batch as lists of row indices."""
+    out: list[list[int]] = []
+    for row in batch:
+        if out and DOCUMENTS[out[-1][-1]] == DOCUMENTS[row] and out[-1][-1] == row - 1:
+            out[-1].append(row)
+        else:
+            out.append([row])
+    return out
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_document_batches_hold_whole_documents(shuffle: bool) -> None:
+    lengths = [5] * len(DOCUMENTS)
+    sampler = BucketBatchSampler(
+        lengths, 2, unit="documents", shuffle=shuffle, documents=DOCUMENTS, seed=1
+    )
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 3
+    assert sorted(row for batch in batches for row in batch) == list(range(len(DOCUMENTS)))
+    for batch in batches:
+        documents = runs(batch)
+        assert len(documents) == 2
+        for rows in documents:
+            assert rows == [i for i, d in enumerate(DOCUMENTS) if d == DOCUMENTS[rows[0]]]
+    if not shuffle:
+        assert [row for batch in batches for row in batch] == list(range(len(DOCUMENTS)))
+    else:
+        sampler.set_epoch(1)
+        assert list(sampler) != batches  # a new document order each epoch
+
+
+def test_document_batches_need_document_ids() -> None:
+    with pytest.raises(ConfigError, match="batch_unit=documents"):
+        BucketBatchSampler([3, 3], 2, unit="documents")
+
+
+def test_prediction_batches_whole_documents_in_input_order() -> None:
+    items = [f"s{i}" for i in range(len(DOCUMENTS))]
+    batches = list(document_batches(items, DOCUMENTS, batch_size=3))
+    assert [[position for position, _, _ in batch] for batch in batches] == [
+        [0, 1, 2],
+        [3, 4, 5],
+        [6, 7, 8, 9, 10],
+        [11],
+    ]
+    assert batches[1][2] == (5, "s5", 2)
+    whole = list(document_batches(items, None, batch_size=2, window=5))
+    assert [len(batch) for batch in whole] == [5, 5, 2]
+
+
+def test_collated_columns_carry_document_ids() -> None:
+    columns = {"token_ids": [[2, 3], [4]], "length": [2, 1], "document": [9, 9]}
+    batch = collate_columns(columns)
+    assert batch["document_ids"].tolist() == [9, 9]
+    assert "document" not in batch
+
+
+@pytest.fixture(scope="module")
+def memory_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """``(run folder, corpus folder)`` of a tiny NER tagger trained with a document memory on
+    whole-document batches, documents of 3-5 sentences."""
+    from seqtagger.train import train
+
+    folder = tmp_path_factory.mktemp("memory_corpus")
+    rng = random.Random(5)
+    for name, count in (("train.txt", 24), ("dev.txt", 5), ("test.txt", 7)):
+        lines = []
+        for _ in range(count):
+            lines += ["-DOCSTART- -X- O O", ""]
+            for _ in range(rng.randint(3, 5)):
+                tokens, tags = make_ner_sentence(rng)
+                lines += [f"{t} X {g}" for t, g in zip(tokens, tags, strict=True)] + [""]
+        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    run_dir = tmp_path_factory.mktemp("memory_run")
+    overrides = [
+        *tiny_ner_overrides(folder),
+        "model/memory=document",
+        "data.batch_unit=documents",
+        "data.batch_size=3",
+        "data.eval_batch_size=2",
+        "trainer.max_epochs=2",
+    ]
+    train(compose_train(overrides, run_dir))
+    return run_dir, folder
+
+
+def test_eval_and_predict_read_the_documents_training_read(
+    memory_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from seqtagger.data.readers import ConllReader
+    from seqtagger.eval import evaluate
+    from seqtagger.inference import Predictor
+    from tests.helpers import compose_config
+
+    run_dir, corpus = memory_run
+    trained = json.loads((run_dir / "metrics.json").read_text())
+    best = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))[-1]
+    cfg = compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path)
+    results = evaluate(cfg)
+    for name in ("acc", "f1", "strict/f1"):
+        assert results["test"][name] == pytest.approx(trained[f"test/{name}"], abs=1e-6), name
+    predictor = Predictor.from_checkpoint(best, device="cpu")
+    assert predictor.reads_documents
+    assert "memory" in predictor.module.hparams and predictor.module.tagger.memory is not None
+    rows = list(ConllReader().iter_sentences(corpus / "test.txt"))
+    tokens, documents = [r["tokens"] for r in rows], [r["document"] for r in rows]
+    expected = predictor.predict(tokens, documents)
+    one_by_one = Predictor.from_checkpoint(best, device="cpu", batch_size=1)
+    assert one_by_one.predict(tokens, documents) == expected
+    code, out, err = cli(capsys, "--ckpt", best, corpus / "test.txt", "--format", "jsonl")
+    assert code == 0, err
+    assert [record["tags"] for record in jsonl(out)] == expected
