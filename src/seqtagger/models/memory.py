@@ -47,19 +47,26 @@ class DocumentMemory(nn.Module):
 
     def forward(self, states: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
         mask = batch["mask"]  # (N, L)
-        keys = form_keys(batch, self.unk_index)  # (N, L)
         documents = batch.get("document_ids")
         if documents is None:
             documents = torch.arange(mask.shape[0], device=mask.device)
-        pairs = torch.stack([documents[:, None].expand_as(keys)[mask], keys[mask]], dim=1)
-        _, group = torch.unique(pairs, dim=0, return_inverse=True)  # (M,) per real position
-        flat = states[mask]  # (M, H)
-        sums = flat.new_zeros(int(group.max()) + 1 if group.numel() else 0, flat.shape[1])
-        sums.index_add_(0, group, flat)
-        counts = torch.bincount(group, minlength=sums.shape[0]).to(flat.dtype)[:, None]
-        pooled = states.new_zeros(states.shape)
-        pooled[mask] = (sums / counts)[group]
-        return torch.cat([states, pooled], dim=-1)
+        group, count = _groups(form_keys(batch, self.unk_index), documents, mask)  # (N*L,)
+        flat = states.reshape(-1, states.shape[-1])  # (N*L, H)
+        sums = flat.new_zeros(count + 1, flat.shape[1]).index_add_(0, group, flat)
+        sizes = torch.bincount(group, minlength=count + 1).clamp_(min=1).to(flat.dtype)
+        pooled = (sums / sizes[:, None]).index_select(0, group) * mask.reshape(-1, 1)
+        return torch.cat([states, pooled.view_as(states)], dim=-1)
+
+
+def _groups(keys: Tensor, documents: Tensor, mask: Tensor) -> tuple[Tensor, int]:
+    """``(group (N*L,), count)``: one group id per (document, form) pair of the real positions;
+    every padding position in an extra group ``count``. Two 1-d ``unique`` calls (a pair
+    ``unique(dim=0)`` costs 10x more)."""
+    _, form = torch.unique(keys.reshape(-1), return_inverse=True)
+    pairs = documents[:, None].expand_as(mask).reshape(-1) * (int(form.max()) + 1) + form
+    _, group = torch.unique(pairs, return_inverse=True)
+    count = int(group.max()) + 1
+    return torch.where(mask.reshape(-1), group, count), count
 
 
 def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1) -> Tensor:
