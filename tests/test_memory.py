@@ -66,6 +66,27 @@ def test_the_pool_is_the_mean_over_one_form_in_one_document() -> None:
     assert states.grad[0, 2].abs().sum() > 0 and states.grad[2, 0].abs().sum() == 0
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_the_pool_equals_a_brute_force_grouping_on_random_batches(seed: int) -> None:
+    rng = random.Random(seed)
+    words = [
+        [[rng.randint(2, 4) for _ in range(rng.randint(1, 2))] for _ in range(rng.randint(1, 6))]
+        for _ in range(7)
+    ]
+    documents = sorted(rng.randint(0, 2) for _ in words)
+    batch = char_batch(words, documents)
+    states = torch.randn(len(words), batch["mask"].shape[1], 3, dtype=torch.float64)
+    pooled = DocumentMemory(3)(states, batch)[..., 3:]
+    members: dict[tuple[int, tuple[int, ...]], list[torch.Tensor]] = {}
+    for n, row in enumerate(words):
+        for i, chars in enumerate(row):
+            members.setdefault((documents[n], tuple(chars)), []).append(states[n, i])
+    for n, row in enumerate(words):
+        for i, chars in enumerate(row):
+            expected = torch.stack(members[documents[n], tuple(chars)]).mean(0)
+            torch.testing.assert_close(pooled[n, i], expected)
+
+
 def test_a_batch_without_document_ids_pools_within_each_sentence() -> None:
     batch = char_batch([[[3], [3]], [[3], [4]]], documents=[0, 0])
     del batch["document_ids"]

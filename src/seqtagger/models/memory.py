@@ -50,23 +50,28 @@ class DocumentMemory(nn.Module):
         documents = batch.get("document_ids")
         if documents is None:
             documents = torch.arange(mask.shape[0], device=mask.device)
-        group, count = _groups(form_keys(batch, self.unk_index), documents, mask)  # (N*L,)
+        group = _groups(form_keys(batch, self.unk_index), documents, mask)  # (N*L,)
         flat = states.reshape(-1, states.shape[-1])  # (N*L, H)
-        sums = flat.new_zeros(count + 1, flat.shape[1]).index_add_(0, group, flat)
-        sizes = torch.bincount(group, minlength=count + 1).clamp_(min=1).to(flat.dtype)
-        pooled = (sums / sizes[:, None]).index_select(0, group) * mask.reshape(-1, 1)
+        slots = flat.shape[0] + 1  # at most one group per position, and the padding's
+        sums = flat.new_zeros(slots, flat.shape[1]).index_add_(0, group, flat)
+        sizes = flat.new_zeros(slots).index_add_(0, group, flat.new_ones(group.shape))
+        means = sums / sizes.clamp_(min=1)[:, None]
+        means[-1] = 0.0  # the padding's slot
+        pooled = means.index_select(0, group)
         return torch.cat([states, pooled.view_as(states)], dim=-1)
 
 
-def _groups(keys: Tensor, documents: Tensor, mask: Tensor) -> tuple[Tensor, int]:
-    """``(group (N*L,), count)``: one group id per (document, form) pair of the real positions;
-    every padding position in an extra group ``count``. Two 1-d ``unique`` calls (a pair
-    ``unique(dim=0)`` costs 10x more)."""
-    _, form = torch.unique(keys.reshape(-1), return_inverse=True)
-    pairs = documents[:, None].expand_as(mask).reshape(-1) * (int(form.max()) + 1) + form
-    _, group = torch.unique(pairs, return_inverse=True)
-    count = int(group.max()) + 1
-    return torch.where(mask.reshape(-1), group, count), count
+def _groups(keys: Tensor, documents: Tensor, mask: Tensor) -> Tensor:
+    """``group (N*L,)``: one id per (document, form) pair of the real positions, in ``[0, N*L)``;
+    every padding position ``N*L``. A sort and a cumulative sum: fixed shapes, so on a GPU no
+    host sync (``torch.unique`` would wait for the device to size its output)."""
+    pairs = keys * _HASH_BASE + documents[:, None]  # int64 wraps around: still a hash
+    flat = pairs.reshape(-1)
+    ordered, order = flat.sort()
+    starts = torch.ones_like(ordered, dtype=torch.bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    group = torch.empty_like(order).scatter_(0, order, starts.cumsum(0) - 1)
+    return torch.where(mask.reshape(-1), group, flat.numel())
 
 
 def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1) -> Tensor:
