@@ -123,3 +123,22 @@ def test_a_character_encoder_is_one_class_listed_in_char_encoders(monkeypatch):
     assert isinstance(emb.char_encoder, CharMean) and emb.output_size == 22
     assert emb(make_batch([4, 2])).shape == (2, 4, 22)
     assert {key.split(".")[0] for key in emb.state_dict()} == {"word_embedding", "char_mean"}
+
+
+@pytest.mark.parametrize("kind", ["cnn", "lstm"])
+def test_on_the_cpu_only_real_words_are_encoded_with_the_same_features(kind: str) -> None:
+    torch.manual_seed(0)
+    embedder = TokenEmbedder(
+        50, 30, word_dim=8, char_dim=6, char_filters=10, char_encoder=kind, dropout=0.0
+    ).eval()
+    mask = torch.arange(5) < torch.tensor([5, 2, 4])[:, None]
+    char_ids = torch.randint(2, 30, (3, 5, 7))
+    char_ids[~mask] = 0
+    char_ids[..., 5:] = 0
+    seen: list[tuple[int, ...]] = []
+    embedder.char_encoder.register_forward_hook(lambda _, args, out: seen.append(args[0].shape))
+    features = embedder._char_features(char_ids, mask)
+    assert seen == [(1, int(mask.sum()), 7)]  # the 11 real words, not the 15 positions
+    everything = embedder.char_encoder(char_ids)
+    torch.testing.assert_close(features[mask], everything[mask])
+    assert torch.equal(features[~mask], torch.zeros_like(features[~mask]))
