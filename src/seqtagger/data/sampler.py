@@ -20,7 +20,9 @@ Training order (``shuffle=True``), seeded by ``(seed, epoch)``:
   fairseq's scheme). A sentence longer than the budget gets a batch of its own.
 * ``unit="documents"``: batches of ``batch_size`` whole documents (runs of consecutive rows with
   one ``documents`` id), in a random document order; a document's sentences stay in file order.
-  For a model that reads across a document's sentences (``model/memory=document``).
+  For a model that reads across a document's sentences (``model/memory=document``). The DDP
+  splits below halve a batch by rows, so they can cut a document in two (the split batches'
+  memory then reads each half alone).
 
 Then, for ``num_replicas > 1``, the largest multi-sentence batches are split in two until the
 count is divisible by ``num_replicas`` (evaluation: until every rank has a batch, since a rank
