@@ -34,7 +34,9 @@ IOB2_TAGS = {"O"} | {f"{p}-{t}" for p in "BI" for t in ("PER", "LOC", "ORG")}
 def varied_tags(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make the (tiny, mostly-O) model predict many entities, so span checks are not vacuous."""
 
-    def fake_ids(self: Predictor, sentences: list[list[str]], contexts=None) -> list[list[int]]:
+    def fake_ids(
+        self: Predictor, sentences: list[list[str]], contexts=None, documents=None
+    ) -> list[list[int]]:
         n = len(self.labels)
         return [[(len(tok) * 7 + i) % n for i, tok in enumerate(s)] for s in sentences]
 
