@@ -125,7 +125,8 @@ class Predictor:
         self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
     ) -> Iterator[list[str]]:
         """Tags for each sentence, yielded in input order; reads the input lazily.
-        ``documents``: each sentence's document (read by a model with document context)."""
+        ``documents``: each sentence's document (read by a model with document context or a
+        document memory; ``None``: the whole input is one document)."""
         if isinstance(sentences, (str, bytes)):
             raise ConfigError(f"Predictor: got one {_describe(sentences)}; {EXPECTED_SHAPE}")
         sentences = (check_sentence(s, i) for i, s in enumerate(sentences))
