@@ -157,10 +157,13 @@ def test_collated_columns_carry_document_ids() -> None:
     assert "document" not in batch
 
 
-@pytest.fixture(scope="module")
-def memory_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+@pytest.fixture(scope="module", params=[0, 3], ids=["memory", "memory+context"])
+def memory_run(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
     """``(run folder, corpus folder)`` of a tiny NER tagger trained with a document memory on
-    whole-document batches, documents of 3-5 sentences."""
+    whole-document batches, documents of 3-5 sentences; with and without 3 words of document
+    context (prediction then reads the documents twice, in step)."""
     from seqtagger.train import train
 
     folder = tmp_path_factory.mktemp("memory_corpus")
@@ -180,6 +183,7 @@ def memory_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "data.batch_unit=documents",
         "data.batch_size=3",
         "data.eval_batch_size=2",
+        f"data.context={request.param}",
         "trainer.max_epochs=2",
     ]
     train(compose_train(overrides, run_dir))
