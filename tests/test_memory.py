@@ -49,6 +49,12 @@ def test_without_characters_unknown_words_keep_keys_of_their_own() -> None:
     assert keys[0, 1] != keys[0, 3] and keys[0, 1] < 0
 
 
+def test_a_batch_without_word_forms_is_a_config_error_naming_the_fix() -> None:
+    batch = {"subword_ids": torch.ones(1, 3, dtype=torch.int64), "mask": torch.ones(1, 2).bool()}
+    with pytest.raises(ConfigError, match="model/embedding=hf_char"):
+        form_keys(batch)
+
+
 def test_the_pool_is_the_mean_over_one_form_in_one_document() -> None:
     a, b = [3, 4], [5]
     batch = char_batch([[a, b, a], [a, b], [a]], documents=[7, 7, 8])

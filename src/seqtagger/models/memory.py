@@ -26,6 +26,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from seqtagger.errors import ConfigError
 from seqtagger.models.tagger import sentence_positions, window_view
 
 __all__ = ["DocumentMemory", "form_keys"]
@@ -84,10 +85,16 @@ def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1) -> Tensor:
         chars = window["char_ids"]  # (N, T, W)
         powers = _powers(chars.shape[-1]).to(chars.device)
         keys = (chars * powers).sum(-1)  # char ids < 2**20 and powers < 2**31: no overflow
-    else:
+    elif "token_ids" in window:
         ids = window["token_ids"]
         unique = -1 - torch.arange(ids.numel(), device=ids.device).view_as(ids)
         keys = torch.where(ids == unk_index, unique, ids)
+    else:
+        raise ConfigError(
+            "model/memory=document keys word forms by the batch's char_ids or token_ids, and "
+            f"this embedder's batches have neither ({sorted(window)}); with a pretrained "
+            "transformer use model/embedding=hf_char, which adds the characters"
+        )
     return sentence_positions(keys[..., None], batch)[..., 0]
 
 
