@@ -24,8 +24,13 @@ from seqtagger.data.readers import ConllReader, ConlluReader, JsonReader
 from seqtagger.data.vocab import build_vocabs
 from seqtagger.errors import ConfigError
 from seqtagger.models.tagger import build_tagger
-from tests.helpers import compose_train, file_backed_dataset, make_ner_sentence, tiny_ner_overrides
-from tests.predict_cli import cli, jsonl
+from tests.documents import (
+    eval_reproduces_training,
+    predicted_by_cli,
+    read_documents,
+    write_ner_documents,
+)
+from tests.helpers import compose_train, file_backed_dataset, tiny_ner_overrides
 from tests.reader_files import write
 
 DOCS = [["a b", "c"], ["d e f"], ["g", "h i", "j"]]
@@ -191,15 +196,7 @@ def context_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     from seqtagger.train import train
 
     folder = tmp_path_factory.mktemp("context_corpus")
-    rng = random.Random(3)
-    for name, count in (("train.txt", 30), ("dev.txt", 6), ("test.txt", 6)):
-        lines = []
-        for _ in range(count):
-            lines += ["-DOCSTART- -X- O O", ""]
-            for _ in range(rng.randint(3, 5)):
-                tokens, tags = make_ner_sentence(rng)
-                lines += [f"{t} X {g}" for t, g in zip(tokens, tags, strict=True)] + [""]
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_ner_documents(folder, 3, {"train.txt": 30, "dev.txt": 6, "test.txt": 6})
     run_dir = tmp_path_factory.mktemp("context_run")
     overrides = [*tiny_ner_overrides(folder), "data.context=4", "trainer.max_epochs=2"]
     train(compose_train(overrides, run_dir))
@@ -209,28 +206,17 @@ def context_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_eval_and_predict_read_the_same_windows_as_training(
     context_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from seqtagger.eval import evaluate
     from seqtagger.inference import Predictor
-    from tests.helpers import compose_config
 
     run_dir, corpus = context_run
-    trained = json.loads((run_dir / "metrics.json").read_text())
-    best = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))[-1]
-    cfg = compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path)
-    results = evaluate(cfg)
-    for name in ("acc", "f1", "strict/f1"):
-        assert results["test"][name] == pytest.approx(trained[f"test/{name}"], abs=1e-6), name
+    best = eval_reproduces_training(run_dir, tmp_path)
     predictor = Predictor.from_checkpoint(best, device="cpu")
     assert predictor.context == 4
-    rows = list(ConllReader().iter_sentences(corpus / "test.txt"))
-    tokens, documents = [r["tokens"] for r in rows], [r["document"] for r in rows]
+    tokens, documents = read_documents(corpus / "test.txt")
     expected = predictor.predict(tokens, documents)
     batched = Predictor.from_checkpoint(best, device="cpu", batch_size=3, window=5)
     assert batched.predict(tokens, documents) == expected
-    # seqtagger-predict reads the file's documents (-DOCSTART-) as eval does
-    code, out, err = cli(capsys, "--ckpt", best, corpus / "test.txt", "--format", "jsonl")
-    assert code == 0, err
-    assert [record["tags"] for record in jsonl(out)] == expected
+    assert predicted_by_cli(capsys, best, corpus / "test.txt") == expected
 
 
 def test_a_pretrained_transformer_reads_windows_longer_than_its_positions(

@@ -3,7 +3,6 @@ a trained model whose eval and predict read what its training run's test loop re
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
@@ -15,8 +14,13 @@ from seqtagger.data.sampler import BucketBatchSampler
 from seqtagger.errors import ConfigError
 from seqtagger.inference.streaming import document_batches
 from seqtagger.models.memory import DocumentMemory, form_keys
-from tests.helpers import compose_train, make_ner_sentence, tiny_ner_overrides
-from tests.predict_cli import cli, jsonl
+from tests.documents import (
+    eval_reproduces_training,
+    predicted_by_cli,
+    read_documents,
+    write_ner_documents,
+)
+from tests.helpers import compose_train, tiny_ner_overrides
 
 
 def char_batch(words: list[list[list[int]]], documents: list[int]) -> dict[str, torch.Tensor]:
@@ -173,15 +177,7 @@ def memory_run(
     from seqtagger.train import train
 
     folder = tmp_path_factory.mktemp("memory_corpus")
-    rng = random.Random(5)
-    for name, count in (("train.txt", 24), ("dev.txt", 5), ("test.txt", 7)):
-        lines = []
-        for _ in range(count):
-            lines += ["-DOCSTART- -X- O O", ""]
-            for _ in range(rng.randint(3, 5)):
-                tokens, tags = make_ner_sentence(rng)
-                lines += [f"{t} X {g}" for t, g in zip(tokens, tags, strict=True)] + [""]
-        (folder / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_ner_documents(folder, 5, {"train.txt": 24, "dev.txt": 5, "test.txt": 7})
     run_dir = tmp_path_factory.mktemp("memory_run")
     overrides = [
         *tiny_ner_overrides(folder),
@@ -199,26 +195,15 @@ def memory_run(
 def test_eval_and_predict_read_the_documents_training_read(
     memory_run: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from seqtagger.data.readers import ConllReader
-    from seqtagger.eval import evaluate
     from seqtagger.inference import Predictor
-    from tests.helpers import compose_config
 
     run_dir, corpus = memory_run
-    trained = json.loads((run_dir / "metrics.json").read_text())
-    best = sorted((run_dir / "checkpoints").glob("epoch_*.ckpt"))[-1]
-    cfg = compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path)
-    results = evaluate(cfg)
-    for name in ("acc", "f1", "strict/f1"):
-        assert results["test"][name] == pytest.approx(trained[f"test/{name}"], abs=1e-6), name
+    best = eval_reproduces_training(run_dir, tmp_path)
     predictor = Predictor.from_checkpoint(best, device="cpu")
     assert predictor.reads_documents
     assert "memory" in predictor.module.hparams and predictor.module.tagger.memory is not None
-    rows = list(ConllReader().iter_sentences(corpus / "test.txt"))
-    tokens, documents = [r["tokens"] for r in rows], [r["document"] for r in rows]
+    tokens, documents = read_documents(corpus / "test.txt")
     expected = predictor.predict(tokens, documents)
     one_by_one = Predictor.from_checkpoint(best, device="cpu", batch_size=1)
     assert one_by_one.predict(tokens, documents) == expected
-    code, out, err = cli(capsys, "--ckpt", best, corpus / "test.txt", "--format", "jsonl")
-    assert code == 0, err
-    assert [record["tags"] for record in jsonl(out)] == expected
+    assert predicted_by_cli(capsys, best, corpus / "test.txt") == expected
