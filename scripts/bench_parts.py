@@ -91,7 +91,8 @@ def plain_train(cell: Cell) -> dict[str, float]:
     """Train ``batches`` steps (forward, loss, backward, clipping, optimizer step), then score
     ``val_batches`` dev batches and save the weights, as an epoch of the framework does."""
     tagger = build_module(cell).tagger.to(cell.device).train()
-    optimizer = build_optimizer(cell.cfg.model.optimizer, tagger.named_parameters())
+    mixed = cell.precision == "bf16"  # as the framework decides (fused only in full precision)
+    optimizer = build_optimizer(cell.cfg.model.optimizer, tagger.named_parameters(), mixed)
     clip = cell.cfg.trainer.get("gradient_clip_val")
     loader = iter(cell.datamodule.train_dataloader())
     tokens, start = 0, 0.0

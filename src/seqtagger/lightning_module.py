@@ -337,7 +337,9 @@ class TaggerModule(LightningModule):
 
     def _optimizer(self) -> torch.optim.Optimizer:
         named = ((name.removeprefix("tagger."), p) for name, p in self.named_parameters())
-        return build_optimizer(self.hparams.optimizer, named)
+        precision = str(self._trainer.precision) if self._trainer is not None else ""
+        mixed = precision.endswith("-mixed")
+        return build_optimizer(self.hparams.optimizer, named, mixed_precision=mixed)
 
     # ----- checkpoints carry their own vocabularies (see seqtagger.checkpoint) -----
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -14,6 +14,11 @@ optimizer factory whose signature asks for them.
       optimizer: {_target_: torch.optim.AdamW, _partial_: true}
       lr: 1.0e-3                       # every parameter no group claims
       groups: [{prefix: embedder.transformer., lr: 5.0e-5}]
+
+An optimizer that can run fused (Adam, AdamW, SGD, Adagrad) is built fused unless its config
+sets ``fused`` or ``foreach``: on the CPU torch otherwise updates one tensor at a time, which was
+16% of a batch-32 BiLSTM-CRF step (fused, training ran 1.16x faster; README, Performance). Not
+under Lightning's mixed precision, which refuses gradient clipping with a fused optimizer.
 """
 
 from __future__ import annotations
@@ -88,15 +93,35 @@ def parameter_groups(
     return result
 
 
-def build_optimizer(config: Any, named_parameters: Iterable[tuple[str, nn.Parameter]]) -> Optimizer:
-    """The ``_partial_`` optimizer ``config`` called with the parameters. A factory that asks for
-    ``named_parameters`` (:func:`grouped_optimizer`) gets them as the ``Tagger`` names them
+def build_optimizer(
+    config: Any,
+    named_parameters: Iterable[tuple[str, nn.Parameter]],
+    mixed_precision: bool = False,
+) -> Optimizer:
+    """The ``_partial_`` optimizer ``config`` called with the parameters, fused where
+    :func:`fused_option` allows. A factory that asks for ``named_parameters``
+    (:func:`grouped_optimizer`) gets them as the ``Tagger`` names them
     (``embedder.transformer.…``); any other gets the bare parameters."""
     factory = hydra.utils.instantiate(config)
     named = list(named_parameters)
+    options = fused_option(config, mixed_precision)
     if "named_parameters" in inspect.signature(factory).parameters:
-        return factory(named_parameters=named)
-    return factory(params=[parameter for _, parameter in named])
+        return factory(named_parameters=named, **options)
+    return factory(params=[parameter for _, parameter in named], **options)
+
+
+def fused_option(config: Any, mixed_precision: bool) -> dict[str, bool]:
+    """``{"fused": True}`` when the optimizer class (the inner one of
+    :func:`grouped_optimizer`) takes ``fused``, no level of ``config`` sets ``fused`` or
+    ``foreach``, and training is not under mixed precision; else ``{}`` (torch's default)."""
+    levels = [config]
+    if str(config.get("_target_")) == f"{__name__}.{grouped_optimizer.__name__}":
+        levels.append(config.get("optimizer") or {})
+    if mixed_precision or any("fused" in level or "foreach" in level for level in levels):
+        return {}
+    target = hydra.utils.get_object(str(levels[-1].get("_target_")))
+    takes_fused = inspect.isclass(target) and "fused" in inspect.signature(target).parameters
+    return {"fused": True} if takes_fused else {}
 
 
 def total_steps(trainer: Any, resumed: int | None) -> int:
