@@ -75,6 +75,24 @@ def test_the_plain_loop_trains_each_head_on_its_own_loss(scripts: Path) -> None:
     assert torch.allclose(plain_loss(linear, logits, batch), expected)
 
 
+def test_bench_ab_alternates_two_override_lists_and_writes_json(
+    scripts: Path, tmp_path: Path
+) -> None:
+    import bench_ab
+
+    out = tmp_path / "ab.json"
+    argv = ["--corpus", "synthetic", "--synthetic-sentences", "120", "--batch-size", "8"]
+    argv += ["--b", "+model.optimizer.fused=false", "--batches", "2", "--warmup", "1"]
+    argv += ["--val-batches", "1", "--repeats", "2", "--out", str(out), *TINY_MODEL]
+    bench_ab.main(argv)
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["b"]["overrides"] == ["+model.optimizer.fused=false"]
+    for side in ("a", "b"):
+        assert len(report[side]["train_tokens_per_s"]) == 2
+        assert all(map(positive, report[side]["train_tokens_per_s"]))
+    assert positive(report["a_over_b"])
+
+
 @pytest.mark.slow
 def test_scaling_writes_a_line_per_scale(scripts: Path, tmp_path: Path) -> None:
     """Two tiny scales of a generated base: six child processes (about a minute)."""
