@@ -200,6 +200,33 @@ def test_a_batch_that_fits_one_window_is_planned_without_the_host(tiny_bert, mon
     assert torch.equal(out[0, 2:], torch.zeros(3, out.shape[-1]))
 
 
+def test_rows_sliced_by_length_keep_the_vectors_of_the_whole_batch(tiny_bert) -> None:
+    """On the CPU a batch with much padding is encoded in slices of rows of similar length:
+    every word keeps its vector, padding stays 0; a batch of even lengths is one call."""
+    featurizer = TransformerEmbedder.make_featurizer({"model_name_or_path": str(tiny_bert)}, {}, 20)
+    sliced = TransformerEmbedder(0, 0, str(tiny_bert), dropout=0.0).eval()  # length_groups: 4
+    whole = TransformerEmbedder(0, 0, str(tiny_bert), dropout=0.0, length_groups=1).eval()
+    whole.load_state_dict(sliced.state_dict())
+    words = ["Anna", "met", "Smith", "in", "Oslo", "today", "and", "said", "new", "city", "cat"]
+    widths: list[int] = []
+
+    def recorded(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        widths.append(input_ids.shape[1])
+        return TransformerEmbedder._encode(sliced, input_ids, attention_mask)
+
+    sliced._encode = recorded
+    for lengths, calls in (([11, 1, 3, 2, 9, 1, 5, 2], 4), ([5, 4, 5, 5], 1)):
+        batch = collate_columns(
+            featurizer.encode([words[:n] for n in lengths]), featurizer.pad_values
+        )
+        widths.clear()
+        with torch.no_grad():
+            out, expected = sliced(batch), whole(batch)
+        assert len(widths) == calls and max(widths) == max(lengths) + 2  # [CLS] ... [SEP]
+        torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
+        assert torch.equal(out[~batch["mask"]], torch.zeros_like(out[~batch["mask"]]))
+
+
 # ----- optimisation -----
 def test_parameter_groups_take_their_learning_rates_by_name_prefix() -> None:
     model = torch.nn.ModuleDict(

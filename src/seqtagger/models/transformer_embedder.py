@@ -48,6 +48,7 @@ from seqtagger.errors import ConfigError
 from seqtagger.models.dropout import sequence_dropout
 from seqtagger.models.subwords import (
     POOLINGS,
+    encode_by_length,
     encode_in_windows,
     plan_windows,
     pool_words,
@@ -231,6 +232,8 @@ class TransformerEmbedder(nn.Module):
             ``all`` (a frozen feature extractor, run without gradients and without dropout).
         stride: subwords shared by neighbouring windows of a long sentence (default: half).
         max_length: positions per window, specials included (default: the model's).
+        length_groups: on the CPU, a batch with much padding is encoded in up to this many
+            slices of rows of similar length (:func:`encode_by_length`; 1: never).
         dropout / locked_dropout: on the word vectors (``models/dropout.py``).
         extra: another embedder config whose vectors are concatenated (char CNN, GloVe).
         stored: :class:`PretrainedData` as a dict (the module passes its featurizer's, see
@@ -249,6 +252,7 @@ class TransformerEmbedder(nn.Module):
         freeze: str = "none",
         stride: int | None = None,
         max_length: int | None = None,
+        length_groups: int = 4,
         dropout: float = 0.1,
         locked_dropout: bool = False,
         extra: Mapping[str, Any] | None = None,
@@ -275,7 +279,7 @@ class TransformerEmbedder(nn.Module):
             raise ConfigError(
                 f"model.embedding.layers={layers}: expected 1 to {num_layers + 1} for this model"
             )
-        self.pooling, self.freeze = pooling, freeze
+        self.pooling, self.freeze, self.length_groups = pooling, freeze, length_groups
         self.mix = ScalarMix(layers) if layers > 1 else None
         self.register_buffer("prefix", torch.tensor(data.prefix, dtype=torch.int64), False)
         self.register_buffer("suffix", torch.tensor(data.suffix, dtype=torch.int64), False)
@@ -360,8 +364,11 @@ class TransformerEmbedder(nn.Module):
         """``subword_ids (N, S)``, ``word_starts``/``word_ends``/``mask (N, L)`` (and the
         ``extra`` embedder's columns) -> ``(N, L, output_size)``."""
         ends = batch["word_ends"]
+        encode = self._encode
+        if ends.device.type == "cpu" and self.length_groups > 1:
+            encode = functools.partial(encode_by_length, self._encode, groups=self.length_groups)
         subwords = encode_in_windows(  # (N, S, H)
-            self._encode,
+            encode,
             batch["subword_ids"],
             ends,
             window=self.window,
