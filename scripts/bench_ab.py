@@ -2,7 +2,7 @@
 process, on the same batches (``scripts/benchmark.py``'s cells and its ``framework_train``).
 
     python scripts/bench_ab.py --setting bilstm --batch-size 32 --b +model.optimizer.fused=false
-        [--a OVERRIDE ...] [--corpus ewt|synthetic] [--batches 100] [--warmup 5]
+        [--a OVERRIDE ...] [--corpus ewt|conll2003|synthetic] [--batches 100] [--warmup 5]
         [--val-batches 5] [--repeats 6] [--device cpu|cuda] [--out ab.json] [-- overrides]
 
 Prints and writes each side's training tokens/s per repeat, their medians, and the median of
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 from bench_parts import framework_train
-from benchmark import SETTINGS, corpus, make_cell, meta
+from benchmark import CORPORA, SETTINGS, corpus, make_cell, meta
 
 LEGEND = "a_over_b: median of the paired ratios, A's training tokens/s over B's (> 1: A faster)"
 
@@ -34,7 +34,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--setting", choices=sorted(SETTINGS), default="bilstm")
     parser.add_argument("--a", nargs="*", default=[], help="overrides of side A (the default)")
     parser.add_argument("--b", nargs="+", required=True, help="overrides of side B")
-    parser.add_argument("--corpus", choices=["ewt", "synthetic"], default="ewt")
+    parser.add_argument("--corpus", choices=CORPORA, default="ewt")
     parser.add_argument("--synthetic-sentences", type=int, default=2000, help="train sentences")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")

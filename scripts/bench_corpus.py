@@ -128,3 +128,9 @@ def files_overrides(folder: Path) -> list[str]:
 def ewt_overrides() -> list[str]:
     """Hydra overrides for UD English-EWT from the shared corpora, never downloaded."""
     return ["data=ud_ewt", f"paths.data_dir={data_dir()}", "+data.download=false"]
+
+
+def conll2003_overrides() -> list[str]:
+    """Hydra overrides for CoNLL-2003 from the shared corpora (documents, for
+    ``data.batch_unit=documents``)."""
+    return ["data=conll2003", f"paths.data_dir={data_dir()}", "+data.download=false"]

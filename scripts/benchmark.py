@@ -1,6 +1,6 @@
 """seqtagger's speed against plain PyTorch, in one process, on the same model and batches.
 
-    python scripts/benchmark.py [--corpus ewt|synthetic] [--settings bilstm bilstm_crf hf]
+    python scripts/benchmark.py [--corpus ewt|conll2003|synthetic] [--settings bilstm bilstm_crf hf]
         [--batch-sizes 32 256] [--device cpu cuda] [--bf16] [--batches 50] [--warmup 5]
         [--val-batches 5] [--repeats 3] [--no-data] [--out results.json] [-- extra Hydra overrides]
 
@@ -45,7 +45,7 @@ from typing import Any
 import hydra
 import lightning
 import torch
-from bench_corpus import ewt_overrides, files_overrides, write_synthetic
+from bench_corpus import conll2003_overrides, ewt_overrides, files_overrides, write_synthetic
 from bench_parts import (
     Cell,
     batch_shape,
@@ -71,6 +71,7 @@ SETTINGS: dict[str, list[str]] = {
     "bilstm_crf": ["model=bilstm", "model/head=crf"],
     "hf": ["model=hf"],  # the pretrained-transformer tagger, where the checkout has it
 }
+CORPORA = ["ewt", "conll2003", "synthetic"]
 LARGE_C = 32_000
 LEGEND = (
     "A / B: plain loop / seqtagger (train, epoch, predict); warm / cold (data); "
@@ -80,7 +81,7 @@ LEGEND = (
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--corpus", choices=["ewt", "synthetic"], default="ewt")
+    parser.add_argument("--corpus", choices=CORPORA, default="ewt")
     parser.add_argument("--synthetic-sentences", type=int, default=2000, help="train sentences")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), metavar="NAME[:OVR,..]")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 256])
@@ -287,6 +288,8 @@ def skip(report: dict, setting: str, where: str, reason: str) -> None:
 def corpus(args: argparse.Namespace, folder: Path) -> list[str]:
     if args.corpus == "ewt":
         return ewt_overrides()
+    if args.corpus == "conll2003":
+        return conll2003_overrides()
     return files_overrides(write_synthetic(folder / "corpus", train=args.synthetic_sentences))
 
 
