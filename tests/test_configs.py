@@ -146,18 +146,22 @@ def test_every_model_experiment_and_debug_config_builds(
                 overrides = [o for o in overrides if not o.startswith("model.embedding.")]
             if group == "model/encoder" and choice != recipe:  # identity: no size either
                 overrides = [o for o in overrides if not o.startswith("model.encoder.")]
-        overrides += tiny_store(choice, tmp_path) + tiny_model(choice, tiny_bert_or_none)
+        overrides += tiny_store(overrides, tmp_path) + tiny_model(choice, tiny_bert_or_none)
         cfg = compose_train(overrides, tmp_path / choice.replace("/", "_"))
         logits, num_labels = build_and_forward(cfg)
         assert logits.shape[-1] == num_labels, (group, choice)
 
 
-def tiny_store(choice: str, tmp_path: Path) -> list[str]:
-    """For GloVe configs: a tiny store in the package's layout, not the 76 MB package."""
-    if "glove" not in choice:
-        return []
-    store = write_vector_store(tmp_path / "store", ["the", "oslo"])
-    return [f"model.embedding.vectors={store}", "model.embedding.word_dim=8"]
+def tiny_store(overrides: list[str], tmp_path: Path) -> list[str]:
+    """For configs that read GloVe (the embedder, or its ``extra`` beside a transformer): a tiny
+    store in the package's layout, not the 76 MB package."""
+    embedding = compose_train(overrides, tmp_path / "probe").model.embedding
+    extra = embedding.get("extra")
+    for key, node in (("model.embedding", embedding), ("model.embedding.extra", extra)):
+        if node and node.get("vectors"):
+            store = write_vector_store(tmp_path / "store", ["the", "oslo"])
+            return [f"{key}.vectors={store}", f"{key}.word_dim=8"]
+    return []
 
 
 def tiny_model(choice: str, tiny_bert: Path | None) -> list[str]:
@@ -186,7 +190,7 @@ def test_every_experiment_trains_a_few_steps(experiment, data_dir, tiny_bert_or_
     overrides = [f"experiment={experiment}", f"paths.data_dir={data_dir}", "data.batch_size=4"]
     overrides += ["trainer.max_epochs=1", "trainer.limit_train_batches=2"]
     overrides += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
-    overrides += ["callbacks.rich_progress_bar=null", *tiny_store(experiment, tmp_path)]
+    overrides += ["callbacks.rich_progress_bar=null", *tiny_store(overrides, tmp_path)]
     overrides += tiny_model(experiment, tiny_bert_or_none)
     if not cpu_runs_bf16_lstm():  # a bf16 GPU recipe on a CPU that start-up would refuse
         overrides.append("trainer.precision=32")
