@@ -1,6 +1,11 @@
 """What each stage (train, val, test) measures: a token-weighted mean loss, token accuracy and,
 for span schemes, span F1 (``SpanF1``); and which metric names a run can log, for checking a
 monitored metric at start-up. States are sum-reduced, so the values are correct under DDP.
+
+The mean loss is :class:`WeightedMean`, not torchmetrics' ``MeanMetric``: its NaN check tests
+each value in Python (``if nans.any()``), a host read that makes every training step wait for
+the GPU, and its ``nan_strategy="disable"``, which skips the check, also drops the weights
+(torchmetrics 1.9). A NaN loss is the NaN guard's to catch (``training/faults.py``).
 """
 
 from __future__ import annotations
@@ -8,14 +13,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
-from torchmetrics import MeanMetric, MetricCollection
+from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
 from seqtagger.constants import IGNORE_INDEX
 from seqtagger.metrics.span_f1 import SpanF1
 
-__all__ = ["SPAN_METRICS", "STAGES", "StageMetrics", "logs_metric", "stage_scores"]
+__all__ = ["SPAN_METRICS", "STAGES", "StageMetrics", "WeightedMean", "logs_metric", "stage_scores"]
 
 STAGES = ("train", "val", "test")
 SPAN_METRICS = ("precision", "recall", "f1", "strict", "f1_best")
@@ -37,12 +43,31 @@ def stage_scores(labels: Sequence[str], train_scheme: str) -> MetricCollection:
     return MetricCollection(metrics, compute_groups=False)
 
 
+class WeightedMean(Metric):
+    """``sum(value * weight) / sum(weight)`` over the updates, read nowhere but in
+    ``compute``: ``update(value, weight)`` with 0-d tensors (a batch's mean loss, its tokens)."""
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", default=torch.tensor(0.0), dist_reduce_fx="sum")
+        self.add_state("weight", default=torch.tensor(0.0), dist_reduce_fx="sum")
+
+    def update(self, value: Tensor, weight: Tensor) -> None:
+        self.total += value * weight
+        self.weight += weight
+
+    def compute(self) -> Tensor:
+        return self.total / self.weight
+
+
 class StageMetrics(nn.Module):
     """One stage's token-weighted mean loss and its scores (a ``MetricCollection``)."""
 
     def __init__(self, scores: MetricCollection) -> None:
         super().__init__()
-        self.loss = MeanMetric()
+        self.loss = WeightedMean()
         self.scores = scores
 
     def compute(self) -> dict[str, Tensor]:
