@@ -331,6 +331,20 @@ def test_python_api_tags_every_token_unknown_words_too(tiny_checkpoint: Path) ->
     assert all(set(t) <= IOB2_TAGS for t in tags)
 
 
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_python_api_tags_windows_of_only_empty_sentences(
+    tiny_checkpoint: Path, batch_size: int
+) -> None:
+    """A batch whose sentences are all empty gets empty tag lists (the character encoder cannot
+    read a batch without words); the other sentences are tagged as usual."""
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", batch_size=batch_size)
+    assert predictor.predict([[]]) == [[]]
+    assert predictor.predict([[], []]) == [[], []]
+    tags = predictor.predict([["EU", "rejects"], [], ["Oslo"]])
+    assert [len(t) for t in tags] == [2, 0, 1]
+    assert tags == [*predictor.predict([["EU", "rejects"]]), [], *predictor.predict([["Oslo"]])]
+
+
 def test_checkpoint_loads_with_weights_only(tiny_checkpoint: Path) -> None:
     checkpoint = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)
     assert {"state_dict", "hyper_parameters"} <= set(checkpoint)

@@ -92,6 +92,8 @@ class Predictor:
         the training featurizer, collate and the head's own decoding. ``contexts``: the
         ``(left, right)`` words of each sentence, for a model with document context;
         ``documents``: each sentence's document, for a model with a document memory."""
+        if not any(sentences):  # nothing to tag; without words char_ids collate to (N, 0)
+            return [[] for _ in sentences]
         if contexts is None:
             columns = self.featurizer.encode(sentences)
         else:
