@@ -227,6 +227,46 @@ def test_rows_sliced_by_length_keep_the_vectors_of_the_whole_batch(tiny_bert) ->
         assert torch.equal(out[~batch["mask"]], torch.zeros_like(out[~batch["mask"]]))
 
 
+@pytest.mark.parametrize(
+    ("max_length", "error"),
+    [(1000, "max_length=1000"), (0, "max_length=0"), (2, "max_length=2"), (8.5, "max_length=8.5")],
+)
+def test_a_window_length_the_model_cannot_encode_is_refused_at_start_up(
+    tiny_bert, tiny_ner_dir, tmp_path, max_length, error
+) -> None:
+    """16 positions, 2 of them for [CLS] and [SEP]: 3 to 16, or null. Refused before the corpus
+    is encoded (the featurizer) and by the embedder itself, naming the key, not the stride."""
+    with pytest.raises(ConfigError, match=rf"{error}: expected an integer from 3 to 16") as found:
+        TransformerEmbedder(0, 0, str(tiny_bert), max_length=max_length)
+    assert "stride" not in str(found.value)
+    config = {"model_name_or_path": str(tiny_bert), "max_length": max_length}
+    with pytest.raises(ConfigError, match=error):
+        TransformerEmbedder.make_featurizer(config, {}, 20)
+    overrides = [
+        *tiny_hf_overrides(tiny_ner_dir, tiny_bert),
+        f"model.embedding.max_length={max_length}",
+    ]
+    with pytest.raises(ConfigError, match=error):
+        train(compose_train(overrides, tmp_path / "run"))
+    assert TransformerEmbedder(0, 0, str(tiny_bert), max_length=3).window == 1
+
+
+def test_a_checkpoint_trained_with_too_long_windows_still_encodes_long_sentences(tiny_bert):
+    """Such a checkpoint (written before the check) is rebuilt with windows of the model's
+    positions, with a warning: a sentence longer than them is windowed, not an index error."""
+    stored = transformer_embedder.load_pretrained_data(str(tiny_bert)).to_dict()
+    with pytest.warns(UserWarning, match="max_length=1000 is more than the model's 16"):
+        embedder = TransformerEmbedder(
+            0, 0, "gone", max_length=1000, stored=stored, read_weights=False, dropout=0.0
+        )
+    assert (embedder.window, embedder.stride) == (14, 7)
+    featurizer = TransformerEmbedder.make_featurizer({"model_name_or_path": str(tiny_bert)}, {}, 20)
+    words = ["Anna", "met", "Smith", "in", "Oslo", "today"] * 5  # 30 subwords
+    batch = collate_columns(featurizer.encode([words]), featurizer.pad_values)
+    with torch.no_grad():
+        assert embedder.eval()(batch).shape == (1, 30, 16)
+
+
 # ----- optimisation -----
 def test_parameter_groups_take_their_learning_rates_by_name_prefix() -> None:
     model = torch.nn.ModuleDict(

