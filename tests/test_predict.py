@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import tracemalloc
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -91,6 +92,21 @@ def test_two_word_text_lines_are_tagged_whole(tiny_checkpoint: Path, tmp_path: P
         "John",
         "Smith",
     ]
+
+
+def test_decomposed_text_gives_the_tokens_and_spans_of_composed_text(
+    tiny_checkpoint: Path, tmp_path: Path, capsys, varied_tags
+) -> None:
+    """NFD accents are combining marks: each stays in its word, never a token or a span's start."""
+    line = "José Martínez visited Bogotá ."
+    source = write(tmp_path, "nfd.txt", unicodedata.normalize("NFD", line) + "\n")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "--format", "jsonl")
+    assert code == 0, err
+    [record] = jsonl(out)
+    assert [unicodedata.normalize("NFC", t) for t in record["tokens"]] == line.split()
+    assert record["spans"] and all(
+        unicodedata.combining(s["text"][0]) == 0 for s in record["spans"]
+    )
 
 
 def test_conll_output_replaces_whitespace_inside_tokens(

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
+
 import pytest
 
-from seqtagger.inference.tokenizer import tokenize
+from seqtagger.inference.tokenizer import mark_ranges, tokenize
 
 
 def test_whitespace_and_punctuation() -> None:
@@ -109,6 +112,43 @@ def test_ellipsis_and_dashes() -> None:
 
 def test_unicode_words() -> None:
     assert tokenize("Straße in Zürich, naïve.") == ["Straße", "in", "Zürich", ",", "naïve", "."]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "José Martínez visited Bogotá .",
+        "Straße in Zürich, naïve Ångström-café; U.S. é.g. don't Élodie's",
+        "mail josé@bogotá.co or see https://x.org/josé.",
+    ],
+)
+def test_decomposed_text_is_tokenized_like_composed_text(text: str) -> None:
+    """NFD text (accents as combining marks, as macOS file names and some editors write them)
+    gives the NFC text's tokens, decomposed: a mark is never a token or a token's start."""
+    nfd = unicodedata.normalize("NFD", text)
+    assert nfd != text
+    assert tokenize(nfd) == [unicodedata.normalize("NFD", t) for t in tokenize(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("e\u0301te\u0301", ["e\u0301te\u0301"]),
+        ("हिन्दी भाषा", ["हिन्दी", "भाषा"]),  # Devanagari vowel signs (Mc) and virama (Mn)
+        ("\U00011107\U00011127 x", ["\U00011107\U00011127", "x"]),  # Chakma: plane 1
+        ("葛\U000e0100", ["葛\U000e0100"]),  # an ideographic variation selector: plane 14
+        ("wow!\u0301", ["wow", "!\u0301"]),  # a mark on punctuation stays with it
+    ],
+)
+def test_combining_marks_stay_with_the_character_before_them(
+    text: str, expected: list[str]
+) -> None:
+    assert tokenize(text) == expected
+
+
+def test_mark_planes_hold_every_combining_mark() -> None:
+    """The tokenizer lists the marks of planes 0, 1 and 14 only: no other plane has one."""
+    assert mark_ranges() == mark_ranges((range(sys.maxunicode + 1),))
 
 
 def test_large_input_is_tokenized_like_its_parts() -> None:

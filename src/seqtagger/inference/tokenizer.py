@@ -38,33 +38,48 @@ Rules, in priority order (no token ever contains whitespace):
 7. Any other punctuation or symbol character is its own token::
 
        "Hello, world!" -> ["Hello", ",", "world", "!"]
+
+8. A combining mark (an accent of decomposed, NFD text; an Indic vowel sign) stays with the
+   character before it::
+
+       "e\u0301te\u0301 हिन्दी" -> ["e\u0301te\u0301", "हिन्दी"]
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import cache
+from itertools import groupby
 
 __all__ = ["tokenize"]
 
+# Combining marks (Unicode categories Mn, Mc, Me: the accent of an NFD "é", a Devanagari vowel
+# sign) are not \w to Python's re, so a word would break at each one; they belong to the
+# character before them. In a pattern ``{M}`` stands for them inside a character class, ``{M*}``
+# for any run of them and ``{W}`` for a word character or a mark (filled in by _patterns as
+# text, so ``{0,31}`` stays as it is; on ASCII chunks all three are plain ``\w`` or nothing).
 # Every repetition that may be tried at many start positions of one chunk is bounded, so a long
 # chunk without spaces ("abc.abc.…", "a+a+…") is tokenised in linear time, not quadratic: a URL
 # scheme has at most 32 characters, an e-mail local part 64 and a domain label 63 (RFC 5321).
-_URL = r"(?:[A-Za-z][A-Za-z0-9+.-]{0,31}://|www\.)\S*[\w/#=&%~+-]"
-_EMAIL = r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63})+"
+_URL = r"(?:[A-Za-z][A-Za-z0-9+.-]{0,31}://|www\.)\S*[\w{M}/#=&%~+-]"
+_EMAIL = r"[\w{M}.+-]{1,64}@[\w{M}-]{1,63}(?:\.[\w{M}-]{1,63})+"
 # Letter chain like "U.S." or "e.g."; the lookbehind stops it starting inside a word.
-_ABBREV = r"(?<!\w)[^\W\d_](?:\.[^\W\d_])+\."
+_ABBREV = r"(?<!\w)[^\W\d_]{M*}(?:\.[^\W\d_]{M*})+\."
 # Thousands groups must be exactly 3 digits, so "1,2" is a list, not a number.
 _NUMBER = r"\d{1,3}(?:,\d{3}){1,12}(?:\.\d+)?(?!\d|,\d)|\d+(?:\.\d+)+(?!\w)"
 # A period between digits stays inside a word, so "v1.2.3" and "2.5mm" are one token.
-_WORD = r"\w+(?:(?:[-'’]|(?<=\d)\.(?=\d))\w+)*"
+_WORD = r"{W}+(?:(?:[-'’]|(?<=\d)\.(?=\d)){W}+)*"
 _ELLIPSIS_DASH = r"\.{3,}|…|-{2,}"
-_PUNCT = r"[^\w\s]"
+_PUNCT = r"[^\w\s]{M*}"
 
 _OTHERS = (_ABBREV, _NUMBER, _WORD, _ELLIPSIS_DASH, _PUNCT)
-_TOKEN_RE = re.compile("|".join(f"(?:{p})" for p in (_URL, _EMAIL, *_OTHERS)))
-# Chunks that cannot hold a URL or an e-mail address skip those two patterns (most of the time).
-_PLAIN_TOKEN_RE = re.compile("|".join(f"(?:{p})" for p in _OTHERS))
 _CLITIC_RE = re.compile(r"^(.+?)(n['’]t|['’](?:s|re|ve|ll|d|m))$", re.IGNORECASE)
+# Unicode has combining marks in planes 0, 1 and 14 only (a test checks every plane). A class of
+# BMP characters only is a bitmap to the regex engine; one beyond it is a list of ranges tried in
+# turn, 2-3 times slower, so chunks within the BMP get a pattern of the BMP's marks only.
+_BMP = (range(0x10000),)
+_MARK_PLANES = (*_BMP, range(0x10000, 0x20000), range(0xE0000, 0xE1000))
 
 
 def tokenize(text: str) -> list[str]:
@@ -82,10 +97,42 @@ def tokenize(text: str) -> list[str]:
 
 
 def _pattern_for(chunk: str) -> re.Pattern[str]:
-    """The full pattern when ``chunk`` may hold a URL or an e-mail address, else the short one."""
-    if "@" in chunk or "://" in chunk or "www." in chunk:
-        return _TOKEN_RE
-    return _PLAIN_TOKEN_RE
+    """The full pattern when ``chunk`` may hold a URL or an e-mail address, else the short one;
+    knowing the marks of the planes ``chunk`` uses (none when it is ASCII)."""
+    may_be_address = "@" in chunk or "://" in chunk or "www." in chunk
+    if chunk.isascii():
+        planes: tuple[range, ...] = ()
+    else:
+        planes = _BMP if max(chunk) <= "\uffff" else _MARK_PLANES
+    return _patterns(planes)[0 if may_be_address else 1]
+
+
+@cache
+def _patterns(planes: tuple[range, ...]) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(every rule, every rule but URLs and e-mails) with the combining marks of ``planes``,
+    compiled on first use: listing the marks reads the Unicode database (up to 30 ms), which
+    importing the module does not pay."""
+    if planes:
+        marks = mark_ranges(planes)
+        fills = {"{M*}": f"[{marks}]*", "{W}": rf"[\w{marks}]", "{M}": marks}
+    else:
+        fills = {"{M*}": "", "{W}": r"\w", "{M}": ""}
+
+    def compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
+        pattern = "|".join(f"(?:{p})" for p in patterns)
+        for placeholder, fill in fills.items():
+            pattern = pattern.replace(placeholder, fill)
+        return re.compile(pattern)
+
+    return compiled((_URL, _EMAIL, *_OTHERS)), compiled(_OTHERS)
+
+
+def mark_ranges(planes: tuple[range, ...] = _MARK_PLANES) -> str:
+    """The combining marks of ``planes`` as the inside of a regex character class, one
+    ``\\Uxxxxxxxx-\\Uxxxxxxxx`` range per run of consecutive code points."""
+    marks = [c for plane in planes for c in plane if unicodedata.category(chr(c))[0] == "M"]
+    runs = [list(run) for _, run in groupby(enumerate(marks), lambda pair: pair[1] - pair[0])]
+    return "".join(f"\\U{run[0][1]:08x}-\\U{run[-1][1]:08x}" for run in runs)
 
 
 def _split_clitics(tokens: list[str]) -> list[str]:
