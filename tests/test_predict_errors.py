@@ -3,6 +3,8 @@ one message, exit code 2, nothing lost."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -88,6 +90,63 @@ def test_output_is_replaced_only_when_the_run_succeeds(
     code, _, _ = cli(capsys, "--ckpt", tiny_checkpoint, good, "-o", output)
     assert code == 0 and output.read_text(encoding="utf-8").startswith("Anna\t")
     assert output.stat().st_mode & 0o777 == 0o640
+
+
+def test_output_fifo_is_written_through(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    """A FIFO given to ``-o`` gets the predictions and stays a FIFO (replaced by a file, its
+    reader waited forever)."""
+    source = write(tmp_path, "in.txt", "Anna Smith visited Paris.\n")
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # so the writer's open does not block
+    try:
+        code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "-o", fifo)
+        received = os.read(reader, 1 << 16).decode()
+    finally:
+        os.close(reader)
+    assert code == 0, err
+    assert received.startswith("Anna\t") and received.endswith("\n\n")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt", "out.fifo"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
+def test_output_link_to_a_pipe_is_written_through(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """``-o stdout`` with ``stdout -> /proc/self/fd/1`` on a pipe: the predictions go down the
+    pipe and the link stays (it was replaced by a private file, the pipe got nothing)."""
+    source = write(tmp_path, "in.txt", "Anna Smith visited Paris.\n")
+    read_end, write_end = os.pipe()
+    link = tmp_path / "stdout"
+    link.symlink_to(f"/proc/self/fd/{write_end}")
+    try:
+        code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "-o", link)
+        os.close(write_end)
+        received = os.read(read_end, 1 << 16).decode()
+    finally:
+        os.close(read_end)
+    assert code == 0, err
+    assert received.startswith("Anna\t") and received.endswith("\n\n")
+    assert link.is_symlink()
+
+
+def test_output_link_to_a_file_replaces_the_file_and_keeps_the_link(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    source = write(tmp_path, "in.txt", "Anna Smith visited Paris.\n")
+    target = write(tmp_path, "target.txt", "old predictions\n")
+    target.chmod(0o640)
+    link, dangling = tmp_path / "link", tmp_path / "dangling"
+    link.symlink_to(target)
+    dangling.symlink_to(tmp_path / "new.txt")
+    for output, written in ((link, target), (dangling, tmp_path / "new.txt")):
+        code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "-o", output)
+        assert code == 0, err
+        assert output.is_symlink() and written.read_text(encoding="utf-8").startswith("Anna\t")
+    assert target.stat().st_mode & 0o777 == 0o640
+    names = ["dangling", "in.txt", "link", "new.txt", "target.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
 
 
 @pytest.mark.parametrize("case", ["missing", "not a checkpoint", "directory"])

@@ -14,10 +14,12 @@ bounded window at a time, and each sentence is written as soon as it is tagged, 
 flat on a file of any size and output order equals input order. Errors in the input (a missing
 file, a malformed CoNLL or JSONL line, a file without sentences) end the run with one message
 on stderr naming the file (and line) and exit code 2 (``seqtagger.utils.cli``, as train and
-eval); sentences before the error have been written already to stdout. ``--output`` is written
-to a temporary file beside it that replaces it only when the run succeeds or is interrupted
-(Ctrl-C: it then holds the sentences written so far, each whole, and the message says how many);
-an output path that is also an input is refused. Up to ``--window`` sentences are read before
+eval); sentences before the error have been written already to stdout. ``--output`` naming a
+file (or a link to one) is written to a temporary file beside the file that replaces it only
+when the run succeeds or is interrupted (Ctrl-C: it then holds the sentences written so far, each
+whole, and the message says how many); a FIFO, a device or ``/proc/self/fd/N`` is written
+through (``seqtagger.inference.outputs.open_output``); an output path that is also an input is
+refused. Up to ``--window`` sentences are read before
 the first is written: for interactive use on a terminal pass ``--window 1``.
 
 Input formats and their detection: :mod:`seqtagger.inference.inputs`; the formats the corpus

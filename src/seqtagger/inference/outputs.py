@@ -1,5 +1,6 @@
 """The output of ``seqtagger-predict``: tagged sentences in input order, as CoNLL or JSONL, to
-stdout or to a file that is replaced only when the run succeeds or is interrupted.
+stdout or to a file that is replaced only when the run succeeds or is interrupted (a FIFO, a
+device or ``/proc/self/fd/N`` is written through, as a shell's ``>`` writes it).
 
 ``conll`` writes ``token<TAB>tag`` lines and a blank line after each sentence; whitespace inside
 a token (a CoNLL-U FORM like ``1 000``) is written as ``_``
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import sys
 import tempfile
 from collections import deque
@@ -92,16 +94,37 @@ def check_output(output: str | None, sources: list[str]) -> None:
             )
 
 
+def replaceable_file(path: str) -> Path | None:
+    """The regular file ``path`` names, links resolved (it may not exist yet), for a run to
+    replace; None for what must be written through: a FIFO, a device, a socket, or a file that
+    has no name of its own (``/proc/self/fd/1`` of a deleted file). Replacing those would leave
+    their reader waiting, or put a file where a device or a link was."""
+    try:
+        mode = os.stat(path).st_mode  # follows links, /proc/self/fd/N ones too
+    except FileNotFoundError:
+        return Path(os.path.realpath(path))  # a new file (through a dangling link: its target)
+    if not stat.S_ISREG(mode):
+        return None
+    real = Path(os.path.realpath(path))
+    return real if real.exists() and real.samefile(path) else None
+
+
 @contextmanager
 def open_output(path: str | None) -> Iterator[IO[str]]:
-    """stdout, or a temporary file beside ``path`` that replaces ``path`` when the run succeeds
-    or is interrupted (Ctrl-C), so a failed run leaves an existing ``path`` as it was and an
+    """stdout; for a regular file, a temporary file beside it that replaces it when the run
+    succeeds or is interrupted (Ctrl-C), so a failed run leaves an existing file as it was and an
     interrupted one leaves the sentences written so far, each whole (the caller writes whole
-    sentences only: :class:`~seqtagger.inference.interrupt.WholeSentences`)."""
+    sentences only: :class:`~seqtagger.inference.interrupt.WholeSentences`); a link to a file
+    stays a link and the file it names is replaced. Anything else is written through
+    (:func:`replaceable_file`)."""
     if path is None:
         yield sys.stdout
         return
-    target = Path(path)
+    target = replaceable_file(path)
+    if target is None:
+        with open(path, "w", encoding="utf-8") as f:
+            yield f
+        return
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         os.chmod(fd, file_mode(target))  # mkstemp makes it private (0600)
