@@ -211,7 +211,7 @@ def test_every_logger_config_runs(tiny_ner_dir: Path, tmp_path: Path) -> None:
         ),
         (
             ["data.headline=acc", "trainer.limit_val_batches=0", *NO_MONITORS],
-            "model.scheduler (ReduceLROnPlateau)=val/acc: trainer.limit_val_batches=0",
+            "model.scheduler_monitor=val/acc: trainer.limit_val_batches=0",
         ),
     ],
 )

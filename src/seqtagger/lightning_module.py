@@ -42,7 +42,7 @@ from seqtagger.errors import ConfigError
 from seqtagger.metrics.stages import STAGES, StageMetrics, stage_scores
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.tagger import Tagger, build_tagger
-from seqtagger.training.optim import build_optimizer, total_steps
+from seqtagger.training.optim import build_optimizer, build_scheduler, total_steps
 from seqtagger.utils.config import to_plain
 
 # Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
@@ -69,7 +69,9 @@ class TaggerModule(LightningModule):
         optimizer: a ``_partial_`` optimizer config, called with the parameters.
         scheduler: an optional ``_partial_`` scheduler config; a value ``"auto"`` for
             ``total_steps`` is replaced by the trainer's estimated number of steps.
-        scheduler_interval: ``epoch`` or ``step``.
+        scheduler_interval: ``epoch`` or ``step``, how often the scheduler is stepped.
+        scheduler_monitor: the metric a scheduler that reads one (``ReduceLROnPlateau``) reads;
+            None: the dev headline metric. Each ``configs/model/scheduler`` file sets both.
         label_smoothing / probability_check: loss options handed to the head (see
             ``seqtagger.models.heads.Head``).
         train_scores_every: score every k-th training batch for ``train/acc`` (and span F1);
@@ -89,6 +91,7 @@ class TaggerModule(LightningModule):
         optimizer: Mapping[str, Any],
         scheduler: Mapping[str, Any] | None = None,
         scheduler_interval: str = "epoch",
+        scheduler_monitor: str | None = None,
         label_smoothing: float = 0.0,
         probability_check: str = "warn",
         train_scores_every: int = 10,
@@ -116,6 +119,7 @@ class TaggerModule(LightningModule):
                 "optimizer": to_plain(optimizer),
                 "scheduler": to_plain(scheduler),
                 "scheduler_interval": scheduler_interval,
+                "scheduler_monitor": scheduler_monitor,
                 "label_smoothing": float(label_smoothing),
                 "probability_check": probability_check,
                 "train_scores_every": int(train_scores_every),
@@ -318,22 +322,16 @@ class TaggerModule(LightningModule):
     # ----- optimisation -----
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = self._optimizer()
-        scheduler_cfg = self.hparams.scheduler
-        if not scheduler_cfg:
+        if not self.hparams.scheduler:
             return {"optimizer": optimizer}
-        kwargs = {}
-        if scheduler_cfg.get("total_steps") == "auto":
-            kwargs["total_steps"] = total_steps(self.trainer, self._resumed_total_steps)
-        scheduler = hydra.utils.instantiate(scheduler_cfg, **kwargs)(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": scheduler,
-                "monitor": f"val/{self.headline}",
-                "interval": self.hparams.scheduler_interval,
-                "frequency": 1,
-            },
-        }
+        lr_scheduler = build_scheduler(
+            self.hparams.scheduler,
+            optimizer,
+            steps=lambda: total_steps(self.trainer, self._resumed_total_steps),
+            interval=self.hparams.scheduler_interval,
+            monitor=self.hparams.get("scheduler_monitor") or f"val/{self.headline}",
+        )
+        return {"optimizer": optimizer, "lr_scheduler": lr_scheduler}
 
     def _optimizer(self) -> torch.optim.Optimizer:
         named = ((name.removeprefix("tagger."), p) for name, p in self.named_parameters())

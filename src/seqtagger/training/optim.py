@@ -1,5 +1,6 @@
-"""Optimisation: the configured optimizer and schedule length, parameter groups by name for
-fine-tuning, and a linear warm-up/decay schedule.
+"""Optimisation: the configured optimizer, the learning-rate schedule and its length, parameter
+groups by name for fine-tuning, a linear warm-up/decay schedule and a one-cycle schedule for runs
+of any length.
 
 A pretrained transformer is fine-tuned with a learning rate ~20x smaller than the layers
 trained from scratch (the tagging head, a scalar mix, a character CNN): one rate for both either
@@ -31,12 +32,18 @@ from typing import Any
 import hydra
 from torch import nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.lr_scheduler import LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 from seqtagger.errors import ConfigError
 from seqtagger.utils.config import to_plain
 
-__all__ = ["LinearWarmupDecay", "grouped_optimizer", "parameter_groups"]
+__all__ = [
+    "LinearWarmupDecay",
+    "OneCycle",
+    "build_scheduler",
+    "grouped_optimizer",
+    "parameter_groups",
+]
 
 DEFAULT_GROUP = "default"
 
@@ -124,6 +131,35 @@ def fused_option(config: Any, mixed_precision: bool) -> dict[str, bool]:
     return {"fused": True} if takes_fused else {}
 
 
+INTERVALS = ("step", "epoch")
+
+
+def build_scheduler(
+    config: Mapping[str, Any],
+    optimizer: Optimizer,
+    steps: Callable[[], int],
+    interval: str,
+    monitor: str,
+) -> dict[str, Any]:
+    """Lightning's ``lr_scheduler`` entry: the ``_partial_`` scheduler ``config`` called with the
+    optimizer (``total_steps: auto`` replaced by ``steps()``), stepped every ``interval``
+    (``model.scheduler_interval``: ``step`` or ``epoch``); one that reads a metric reads
+    ``monitor``. Each ``configs/model/scheduler`` file sets the interval it needs."""
+    auto = {"total_steps": steps()} if config.get("total_steps") == "auto" else {}
+    scheduler = hydra.utils.instantiate(config, **auto)(optimizer=optimizer)
+    if interval not in INTERVALS:
+        raise ConfigError(
+            f"model.scheduler_interval={interval}: expected one of {', '.join(INTERVALS)}"
+        )
+    if isinstance(scheduler, ReduceLROnPlateau) and interval != "epoch":
+        raise ConfigError(
+            f"model.scheduler_interval={interval}: {type(scheduler).__name__} reads {monitor}, "
+            "which validation logs once an epoch; step it every epoch "
+            "(model.scheduler_interval=epoch, as model/scheduler=plateau sets)"
+        )
+    return {"scheduler": scheduler, "interval": interval, "frequency": 1, "monitor": monitor}
+
+
 def total_steps(trainer: Any, resumed: int | None) -> int:
     """The run's optimizer steps for a schedule's ``total_steps: auto``. A resumed run must keep
     the number its schedule was built for (``resumed``: the checkpoint scheduler's)."""
@@ -164,16 +200,16 @@ class LinearWarmupDecay(LRScheduler):
     ``get_linear_schedule_with_warmup``): factor ``t / w`` for ``t < w``, then
     ``(T - t) / (T - w)``, with ``t`` the optimizer steps taken, ``w = round(warmup * T)``.
 
-    Step it every optimizer step (``model.scheduler_interval=step``); ``total_steps: auto``
-    takes the trainer's estimate. Its state is plain numbers (``weights_only`` checkpoints), and
-    ``total_steps`` in it lets a resumed run check that its length has not changed.
+    Step it every optimizer step (``model.scheduler_interval=step``, which its config file
+    sets); ``total_steps: auto`` takes the trainer's estimate. Its state is plain numbers
+    (``weights_only`` checkpoints), and ``total_steps`` in it lets a resumed run check that its
+    length has not changed.
     """
 
     def __init__(
         self, optimizer: Optimizer, total_steps: int, warmup: float = 0.1, last_epoch: int = -1
     ) -> None:
-        if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
-            raise ConfigError(f"model.scheduler.total_steps={total_steps}: expected an int >= 1")
+        check_total_steps(total_steps)
         if not 0.0 <= warmup < 1.0:
             raise ConfigError(f"model.scheduler.warmup={warmup}: expected a fraction in [0, 1)")
         self.total_steps = total_steps
@@ -189,3 +225,50 @@ class LinearWarmupDecay(LRScheduler):
     def get_lr(self) -> list[float]:
         factor = self.factor(self.last_epoch)
         return [base * factor for base in self.base_lrs]
+
+
+class OneCycle(OneCycleLR):
+    """torch's ``OneCycleLR`` (the same rates and momenta), for a run of any number of steps.
+
+    torch divides by each phase's length in steps, and a phase can have none: the warm-up peaks
+    at step ``pct_start * total_steps - 1``, step 0 when that product is 1 (5 steps at
+    ``pct_start=0.2``, 10 at 0.1: a ``ZeroDivisionError``), and ``pct_start=1`` leaves the
+    annealing none. A phase without steps is over where it starts: its end value holds there
+    and the next phase starts from it, as its limit would.
+    """
+
+    def __init__(
+        self, optimizer: Optimizer, total_steps: int, pct_start: float = 0.3, **options: Any
+    ) -> None:
+        check_total_steps(total_steps)
+        fraction = isinstance(pct_start, int | float) and not isinstance(pct_start, bool)
+        if not fraction or not 0.0 <= pct_start <= 1.0:
+            raise ConfigError(
+                f"model.scheduler.pct_start={pct_start}: expected a fraction in [0, 1]"
+            )
+        super().__init__(optimizer, total_steps=total_steps, pct_start=float(pct_start), **options)
+
+    def get_lr(self) -> list[float]:
+        self._schedule_phases = phases_with_steps(self._schedule_phases)
+        return super().get_lr()
+
+
+def phases_with_steps(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``OneCycleLR``'s phases (each ends at ``end_step``, starts where the one before ends, the
+    first at 0) without those of zero length; a last one of zero length ends a step later, after
+    the final optimizer step, so the schedule's last value is its end value."""
+    kept, start = [], 0.0
+    for phase in phases[:-1]:
+        if phase["end_step"] != start:
+            kept.append(phase)
+        start = phase["end_step"]
+    last = phases[-1]
+    if last["end_step"] == start:
+        last = {**last, "end_step": start + 1}
+    return [*kept, last]
+
+
+def check_total_steps(total_steps: Any) -> None:
+    """Refuse a schedule length that is not a whole number of steps >= 1, naming the key."""
+    if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
+        raise ConfigError(f"model.scheduler.total_steps={total_steps}: expected an int >= 1")

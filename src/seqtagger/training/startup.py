@@ -65,9 +65,10 @@ def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Tr
         for name, conf in (cfg.get("callbacks") or {}).items()
         if conf is not None and conf.get("monitor")
     }
-    scheduler = (cfg.get("model") or {}).get("scheduler") or {}
+    model = cfg.get("model") or {}
+    scheduler = model.get("scheduler") or {}
     if str(scheduler.get("_target_", "")).endswith("ReduceLROnPlateau"):
-        monitors["model.scheduler (ReduceLROnPlateau)"] = headline
+        monitors["model.scheduler_monitor"] = model.get("scheduler_monitor") or headline
     for key, monitor in monitors.items():
         if str(monitor).startswith("val/"):
             off = "switch that callback off (callbacks=none)"
