@@ -265,6 +265,10 @@ def test_stdin_jsonl_and_bioes_output(tiny_checkpoint: Path, capsys, monkeypatch
         ("a.txt", "Meeting notes\nJohn Smith\n", "text"),
         ("a.txt", "EU B-ORG\nNew York B-LOC\n", "text"),
         ("a.tsv", "EU\tB-ORG\tx\nsays\tO\tx\n", "text"),  # the last column holds no tags
+        # a first sentence of one token: the lines after the blank line decide
+        ("a.txt", "Peace O\n\nJohn I-PER\nSmith I-PER\n", "conll"),
+        ("a.txt", "Hello UH\n\nANNA NNP\nsaw VBD\n", "conll"),
+        ("a.txt", "NEW YORK\nLOS ANGELES\nParis is nice\n", "text"),
     ],
 )
 def test_detect_format(name: str, content: str, expected: str, tmp_path: Path) -> None:
@@ -272,6 +276,33 @@ def test_detect_format(name: str, content: str, expected: str, tmp_path: Path) -
     path.write_text(content, encoding="utf-8")
     assert detect_format(str(path)) == expected
     assert detect_format("-") == "text"
+
+
+def test_lines_that_could_be_text_or_conll_are_refused(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """Upper-case two-word lines are columns of a word and a tag as much as text: predict asks
+    for --input-format (it read them as CoNLL and dropped YORK and ANGELES), and tags each line
+    whole as text when told so."""
+    cities = write(tmp_path, "cities.txt", "NEW YORK\nLOS ANGELES\n")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, cities)
+    assert code == 2 and out == ""
+    assert err.startswith(f"seqtagger-predict: error: {cities}: cannot tell text from CoNLL")
+    assert "'NEW YORK'" in err and "pass --input-format text or --input-format conll" in err
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, cities, "--input-format", "text")
+    assert code == 0, err
+    words = [line.split("\t")[0] for line in out.split("\n") if line]
+    assert words == ["NEW", "YORK", "LOS", "ANGELES"] and "tagged 2 sentences" in err
+
+
+def test_conll_whose_first_sentence_is_one_token_is_read_as_conll(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """Its tags were tagged as tokens (the first sentence alone looked like one line of text)."""
+    source = write(tmp_path, "in.txt", "Peace O\n\nJohn I-PER\nSmith I-PER\nleft O\n")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "--format", "jsonl")
+    assert code == 0, err
+    assert [r["tokens"] for r in jsonl(out)] == [["Peace"], ["John", "Smith", "left"]]
 
 
 # --------------------------------------------------------------------------- streaming

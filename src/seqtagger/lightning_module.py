@@ -41,6 +41,7 @@ from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
 from seqtagger.metrics.stages import STAGES, StageMetrics, stage_scores
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
+from seqtagger.models.options import check_model_options
 from seqtagger.models.tagger import Tagger, build_tagger
 from seqtagger.training.optim import build_optimizer, build_scheduler, total_steps
 from seqtagger.utils.config import to_plain
@@ -126,6 +127,8 @@ class TaggerModule(LightningModule):
             },
             logger=False,
         )
+        parts = ("embedding", "encoder", "memory", "head", "optimizer", "scheduler")
+        check_model_options({part: self.hparams[part] for part in parts})
         self.read_pretrained = read_pretrained
         self.data_info: dict[str, Any] | None = None
         self.tagger: Tagger | None = None

@@ -8,12 +8,16 @@ readers' table :data:`seqtagger.data.readers.FORMATS` (``conll``, ``conllu``, ``
 From stdin a reader format is first copied to a temporary file (the readers take a path).
 
 ``auto`` (default): stdin is ``text``; a file or folder the table recognises (suffix, folder)
-has that format; any other suffix (``.txt``, ...) is ``conll`` when its first non-empty line
-starts with ``-DOCSTART-``, or when its first block of lines (up to the first blank line) has at
-least two lines that all have the same number (2 to 10) of whitespace-separated columns and
-whose last column looks like tags (no lowercase letter and no digit, like ``O``, ``NNP``, ``.``,
-or ``B-``/``I-``/``E-``/``S-`` and a type); else ``text``. So ``Meeting notes`` / ``John Smith``
-is text.
+has that format; any other suffix (``.txt``, ...) is judged by its first DETECT_MAX_LINES
+non-empty lines (blank lines between sentences are looked past): ``conll`` when the first starts
+with ``-DOCSTART-``; ``text`` when there are fewer than two, or they do not all have the same
+number (2 to 10) of whitespace-separated columns, or a last column does not look like a tag (a
+tag has no lowercase letter and no digit, like ``O``, ``NNP``, ``.``, or is ``B-``, ``I-``,
+``E-`` or ``S-`` and a type). Lines that pass are ``conll`` when every tag is ``O`` or a chunk
+tag, or when some word of the first column does not look like a tag (``Anna NNP``: words beside
+tags); otherwise nothing tells text from columns (``NEW YORK`` / ``LOS ANGELES``) and the input
+is refused with a message asking for ``--input-format``. So ``Meeting notes`` / ``John Smith``
+is text and ``Peace O`` / (blank) / ``John I-PER`` is CoNLL.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from seqtagger.constants import DOCSTART
@@ -59,37 +64,47 @@ def source_name(source: str) -> str:
 
 
 def detect_format(source: str) -> str:
-    """The input format of ``source`` for ``--input-format auto`` (rules: module docstring)."""
+    """The input format of ``source`` for ``--input-format auto`` (rules: module docstring);
+    an InputError when its lines could be text as well as CoNLL columns."""
     if source == STDIN:
         return "text"
     known = format_for_path(source)
     if known is not None:
         return known.name
-    return "conll" if _looks_like_conll(_first_block(Path(source))) else "text"
+    lines = _first_lines(Path(source))
+    if lines and lines[0].startswith(DOCSTART):
+        return "conll"
+    rows = [line.split() for line in lines]
+    if not _looks_like_columns(rows):
+        return "text"
+    if all(_is_chunk_tag(row[-1]) for row in rows):
+        return "conll"
+    if not all(_looks_like_tag(row[0]) for row in rows):
+        return "conll"  # words beside tags
+    raise InputError(
+        f"{source}: cannot tell text from CoNLL columns: each of its first {len(rows)} lines "
+        f"has {len(rows[0])} words, all without lowercase letters or digits ({lines[0].strip()!r});"
+        " pass --input-format text or --input-format conll"
+    )
 
 
-def _first_block(path: Path) -> list[str]:
-    """The first non-empty lines of ``path`` up to a blank line (at most DETECT_MAX_LINES)."""
-    block: list[str] = []
+def _first_lines(path: Path) -> list[str]:
+    """The first DETECT_MAX_LINES non-empty lines of ``path`` (past blank lines)."""
     with path.open(encoding="utf-8-sig", errors="replace") as lines:
-        for line in lines:
-            if line.strip():
-                block.append(line)
-            elif block:
-                break
-            if len(block) >= DETECT_MAX_LINES:
-                break
-    return block
+        return list(islice((line for line in lines if line.strip()), DETECT_MAX_LINES))
 
 
-def _looks_like_conll(block: list[str]) -> bool:
-    if block and block[0].startswith(DOCSTART):
-        return True
-    rows = [line.split() for line in block]
+def _looks_like_columns(rows: list[list[str]]) -> bool:
+    """Two or more rows of one width (2 to 10) whose last column looks like tags."""
     widths = {len(row) for row in rows}
-    if len(block) < 2 or len(widths) != 1 or not 2 <= widths.pop() <= 10:
+    if len(rows) < 2 or len(widths) != 1 or not 2 <= widths.pop() <= 10:
         return False
     return all(_looks_like_tag(row[-1]) for row in rows)
+
+
+def _is_chunk_tag(word: str) -> bool:
+    """``O`` or ``B-``/``I-``/``E-``/``S-`` and a type: the tags of a chunk scheme."""
+    return word == "O" or _CHUNK_TAG.fullmatch(word) is not None
 
 
 def _looks_like_tag(word: str) -> bool:
@@ -99,8 +114,9 @@ def _looks_like_tag(word: str) -> bool:
 
 
 def check_inputs(sources: list[str], input_format: str) -> None:
-    """Fail early, before loading the model, on an input that does not exist or is a folder
-    where a file is expected (only ``auto`` and the folder formats read folders)."""
+    """Fail early, before loading the model, on an input that does not exist, is a folder
+    where a file is expected (only ``auto`` and the folder formats read folders) or could be
+    text as well as CoNLL columns."""
     for source in sources:
         if source == STDIN:
             if input_format in FOLDER_FORMATS:
@@ -113,6 +129,8 @@ def check_inputs(sources: list[str], input_format: str) -> None:
             raise InputError(f"{source}: no such input file")
         if path.is_dir() and input_format not in ("auto", *FOLDER_FORMATS):
             raise InputError(f"{source}: is a folder (expected an input file)")
+        if input_format == "auto" and path.is_file():  # a pipe is read once, by iter_input
+            detect_format(source)  # refuses an input that could be text or CoNLL
 
 
 # --------------------------------------------------------------------------- reading
