@@ -1,7 +1,10 @@
-"""``EpochSummary``'s progress lines within an epoch, driven by a fake clock (no training)."""
+"""``EpochSummary``: progress lines within an epoch, driven by a fake clock (no training), and
+the epoch line of a tiny training run."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -9,6 +12,8 @@ import torch
 
 from seqtagger import callbacks
 from seqtagger.callbacks import EpochSummary
+from seqtagger.train import train
+from tests.helpers import compose_train, tiny_ner_overrides
 
 
 class Clock:
@@ -58,3 +63,22 @@ def test_short_epochs_and_progress_off_log_no_progress_line(
         run_batches(EpochSummary(progress_every_s=60), clock, trainer, [61.0])
     # an iterable loader of unknown length: batches done and time in, no estimate
     assert [r.getMessage() for r in caplog.records] == ["epoch 1/1: batch 1, 1.0 min in"]
+
+
+def test_the_epoch_line_shows_the_epochs_training_loss_and_accuracy(
+    tiny_ner_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each epoch's line holds that epoch's train/loss and train/acc, the values the module
+    logs for the epoch (the last epoch's are the run's final train/* metrics)."""
+    overrides = [*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=2", "test=false"]
+    overrides += ["trainer.limit_train_batches=3", "trainer.limit_val_batches=1"]
+    with caplog.at_level("INFO", logger="seqtagger.callbacks"):
+        metrics = train(compose_train(overrides, tmp_path))
+    lines = [r.getMessage() for r in caplog.records if "train tokens/s" in r.getMessage()]
+    assert len(lines) == 2, lines
+    shown = dict(re.findall(r"(train/\w+) ([\d.]+)", lines[-1]))
+    assert shown == {
+        "train/loss": f"{metrics['train/loss']:.4f}",
+        "train/acc": f"{metrics['train/acc']:.4f}",
+    }
+    assert "train/loss" in lines[0] and lines[0] != lines[1]

@@ -139,13 +139,11 @@ class EpochSummary(Callback):
     @staticmethod
     def _train_metrics(pl_module: LightningModule) -> list[str]:
         # Lightning calls this hook before the module's own on_train_epoch_end, so the logged
-        # train/* values would be last epoch's: read the module's metric objects instead.
-        shown = []
-        for name in ("loss", "acc"):
-            metric = getattr(pl_module, f"train_{name}", None)
-            if metric is not None and metric.update_called:
-                shown.append(f"train/{name} {float(metric.compute()):.4f}")
-        return shown
+        # train/* values would be last epoch's: ask the module for this epoch's (a module
+        # without ``epoch_so_far`` shows none)
+        so_far = getattr(pl_module, "epoch_so_far", None)
+        values = so_far("train") if so_far is not None else {}
+        return [f"train/{name} {value:.4f}" for name, value in values.items()]
 
 
 class EMAWeights(EMAWeightAveraging):

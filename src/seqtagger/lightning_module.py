@@ -291,6 +291,14 @@ class TaggerModule(LightningModule):
         self.metrics[stage].reset()
         return values
 
+    def epoch_so_far(self, stage: str) -> dict[str, float]:
+        """``{"loss": ..., "acc": ...}``: the stage's mean loss and token accuracy over the
+        epoch's batches so far (those updated yet), for ``EpochSummary``'s line, which Lightning
+        writes before this module's epoch end logs and resets them. One host read per value."""
+        metrics = self.metrics[stage]
+        parts = {"loss": metrics.loss, "acc": metrics.scores["acc"]}
+        return {name: float(m.compute()) for name, m in parts.items() if m.update_called}
+
     def on_train_start(self) -> None:
         # the sanity check's validation must not leak into the first epoch's numbers
         self.metrics["val"].reset()
