@@ -60,7 +60,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size={batch_size}: expected an integer >= 1")
     ckpt_path = Path(cfg.ckpt_path)
-    module = TaggerModule.from_checkpoint(ckpt_path)
+    module = TaggerModule.from_checkpoint(ckpt_path, vectors=cfg.get("vectors"))
     train_scheme, file_scheme = module.data_info["train_scheme"], module.data_info["file_scheme"]
     device = eval_device(cfg.get("device", "auto"))
     predictor = Predictor(module, device=device, batch_size=batch_size, scheme=train_scheme)

