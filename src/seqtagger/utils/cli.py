@@ -13,10 +13,12 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
+
+from omegaconf.errors import MissingMandatoryValue
 
 from seqtagger.errors import ConfigError, UserError, find_in_chain
 
@@ -30,15 +32,21 @@ def find_user_error(error: BaseException) -> BaseException | None:
 
 
 def _is_users(error: BaseException) -> bool:
-    return isinstance(error, UserError) or (
+    return isinstance(error, UserError | MissingMandatoryValue) or (
         isinstance(error, OSError) and error.filename is not None
     )
 
 
 def describe(error: BaseException) -> str:
-    """The one-line message for a user error (``OSError``: ``path: reason``)."""
+    """The one-line message for a user error (``OSError``: ``path: reason``; a config value
+    left ``???``: its key)."""
     if isinstance(error, OSError) and not isinstance(error, UserError) and error.filename:
         return f"{error.filename}: {error.strerror or error}"
+    if isinstance(error, MissingMandatoryValue):
+        return (
+            f"{error.full_key}: the config leaves it to you (???); give it on the command "
+            f"line, e.g. {error.full_key}=..."
+        )
     return str(error)
 
 
@@ -94,6 +102,34 @@ def check_config_choices(overrides: list[str], config_dir: str | Path) -> None:
             )
 
 
+HYDRA_MODES = {
+    **dict.fromkeys(("--run", "-r"), "--run"),
+    **dict.fromkeys(("--multirun", "-m"), "--multirun"),
+    **dict.fromkeys(("--cfg", "-c"), "--cfg"),
+    **dict.fromkeys(("--info", "-i"), "--info"),
+    **dict.fromkeys(("--shell-completion", "-sc"), "--shell-completion"),
+}
+
+
+def check_hydra_modes(arguments: list[str]) -> None:
+    """Refuse two of Hydra's modes in one command (``-m ... --cfg job``) and ``--resolve``
+    without ``--cfg``: Hydra raises a bare ``ValueError`` for both (a traceback, exit code 1)."""
+    given = list(dict.fromkeys(HYDRA_MODES[flag] for flag in _flags(arguments, HYDRA_MODES)))
+    if len(given) > 1:
+        raise ConfigError(
+            f"{' and '.join(given)}: give one of --run, --multirun, --cfg, --info and "
+            "--shell-completion (--cfg job prints the config of one run: leave out -m)"
+        )
+    helped = _flags(arguments, {"--help", "-h"})
+    if _flags(arguments, {"--resolve"}) and "--cfg" not in given and not helped:
+        raise ConfigError("--resolve resolves the config that --cfg prints: add --cfg job")
+
+
+def _flags(arguments: list[str], names: Collection[str]) -> list[str]:
+    """The arguments that are one of the flags ``names`` (``--cfg`` or ``--cfg=job``)."""
+    return [flag for flag in (argument.split("=")[0] for argument in arguments) if flag in names]
+
+
 def run_hydra_entry(program: str, hydra_main: Callable[[], T], config_dir: str | Path) -> T:
     """Run a ``@hydra.main`` function as a console entry point: user errors Hydra meets before
     the run starts (a config group choice that does not exist, a run folder that cannot be
@@ -102,6 +138,7 @@ def run_hydra_entry(program: str, hydra_main: Callable[[], T], config_dir: str |
     from hydra.errors import CompactHydraException
 
     with user_errors(program):
+        check_hydra_modes(sys.argv[1:])
         check_config_choices(sys.argv[1:], config_dir)
     # Hydra prints its errors and exits 1 unless HYDRA_FULL_ERROR asks it to re-raise them
     previous = os.environ.get("HYDRA_FULL_ERROR")

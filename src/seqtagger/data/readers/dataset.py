@@ -173,6 +173,11 @@ class HubReader(_DatasetReader):
             raise CorpusNotFoundError(
                 f"{self._where(source)}: dataset not found or hub not reachable ({err})"
             ) from err
+        except ConnectionError as err:  # datasets 5 offline, or the hub unreachable
+            raise CorpusNotFoundError(
+                f"{self._where(source)}: the hub is not reachable and the dataset is not in "
+                f"the cache ({err}); go online once, or give a local copy (data=files)"
+            ) from err
         except ValueError as err:
             if "split" in str(err).lower():
                 raise CorpusNotFoundError(f"{self._where(source)}: {err}") from err
