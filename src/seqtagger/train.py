@@ -20,7 +20,6 @@ import lightning as L
 from lightning import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig
 
-from seqtagger.errors import ConfigError
 from seqtagger.training.artifacts import best_checkpoint, log_hparams, save_vocabs, scalar_metrics
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
 from seqtagger.training.startup import (
@@ -30,6 +29,7 @@ from seqtagger.training.startup import (
     check_optimized_metric,
     check_run_length,
     check_seed,
+    check_test_only,
     prepare_before_launch,
     resolve_ckpt_path,
 )
@@ -79,11 +79,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.get("train"):
         check_run_length(trainer)
         check_monitors(cfg, datamodule, trainer)
-    elif cfg.get("test") and ckpt_path is None:
-        raise ConfigError(
-            "train=false tests a trained model: give ckpt_path=PATH (or ckpt_path=auto with "
-            "the run's run_name); without one the test would score untrained weights"
-        )
+    else:
+        check_test_only(cfg, datamodule, ckpt_path)
     check_optimized_metric(cfg, datamodule, trainer)
     check_cpu_precision(cfg, trainer)
     prepare_before_launch(trainer, datamodule)

@@ -311,6 +311,13 @@ class TaggingDataModule(LightningDataModule):
             "context": self.context,
         }
 
+    def configured_splits(self) -> set[str]:
+        """The splits the config names (``data.files``, else the named corpus'), without
+        reading anything: for start-up checks (``has_split`` reads and encodes the data)."""
+        if self.files is not None:
+            return {split for split, name in self.files.items() if name is not None}
+        return set(CORPORA[self.corpus].files)
+
     def has_split(self, split: str) -> bool:
         """Whether ``split`` is configured (sets the data up first if needed)."""
         self.setup()

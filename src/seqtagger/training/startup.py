@@ -56,6 +56,31 @@ def check_run_length(trainer: Trainer) -> None:
             )
 
 
+def check_test_only(
+    cfg: DictConfig, datamodule: LightningDataModule, ckpt_path: str | None
+) -> None:
+    """Refuse ``train=false`` runs that could only end without numbers (no test, or no test
+    split: ``metrics.json`` would be ``{}``) or with an untrained model's (no checkpoint)."""
+    if not cfg.get("test"):
+        raise ConfigError(
+            "train=false with test=false runs nothing, and metrics.json would be empty: test a "
+            "trained model with train=false ckpt_path=PATH (test=true), or train"
+        )
+    if ckpt_path is None:
+        raise ConfigError(
+            "train=false tests a trained model: give ckpt_path=PATH (or ckpt_path=auto with "
+            "the run's run_name); without one the test would score untrained weights"
+        )
+    splits = getattr(datamodule, "configured_splits", None)
+    if splits is not None and "test" not in splits():
+        raise ConfigError(
+            f"train=false tests ckpt_path={ckpt_path}, but the data has no test split "
+            "(data.files.test is not set), so the run would end without numbers: give "
+            f"data.files.test=PATH, or score any file with seqtagger-eval ckpt_path={ckpt_path} "
+            "+sets.NAME=PATH"
+        )
+
+
 def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Trainer) -> None:
     """Refuse, at start-up, a callback or LR scheduler that monitors a metric the run never
     logs; Lightning would only notice after a whole epoch (issue 7.10)."""
