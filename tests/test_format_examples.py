@@ -16,7 +16,7 @@ EXAMPLES: dict[str, tuple[str, str, str]] = {
     "ner.conll": ("conll", "iob2", "f1"),
     "pos.conllu": ("conllu", "plain", "acc"),
     "ner.jsonl": ("jsonl", "iob2", "f1"),
-    "ner.json": ("jsonl", "iob2", "f1"),  # the JSON reader reads .json lists too
+    "ner.json": ("json", "iob2", "f1"),
     "ner.parquet": ("parquet", "iob2", "f1"),
     "ner_dataset": ("disk", "iob2", "f1"),
 }

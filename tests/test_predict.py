@@ -173,6 +173,33 @@ def test_parquet_file_input_gives_every_sentence(
     assert [[line.split("\t")[0] for line in b.split("\n")] for b in blocks] == SENTENCES
 
 
+def test_input_format_reads_a_record_file_whatever_its_suffix(
+    tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """--input-format parquet read a file without the .parquet suffix as JSON Lines ("not valid
+    UTF-8"), and a JSON list could not be given at all (stdin: "expected an object")."""
+    parquet = tmp_path / "tagged.data"
+    _tagged_dataset().to_parquet(parquet)
+    as_list = write(tmp_path, "records.txt", json.dumps([{"tokens": s} for s in SENTENCES]))
+    for path, input_format in ((parquet, "parquet"), (as_list, "json")):
+        args = (
+            "--ckpt",
+            tiny_checkpoint,
+            path,
+            "--input-format",
+            input_format,
+            "--format",
+            "jsonl",
+        )
+        code, out, err = cli(capsys, *args)
+        assert code == 0, err
+        assert [r["tokens"] for r in jsonl(out)] == SENTENCES
+    set_stdin(monkeypatch, as_list.read_bytes())
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, "--input-format", "json")
+    assert code == 0, err
+    assert "tagged 3 sentences (9 tokens)" in err
+
+
 @pytest.mark.parametrize("tags", [True, False])
 def test_save_to_disk_folder_input_gives_every_sentence(
     tags: bool, tiny_checkpoint: Path, tmp_path: Path, capsys
@@ -252,7 +279,7 @@ def test_stdin_jsonl_and_bioes_output(tiny_checkpoint: Path, capsys, monkeypatch
     [
         ("a.conllu", "", "conllu"),
         ("a.jsonl", "", "jsonl"),
-        ("a.json", "", "jsonl"),
+        ("a.json", "", "json"),
         ("a.conll", "Hello world\n", "conll"),
         ("a.txt", "-DOCSTART- -X- O O\n\nEU X B-ORG\n", "conll"),
         ("a.txt", "EU B-ORG\nrejects O\n\nb O\n", "conll"),

@@ -24,9 +24,29 @@ from seqtagger.data.readers import (
     JsonReader,
     reader_for_path,
 )
+from seqtagger.errors import ConfigError
 from tests.reader_files import CONLL, _private_hf_cache, sentences, write  # noqa: F401 (autouse fixture)
 
 # --------------------------------------------------------------------------- JSON / parquet
+
+
+def test_file_format_reads_records_whatever_the_suffix(tmp_path):
+    """``file_format`` (what --input-format jsonl/json/parquet give) beats the suffix, which
+    chose the parser alone: a Parquet file without its suffix was read as JSON Lines."""
+    rows = [{"tokens": ["a", "b"], "tags": ["X", "Y"]}, {"tokens": ["c"], "tags": ["Z"]}]
+    parquet = tmp_path / "rows.data"
+    datasets.Dataset.from_list(rows).to_parquet(parquet)
+    files = {
+        "parquet": parquet,
+        "json": write(tmp_path, "rows.txt", json.dumps(rows)),
+        "jsonl": write(tmp_path, "rows.json", "\n".join(json.dumps(r) for r in rows)),
+    }
+    for file_format, path in files.items():
+        assert sentences(JsonReader(file_format=file_format), path) == rows
+    assert reader_for_path(tmp_path / "x.json").options["file_format"] == "json"
+    assert reader_for_path(tmp_path / "x.ndjson").options["file_format"] == "jsonl"
+    with pytest.raises(ConfigError, match="file_format='csv': expected one of jsonl, json"):
+        JsonReader(file_format="csv")
 
 
 def test_jsonl_json_and_data_key(tmp_path):

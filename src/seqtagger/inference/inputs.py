@@ -4,8 +4,9 @@ Formats (``--input-format``): ``text`` (one sentence or paragraph per line, toke
 :func:`seqtagger.inference.tokenizer.tokenize`; blank lines are skipped and counted), ``tokens``
 (one pre-tokenised sentence per line, tokens separated by whitespace), and every format of the
 readers' table :data:`seqtagger.data.readers.FORMATS` (``conll``, ``conllu``, ``jsonl``,
-``parquet``, ``disk`` = a ``save_to_disk`` folder), read by the corpus readers with tags ignored.
-From stdin a reader format is first copied to a temporary file (the readers take a path).
+``json``, ``parquet``, ``disk`` = a ``save_to_disk`` folder), read by the corpus readers with tags
+ignored, as that format whatever the file's suffix. From stdin a reader format is first copied to
+a temporary file (the readers take a path).
 
 ``auto`` (default): stdin is ``text``; a file or folder the table recognises (suffix, folder)
 has that format; any other suffix (``.txt``, ...) is judged by its first DETECT_MAX_LINES
@@ -200,7 +201,7 @@ def _decode(line: bytes | str, source: str, lineno: int) -> str:
 
 def _iter_reader(source: str, fmt: str) -> Iterator[tuple[list[str], int]]:
     """Sentences of a corpus file through the readers; stdin is spooled to a temporary file."""
-    reader = FORMATS[fmt].reader()  # imports the readers (and datasets) only now
+    reader = FORMATS[fmt].make_reader()  # imports the readers (and datasets) only now
     with _as_path(source, fmt) as path:
         try:
             for sentence in reader.iter_sentences(path, require_tags=False):

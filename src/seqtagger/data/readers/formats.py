@@ -29,6 +29,9 @@ class InputFormat:
     reader_path: str  # module.Class of the reader (imported on first use)
     suffixes: tuple[str, ...] = ()  # lower case; the first one names a file of this format
     folder: bool = False  # a folder, not a file
+    # Constructor arguments that make the reader read this format whatever the file's suffix
+    # (one reader class reads JSON Lines, JSON and Parquet).
+    reader_options: tuple[tuple[str, str], ...] = ()
 
     @property
     def reader(self) -> type[Reader]:
@@ -36,15 +39,28 @@ class InputFormat:
         module, _, name = self.reader_path.rpartition(".")
         return getattr(importlib.import_module(module), name)
 
+    def make_reader(self, **options: Any) -> Reader:
+        """A reader of this format; ``options`` (``tokens_key``, ...) go to its constructor."""
+        return self.reader(**{**dict(self.reader_options), **options})
+
 
 _READERS = "seqtagger.data.readers"
+
+
+def _records(name: str, *suffixes: str) -> InputFormat:
+    """A format of record files: JsonReader told to read the file as ``name``."""
+    options = (("file_format", name),)
+    return InputFormat(name, f"{_READERS}.records.JsonReader", suffixes, reader_options=options)
+
+
 FORMATS: dict[str, InputFormat] = {
     f.name: f
     for f in (
         InputFormat("conll", f"{_READERS}.columns.ConllReader", (".conll",)),
         InputFormat("conllu", f"{_READERS}.columns.ConlluReader", (".conllu",)),
-        InputFormat("jsonl", f"{_READERS}.records.JsonReader", (".jsonl", ".ndjson", ".json")),
-        InputFormat("parquet", f"{_READERS}.records.JsonReader", (".parquet",)),
+        _records("jsonl", ".jsonl", ".ndjson"),
+        _records("json", ".json"),
+        _records("parquet", ".parquet"),
         InputFormat("disk", f"{_READERS}.dataset.DiskReader", folder=True),
     )
 }
@@ -64,4 +80,4 @@ def reader_for_path(path: str | Path, **options: Any) -> Reader:
     """The reader for ``path`` by :data:`FORMATS` (CoNLL columns for unknown suffixes);
     ``options`` go to its constructor."""
     fmt = format_for_path(path) or FORMATS[DEFAULT_FORMAT]
-    return fmt.reader(**options)
+    return fmt.make_reader(**options)

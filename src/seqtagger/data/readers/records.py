@@ -28,7 +28,10 @@ from seqtagger.data.readers.base import (
     token_problem,
     utf8_error,
 )
-from seqtagger.errors import CorpusFormatError
+from seqtagger.errors import ConfigError, CorpusFormatError
+
+RECORD_FILES = ("jsonl", "json", "parquet")
+"""What :class:`JsonReader` reads a file as (``file_format``); by default its suffix says."""
 
 
 def _tag_names(features: datasets.Features | None, key: str) -> list[str] | None:
@@ -160,20 +163,31 @@ class RecordReader(Reader):
 
 class JsonReader(RecordReader):
     """JSON Lines (``.jsonl``), JSON (``.json``: a list of records or ``{"data": [...]}``) and
-    Parquet (``.parquet``) records with token and tag lists under configurable keys."""
+    Parquet (``.parquet``) records with token and tag lists under configurable keys.
+    ``file_format`` (one of :data:`RECORD_FILES`) reads every file as that, whatever its suffix
+    (``seqtagger-predict --input-format``); by default the suffix says (else JSON Lines)."""
 
-    _OPTIONS = ("tokens_key", "tags_key")
+    _OPTIONS = ("tokens_key", "tags_key", "file_format")
 
-    def __init__(self, tokens_key: str = "tokens", tags_key: str = "tags"):
+    def __init__(
+        self, tokens_key: str = "tokens", tags_key: str = "tags", file_format: str | None = None
+    ):
+        if file_format not in (None, *RECORD_FILES):
+            raise ConfigError(
+                f"JsonReader file_format={file_format!r}: expected one of "
+                f"{', '.join(RECORD_FILES)}, or none to go by the file's suffix"
+            )
         self.tokens_key = tokens_key
         self.tags_key = tags_key
+        self.file_format = file_format
 
     def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
         path = check_file(source)
         suffix = path.suffix.lower()
-        if suffix == ".parquet":
+        kind = self.file_format or {".parquet": "parquet", ".json": "json"}.get(suffix, "jsonl")
+        if kind == "parquet":
             yield from self._iter_parquet(path, require_tags)
-        elif suffix == ".json":
+        elif kind == "json":
             yield from self._records(self._json_rows(path), None, str(path), require_tags)
         else:
             yield from self._records(self._jsonl_rows(path), None, str(path), require_tags)
