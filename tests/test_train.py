@@ -197,6 +197,46 @@ def test_every_logger_config_runs(tiny_ner_dir: Path, tmp_path: Path) -> None:
         assert "tags: tiny,ner" in hparams.read_text()  # the run's tags are recorded
 
 
+def tensorboard_hparams(folder: Path) -> dict[str, object]:
+    """The hyperparameters of the hparams session in the TensorBoard event files under
+    ``folder`` (the HPARAMS tab's columns)."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    for events in folder.rglob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        try:
+            content = accumulator.PluginTagToContent("hparams")["_hparams_/session_start_info"]
+        except KeyError:  # no hparams session in this file
+            continue
+        hparams = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info.hparams
+        return {name: getattr(value, value.WhichOneof("kind")) for name, value in hparams.items()}
+    return {}
+
+
+def test_hparams_are_what_runs_are_compared_by(tiny_ner_dir: Path, tmp_path: Path) -> None:
+    """The HPARAMS columns: the recipe's config-group choices and settings, not ``_target_``
+    classes, folders, file names or how the run executes."""
+    overrides = [*tiny_ner_overrides(tiny_ner_dir), "model/head=crf", "trainer.max_epochs=1"]
+    overrides += ["trainer.limit_train_batches=2", "trainer.limit_val_batches=1", "test=false"]
+    train(compose_train(overrides, tmp_path))
+    hparams = tensorboard_hparams(tmp_path / "tensorboard")
+    assert {
+        "data": "files",
+        "model": "bilstm",
+        "model/head": "crf",
+        "experiment": "null",
+    }.items() <= hparams.items()
+    assert hparams["model/optimizer/lr"] == 0.002 and hparams["model/encoder/hidden_size"] == 32
+    assert hparams["data/batch_size"] == 16 and hparams["trainer/max_epochs"] == 1
+    assert hparams["seed"] == 42 and hparams["data/headline"] == "f1"
+    plumbing = [name for name in hparams if "_target_" in name or "_partial_" in name]
+    plumbing += [name for name in hparams if name.split("/")[-1] in ("data_dir", "cache_dir")]
+    plumbing += [name for name, value in hparams.items() if str(tmp_path.parent) in str(value)]
+    assert not plumbing and not {"trainer/default_root_dir", "trainer/plugins"} & set(hparams)
+    assert len(hparams) < 60
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -45,13 +45,61 @@ def best_checkpoint(trainer: Trainer) -> str | None:
     return best or None
 
 
-def log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:
-    """Record the run's hyperparameters beside its final metrics (TensorBoard's HPARAMS tab)."""
-    params = flatten(
-        {key: to_plain(cfg[key]) for key in ("data", "model", "trainer") if key in cfg}
+# config groups whose choices name a run's recipe: experiment, data, model, model/encoder, ...
+RECIPE_GROUPS = ("experiment", "data", "model")
+# keys that say where files are or how the run executes, not what it trains: left out of the
+# hyperparameters, which are for comparing runs (a key's children go with it)
+PLUMBING = (
+    *("data/data_dir", "data/cache_dir", "data/files", "data/reader", "data/seed"),
+    *("data/eval_batch_size", "data/num_workers", "data/persistent_workers", "data/pin_memory"),
+    *("data/prepare_data_per_node", "model/probability_check", "model/train_scores_every"),
+    "model/embedding/length_groups",
+)
+# the trainer's settings that change what is trained (the rest are devices, logging, checks)
+TRAINER_HPARAMS = (
+    *("max_epochs", "min_epochs", "max_steps", "max_time", "limit_train_batches"),
+    *("precision", "gradient_clip_val", "gradient_clip_algorithm", "accumulate_grad_batches"),
+    *("devices", "num_nodes"),  # with data.batch_size, the global batch
+)
+
+
+def run_hparams(cfg: DictConfig, choices: dict[str, Any]) -> dict[str, Any]:
+    """The hyperparameters runs are compared by, flat (``model/encoder/hidden_size``): the
+    recipe's config-group ``choices`` (``model/encoder: bilstm``; Hydra's), every ``data/`` and
+    ``model/`` setting but the ``_target_``-style keys and :data:`PLUMBING`, the trainer's
+    :data:`TRAINER_HPARAMS`, ``seed`` and ``tags``."""
+    params = {
+        group: "null" if choice is None else str(choice)
+        for group, choice in choices.items()
+        if group.split("/")[0] in RECIPE_GROUPS
+    }
+    settings = flatten({key: to_plain(cfg[key]) for key in ("data", "model") if key in cfg})
+    params |= {
+        name: value
+        for name, value in settings.items()
+        if not any(part.startswith("_") for part in name.split("/"))
+        and not any(name == key or name.startswith(f"{key}/") for key in PLUMBING)
+    }
+    trainer = cfg.get("trainer") or {}
+    params |= flatten(
+        {"trainer": {key: to_plain(trainer[key]) for key in TRAINER_HPARAMS if key in trainer}}
     )
     params["seed"] = cfg.get("seed")
     params["tags"] = ",".join(map(str, cfg.get("tags") or []))  # experiment labels, for filtering
+    return params
+
+
+def recipe_choices() -> dict[str, Any]:
+    """The config-group choices of the running Hydra job (``{}`` outside one)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+
+
+def log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:
+    """Record the run's hyperparameters (:func:`run_hparams`) beside its final metrics
+    (TensorBoard's HPARAMS tab)."""
+    params = run_hparams(cfg, recipe_choices())
     final = {
         f"hp/{name}": value for name, value in metrics.items() if name.startswith(("test/", "val/"))
     }
