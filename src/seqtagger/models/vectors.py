@@ -111,15 +111,19 @@ def _one(folder: Path, pattern: str, source: str) -> Path:
     return found[0]
 
 
+def _files(source: str) -> tuple[Path, Path]:
+    """The word index and the matrix of a store."""
+    folder = _folder(source)
+    return _one(folder, "*index.parquet", source), _one(folder, "*emb.npy", source)
+
+
 @functools.lru_cache(maxsize=4)
 def load_store(source: str) -> VectorStore:
     """Open a store once per process (the matrix is memory-mapped, not read)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    folder = _folder(source)
-    index_path = _one(folder, "*index.parquet", source)
-    matrix_path = _one(folder, "*emb.npy", source)
+    index_path, matrix_path = _files(source)
     try:
         matrix = np.load(matrix_path, mmap_mode="r")
     except (ValueError, OSError) as error:  # not a .npy file (a bad header, cut short)
@@ -178,6 +182,8 @@ def _store_elsewhere(named: str, checksum: str) -> VectorStore | None:
     cached = [str(files[0].parent) for files in known_files(checksum)]
     for source in [*cached, *(name for name in PACKAGES if name != named)]:
         with contextlib.suppress(ConfigError):  # not installed, gone since
+            if checksum.startswith(PREFIX) and files_checksum(_files(source)) != checksum:
+                continue  # another store, not opened (GloVe's word index is 400,000 words)
             store = load_store(source)
             if _matches(store, checksum):
                 return store
