@@ -24,6 +24,7 @@ import pyarrow as pa
 import torch
 
 from seqtagger.constants import IGNORE_INDEX
+from seqtagger.data.documents import unit_ids
 
 LENGTHS_SUFFIX = "_lengths"
 """Row key of the inner lengths of a nested column: ``char_ids`` -> ``char_ids_lengths``."""
@@ -37,8 +38,9 @@ WINDOW_COLUMNS = ("window_length", "context_offset")
 """Per-row ints of rows encoded with document context (``data/context.py``): the words of each
 row's window, and where the sentence starts in it."""
 DOCUMENT_COLUMN = "document"
-"""Per-row int: the sentence's document in its file (readers count them at ``-DOCSTART-``). The
-batch carries it as ``document_ids (N,)`` for models that read across a document's sentences."""
+"""Per-row int: the sentence's document in its file (readers count them at ``-DOCSTART-``). A
+``TaggedDataset`` row and the batch (``document_ids (N,)``, for models that read across a
+document's sentences) carry its unit instead: the document, or its piece (``data/documents.py``)."""
 
 
 def _numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -114,6 +116,9 @@ class TaggedDataset(torch.utils.data.Dataset):
         ]
         self._lengths = _numpy(table["length"])
         self._per_row = {name: _numpy(table[name]) for name in per_row}
+        if DOCUMENT_COLUMN in self._per_row:  # whole documents within a bound, else pieces
+            units = unit_ids(self._per_row[DOCUMENT_COLUMN].tolist())
+            self._per_row[DOCUMENT_COLUMN] = np.asarray(units, dtype=np.int64)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"dataset": self._dataset}
@@ -132,7 +137,8 @@ class TaggedDataset(torch.utils.data.Dataset):
 
     @property
     def documents(self) -> list[int] | None:
-        """Each row's document id (``None``: the dataset has no ``document`` column)."""
+        """Each row's document unit (``data/documents.py``: a marked document within the bound,
+        else a piece of 16 sentences); ``None``: the dataset has no ``document`` column."""
         documents = self._per_row.get(DOCUMENT_COLUMN)
         return None if documents is None else documents.tolist()
 

@@ -50,6 +50,9 @@ from seqtagger.utils.pylogger import RankedLogger
 log = RankedLogger(__name__, rank_zero_only=True)
 
 SPLITS = ("train", "validation", "test")
+FEW_BATCHES = 20
+"""An epoch of fewer training batches than this is reported at start-up: few optimizer steps
+an epoch (a corpus without document marks was one batch of ``data.batch_unit=documents``)."""
 
 
 def _convert_batch(batch: dict[str, list], source: str, target: str) -> dict[str, list]:
@@ -368,7 +371,14 @@ class TaggingDataModule(LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         # Lightning turns shuffling off for overfit_batches only in its own samplers
         overfit = self.trainer is not None and self.trainer.overfit_batches > 0
-        return self._loader(self._split("train"), shuffle=not overfit, batch_size=self.batch_size)
+        loader = self._loader(self._split("train"), shuffle=not overfit, batch_size=self.batch_size)
+        if len(loader) < FEW_BATCHES:
+            log.warning(
+                f"An epoch is {len(loader)} training batch(es) with data.batch_unit="
+                f"{self.batch_unit} data.batch_size={self.batch_size}: {len(loader)} optimizer "
+                "step(s) an epoch; a smaller data.batch_size gives more"
+            )
+        return loader
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._split("validation"), shuffle=False)

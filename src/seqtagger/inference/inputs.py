@@ -142,18 +142,22 @@ def iter_input(
 ) -> Iterator[tuple[list[str], int]]:
     """``(tokens, document)`` of every sentence of ``sources`` in order, read lazily. Each source
     starts a document, and so does each document its format marks (``-DOCSTART-``, CoNLL-U
-    ``# newdoc``): a model with document context reads a sentence's neighbours within it."""
-    document = -1
-    for source in sources:
+    ``# newdoc``): a model with document context reads a sentence's neighbours within it. As in
+    the readers, marked documents have ids >= 1 (counted over all sources) and text without
+    marks ids <= 0 (``-k`` in source ``k``): a document memory reads the two apart
+    (``data/documents.py``)."""
+    document = 0
+    for index, source in enumerate(sources):
         fmt = detect_format(source) if input_format == "auto" else input_format
         count = stats.sentences
         marked_before = None
         for tokens, marked in _iter_source(source, fmt, stats):
-            if marked != marked_before:
-                document, marked_before = document + 1, marked
+            if marked and marked != marked_before:
+                document += 1
+            marked_before = marked
             stats.sentences += 1
             stats.tokens += len(tokens)
-            yield tokens, document
+            yield tokens, document if marked else -index
         if stats.sentences == count:
             raise InputError(f"no sentences in {source_name(source)}")
 

@@ -11,7 +11,9 @@ a tag. Tags come out in the corpus file's scheme unless ``scheme`` says otherwis
 with document context (``data.context``) reads each sentence with its neighbours in the input
 (``documents`` says where documents start; default: the whole input is one document). A model
 with a document memory (``model/memory=document``) is run on batches of whole documents, in input
-order.
+order, cut as training cut them (``data/documents.py``: ids >= 1 are marked documents, kept whole
+up to 256 sentences; ids <= 0, as readers give sentences before any mark, are text without marks,
+read in pieces of 16 sentences).
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ class Predictor:
     ) -> Iterator[list[str]]:
         """Tags for each sentence, yielded in input order; reads the input lazily.
         ``documents``: each sentence's document (read by a model with document context or a
-        document memory; ``None``: the whole input is one document)."""
+        document memory; ``None``: the whole input is one document, without marks)."""
         if isinstance(sentences, (str, bytes)):
             raise ConfigError(f"Predictor: got one {_describe(sentences)}; {EXPECTED_SHAPE}")
         sentences = (check_sentence(s, i) for i, s in enumerate(sentences))

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice, repeat
 from typing import Generic, TypeVar
 
+from seqtagger.data.documents import document_units
 from seqtagger.errors import ConfigError
 
 __all__ = ["OrderedWriter", "document_batches", "windowed_batches"]
@@ -65,17 +66,18 @@ def windowed_batches(
 def document_batches(
     items: Iterable[T], documents: Iterable[int] | None, *, batch_size: int, window: int = 4096
 ) -> Iterator[list[tuple[int, T, int]]]:
-    """Yield batches of ``(input_position, item, document)`` in input order, whole documents
-    each: documents (runs of items with one id) are added until the batch holds ``batch_size``
-    items or more. For a model that reads across a document's sentences (a document memory).
-    A document longer than ``window`` items is cut into pieces of ``window`` (memory stays
-    bounded when the whole input is one document, as it is for ``documents=None``)."""
+    """Yield batches of ``(input_position, item, unit)`` in input order, whole units each:
+    units (``data/documents.py``: a marked document within the bound, else pieces of text
+    without marks; ``documents=None``: the whole input is text without marks) are added until
+    the batch holds ``batch_size`` items or more. For a model that reads across a document's
+    sentences (a document memory), which reads ``unit`` as the item's document. A unit longer
+    than ``window`` items is cut into pieces of ``window``."""
     if batch_size < 1 or window < 1:
         raise ConfigError(f"batch_size and window must be >= 1, got {batch_size}, {window}")
     batch: list[tuple[int, T, int]] = []
-    run = 0  # items of the batch's last document
+    run = 0  # items of the batch's last unit
     pairs = zip(items, documents, strict=True) if documents is not None else zip(items, repeat(0))
-    for position, (item, document) in enumerate(pairs):
+    for position, (item, document) in enumerate(document_units(pairs)):
         continues = bool(batch) and batch[-1][2] == document and run < window
         if batch and not continues and len(batch) >= batch_size:
             yield batch
