@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 
 from seqtagger.data.collate import collate_columns
+from seqtagger.data.featurizers import WordCharFeaturizer
 from seqtagger.data.sampler import BucketBatchSampler
+from seqtagger.data.vocab import build_vocabs
 from seqtagger.errors import ConfigError
 from seqtagger.inference.streaming import document_batches
 from seqtagger.models.memory import DocumentMemory, form_keys
@@ -21,6 +24,9 @@ from tests.documents import (
     write_ner_documents,
 )
 from tests.helpers import compose_train, tiny_ner_overrides
+
+TRAINING = {"tokens": [["London", "Paris", "."]], "tags": [["B-LOC", "B-LOC", "O"]]}
+"""A training split whose characters are Latin letters and a full stop."""
 
 
 def char_batch(words: list[list[list[int]]], documents: list[int]) -> dict[str, torch.Tensor]:
@@ -51,6 +57,21 @@ def test_without_characters_unknown_words_keep_keys_of_their_own() -> None:
     keys = form_keys({"token_ids": token_ids, "mask": torch.ones(1, 4, dtype=torch.bool)})
     assert keys[0, 0] == keys[0, 2] == 5
     assert keys[0, 1] != keys[0, 3] and keys[0, 1] < 0
+
+
+def test_words_with_characters_the_training_data_lacked_keep_keys_of_their_own() -> None:
+    """Unseen characters are all ``<unk>``: Москва, Берлин and Лондон are six of them, 東京 and
+    北京 two, and were one form each; words of known characters still share their key."""
+    featurizer = WordCharFeaturizer.from_vocabs(build_vocabs(Dataset.from_dict(TRAINING)))
+    words = ["Москва", "Берлин", "Лондон", "東京", "北京", "London", "London", "Москва"]
+    batch = collate_columns({**featurizer.encode([words]), "document": [0]})
+    keys = form_keys(batch)[0].tolist()
+    assert len(set(keys[:5])) == 5 and keys[7] not in keys[:5]
+    assert keys[5] == keys[6]
+    states = torch.randn(1, len(words), 2, dtype=torch.float64)
+    pooled = DocumentMemory(2)(states, batch)[0, :, 2:]
+    torch.testing.assert_close(pooled[:5], states[0, :5])  # each alone
+    torch.testing.assert_close(pooled[5], states[0, 5:7].mean(0))
 
 
 def test_a_batch_without_word_forms_is_a_config_error_naming_the_fix() -> None:

@@ -15,8 +15,10 @@ shares a batch with the same document id. Prediction (``Predictor``) batches who
 a model with a memory, so evaluation reads what training read.
 
 A word's form is its characters (case kept, cut at ``data.max_word_length``), read from the
-``char_ids`` its featurizer gives; an embedder without characters keys forms by word id, and
-then keeps ``<unk>`` words apart (they are different words the vocabulary lacks).
+``char_ids`` its featurizer gives; an embedder without characters keys forms by word id. Either
+way a form the ids cannot tell apart from others is kept apart: a word with a character the
+training data lacked (``Москва`` and ``Берлин`` are both six ``<unk>`` characters), or an
+``<unk>`` word id.
 """
 
 from __future__ import annotations
@@ -40,18 +42,20 @@ class DocumentMemory(nn.Module):
     state of the positions in the batch with the same document (``document_ids (N,)``; a batch
     without them: one document per row) and the same form (:func:`form_keys`)."""
 
-    def __init__(self, input_size: int, unk_index: int = 1) -> None:
+    def __init__(self, input_size: int, unk_index: int = 1, char_unk_index: int = 1) -> None:
         super().__init__()
         self.input_size = input_size
         self.output_size = 2 * input_size
         self.unk_index = unk_index
+        self.char_unk_index = char_unk_index
 
     def forward(self, states: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
         mask = batch["mask"]  # (N, L)
         documents = batch.get("document_ids")
         if documents is None:
             documents = torch.arange(mask.shape[0], device=mask.device)
-        group = _groups(form_keys(batch, self.unk_index), documents, mask)  # (N*L,)
+        keys = form_keys(batch, self.unk_index, self.char_unk_index)
+        group = _groups(keys, documents, mask)  # (N*L,)
         flat = states.reshape(-1, states.shape[-1])  # (N*L, H)
         slots = flat.shape[0] + 1  # at most one group per position, and the padding's
         sums = flat.new_zeros(slots, flat.shape[1]).index_add_(0, group, flat)
@@ -75,20 +79,20 @@ def _groups(keys: Tensor, documents: Tensor, mask: Tensor) -> Tensor:
     return torch.where(mask.reshape(-1), group, flat.numel())
 
 
-def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1) -> Tensor:
+def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1, char_unk_index: int = 1) -> Tensor:
     """One int64 key per sentence position ``(N, L)``, equal for equal word forms: a polynomial
-    hash of the word's ``char_ids (N, T, W)``, else its ``token_ids (N, T)`` with each ``<unk>``
-    position a key of its own (negative). Read over the windows of a batch with document context,
-    then taken at the sentences' positions."""
+    hash of the word's ``char_ids (N, T, W)``, else its ``token_ids (N, T)``; a word with an
+    ``<unk>`` character (or, by word id, an ``<unk>`` word) is a key of its own (negative). Read
+    over the windows of a batch with document context, then taken at the sentences' positions."""
     window = window_view(batch)
     if "char_ids" in window:
         chars = window["char_ids"]  # (N, T, W)
         powers = _powers(chars.shape[-1]).to(chars.device)
-        keys = (chars * powers).sum(-1)  # char ids < 2**20 and powers < 2**31: no overflow
+        hashes = (chars * powers).sum(-1)  # char ids < 2**20 and powers < 2**31: no overflow
+        keys = _apart(hashes, (chars == char_unk_index).any(-1))
     elif "token_ids" in window:
         ids = window["token_ids"]
-        unique = -1 - torch.arange(ids.numel(), device=ids.device).view_as(ids)
-        keys = torch.where(ids == unk_index, unique, ids)
+        keys = _apart(ids, ids == unk_index)
     else:
         raise ConfigError(
             "model/memory=document keys word forms by the batch's char_ids or token_ids, and "
@@ -96,6 +100,12 @@ def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1) -> Tensor:
             "transformer use model/embedding=hf_char, which adds the characters"
         )
     return sentence_positions(keys[..., None], batch)[..., 0]
+
+
+def _apart(keys: Tensor, unknown: Tensor) -> Tensor:
+    """``keys (N, T)`` (>= 0) with each ``unknown`` position a negative key of its own."""
+    unique = -1 - torch.arange(keys.numel(), device=keys.device).view_as(keys)
+    return torch.where(unknown, unique, keys)
 
 
 def _powers(width: int) -> Tensor:
