@@ -163,3 +163,35 @@ def test_crf_head_trains_evaluates_and_tags_well_formed(tiny_ner_dir, tmp_path) 
     sentences = [["Anna", "Berg", "visited", "Oslo", "."], ["EU", "met", "Acme", "Corp"]]
     for tags in predictor.predict(sentences):
         assert validate_tags(tags, "bioes") == [], tags
+
+
+def test_forbidden_steps_name_each_ill_formed_gold_path() -> None:
+    """The pieces ``data.max_length`` cut from a chunk: ``B-LOC`` last, ``I-LOC`` first."""
+    head = random_head(BIOES, "bioes", seed=0)
+    ids = {label: index for index, label in enumerate(BIOES)}
+    gold = [["O", "B-LOC"], ["I-LOC", "E-LOC"], ["S-PER", "O"], ["O", "I-PER"]]
+    tag_ids = torch.tensor([[ids[tag] for tag in tags] for tags in gold])
+    mask = torch.ones_like(tag_ids, dtype=torch.bool)
+    assert torch.isinf(head.loss(torch.randn(4, 2, len(BIOES)), {"tag_ids": tag_ids, "mask": mask}))
+    assert head.forbidden_steps(tag_ids, mask) == [
+        (0, "'B-LOC' last"),
+        (1, "'I-LOC' first"),
+        (3, "'O' -> 'I-PER' at token 1"),
+    ]
+    mask[3, 1] = False  # padding is not part of the path
+    assert [row for row, _ in head.forbidden_steps(tag_ids, mask)] == [0, 1]
+
+
+def test_crf_trains_on_sentences_split_by_max_length(
+    tiny_ner_dir, tmp_path, monkeypatch, capsys
+) -> None:
+    """``data.max_length=3`` cut chunks, and the CRF stopped at step 0 with an infinite loss,
+    blaming the learning rate; the pieces are now cut between chunks or re-tagged."""
+    from tests.helpers import tiny_ner_overrides
+    from tests.reliability.test_bad_input import train_cli
+
+    args = [*tiny_ner_overrides(tiny_ner_dir), "model/head=crf", "data.max_length=3"]
+    args += ["trainer.max_epochs=1", "test=false"]
+    code, err = train_cli(args, tmp_path, monkeypatch, capsys)
+    assert code == 0, err[-2000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").is_file()

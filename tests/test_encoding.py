@@ -12,6 +12,7 @@ import datasets
 import pytest
 
 from seqtagger.data.encoding import UnknownLabelError, encode_dataset, find_unknown_labels
+from seqtagger.data.schemes import validate_tags
 from seqtagger.data.vocab import Vocab, build_vocabs
 from tests.helpers import file_backed_dataset
 
@@ -103,6 +104,25 @@ def test_max_length_splits_without_truncating(vocabs, caplog):
     assert enc["id"] == ["s1", "s1", "s1", "s2"]
     assert enc["tag_ids"][2] == [vocabs["labels"].index("B-PER")]
     assert any("1 sentence(s)" in r.getMessage() for r in caplog.records)
+
+
+def test_max_length_cuts_between_chunks_and_retags_a_cut_chunk():
+    """A cut inside a chunk left ``B-X`` at a piece's end or ``I-X``/``E-X`` at its start, a
+    gold path the constrained CRF scores minus infinity."""
+    tags = ["O", "B-PER", "I-PER", "E-PER", "O", "B-ORG", "I-ORG", "I-ORG", "I-ORG", "E-ORG"]
+    tokens = [f"w{i}" for i in range(len(tags))]
+    data = {"tokens": [tokens], "tags": [tags]}
+    vocabs = build_vocabs(datasets.Dataset.from_dict(data), scheme="bioes")
+    ds = datasets.Dataset.from_dict(data)
+    enc = encode_dataset(ds, vocabs, split="train", max_length=4, schemes=("iob2", "bioes"))
+    assert enc["length"] == [4, 1, 4, 1]  # cut before ORG, not inside; ORG is longer than 4
+    assert [t for piece in enc["tokens"] for t in piece] == tokens
+    assert enc["tags"] == [
+        ["O", "B-PER", "I-PER", "E-PER"], ["O"], ["B-ORG", "I-ORG", "I-ORG", "E-ORG"], ["S-ORG"]
+    ]  # fmt: skip
+    assert all(validate_tags(piece, "bioes") == [] for piece in enc["tags"])
+    labels = vocabs["labels"]
+    assert enc["tag_ids"][3] == [labels.index("S-ORG")]
 
 
 def test_second_encode_hits_the_cache(tmp_path, vocabs):

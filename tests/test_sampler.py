@@ -143,6 +143,52 @@ def test_ddp_evaluation_gives_every_rank_a_batch():
         BucketBatchSampler([5], 128, shuffle=False, num_replicas=2, rank=0)
 
 
+def _document_shares(documents: list[int], size: int, replicas: int, shuffle: bool) -> list:
+    """Each rank's batches of ``size`` documents (rows of ``documents`` ids), epoch 0."""
+    samplers = [
+        BucketBatchSampler(
+            [4] * len(documents), size, unit="documents", shuffle=shuffle,
+            documents=documents, num_replicas=replicas, rank=rank, seed=2,
+        )
+        for rank in range(replicas)
+    ]  # fmt: skip
+    shares = [list(sampler) for sampler in samplers]
+    assert [len(share) for share in shares] == [len(sampler) for sampler in samplers]
+    return shares
+
+
+def _whole_documents(batch: list[int], documents: list[int]) -> bool:
+    """Whether ``batch`` holds every row of each document it touches."""
+    touched = {documents[i] for i in batch}
+    return sorted(batch) == [i for i, d in enumerate(documents) if d in touched]
+
+
+@pytest.mark.parametrize("replicas", [2, 3])
+def test_ddp_evaluation_keeps_documents_whole(replicas: int) -> None:
+    """A split of fewer documents than ranks: the documents stay whole (a memory pools over
+    each), split between batches only at their boundaries; the ranks left over get an empty
+    batch, so every rank joins the metric sync and every sentence is scored once."""
+    one = [7] * 10
+    shares = _document_shares(one, 8, replicas, shuffle=False)
+    assert shares == [[list(range(10))]] + [[[]]] * (replicas - 1)
+    two = [1] * 3 + [2] * 7
+    shares = _document_shares(two, 8, replicas, shuffle=False)
+    assert shares[:2] == [[[0, 1, 2]], [list(range(3, 10))]]
+    assert shares[2:] == [[[]]] * (replicas - 2)
+
+
+@pytest.mark.parametrize(("size", "replicas"), [(1, 3), (3, 3), (2, 3), (4, 2)])
+def test_ddp_training_keeps_documents_whole(size: int, replicas: int) -> None:
+    """Equal batch counts on every rank by splitting batches between documents, else by
+    repeating whole documents: never by cutting one."""
+    documents = [0, 0, 1, 1, 1, 2, 3, 3, 3, 3, 3]
+    shares = _document_shares(documents, size, replicas, shuffle=True)
+    assert len({len(share) for share in shares}) == 1
+    batches = [batch for share in shares for batch in share]
+    assert all(_whole_documents(batch, documents) for batch in batches)
+    assert {i for batch in batches for i in batch} == set(range(len(documents)))
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="batch_unit"):
         BucketBatchSampler(LENGTHS, 8, unit="chars")

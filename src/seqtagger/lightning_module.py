@@ -252,6 +252,14 @@ class TaggerModule(LightningModule):
         loss = head.loss(logits, batch)
         return loss, head.decode(logits.detach(), batch["mask"]) if decode else None
 
+    def ill_formed_gold(self, batch: Mapping[str, Tensor]) -> list[tuple[int, str]]:
+        """``(row, why)`` for each sentence of ``batch`` whose gold tags the head forbids (a
+        constrained CRF: the loss is then infinite); for explaining a non-finite loss."""
+        forbidden_steps = getattr(self.tagger.head, "forbidden_steps", None)
+        if forbidden_steps is None or "tag_ids" not in batch:
+            return []
+        return forbidden_steps(batch["tag_ids"], batch["mask"])
+
     def _update_metrics(
         self, stage: str, loss: Tensor, pred_ids: Tensor | None, batch: Mapping
     ) -> None:

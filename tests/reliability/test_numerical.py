@@ -10,7 +10,7 @@ import torch
 from lightning import Trainer
 
 from seqtagger.checkpoint import load_checkpoint
-from seqtagger.errors import OutOfMemoryError
+from seqtagger.errors import NonFiniteLossError, OutOfMemoryError
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.training.faults import FaultGuard, out_of_memory_hint
 from tests.helpers import run_hydra_main, tiny_ner_overrides
@@ -66,3 +66,37 @@ def test_out_of_memory_names_the_batch_shape_and_batch_unit_tokens() -> None:
     assert message.startswith("out of GPU memory on the validation batch of 64 sentences x 212")
     assert "data.batch_unit=tokens data.batch_size=4000" in message
     assert "Tried to allocate 2.00 GiB" in message
+
+
+def test_infinite_crf_loss_names_the_ill_formed_gold_not_the_learning_rate(
+    tiny_checkpoint: Path,
+) -> None:
+    """A gold path the constrained CRF forbids (a chunk cut by ``data.max_length`` was one)
+    gives an infinite loss: the message named a learning rate too high and half precision."""
+    checkpoint = load_checkpoint(tiny_checkpoint)
+    crf = {"_target_": "seqtagger.models.crf.CRFHead"}
+    hparams = {**checkpoint["hyper_parameters"], "head": crf}
+    module = TaggerModule(**hparams, data_info=checkpoint["seqtagger"], read_pretrained=False)
+    tags = [["O", "B-PER", "E-PER"], ["I-LOC", "E-LOC", "O"], ["S-ORG", "O", "O"]]
+    ids = [[module.labels.index(tag) for tag in row] for row in tags]
+    batch = {
+        "token_ids": torch.full((3, 3), 2),
+        "char_ids": torch.full((3, 3, 2), 2),
+        "tag_ids": torch.tensor(ids),
+        "mask": torch.ones(3, 3, dtype=torch.bool),
+        "lengths": torch.tensor([3, 3, 3]),
+        "index": torch.tensor([40, 41, 42]),
+    }
+    loss, _ = module.model_step(batch, decode=False)
+    assert torch.isinf(loss)
+
+    guard = FaultGuard()
+    trainer = Trainer(callbacks=[guard], logger=False, enable_checkpointing=False)
+    guard.on_train_batch_start(trainer, module, batch, 0)
+    with pytest.raises(NonFiniteLossError) as raised:
+        guard.on_before_backward(trainer, module, loss)
+    message = str(raised.value)
+    assert message.startswith("the training loss is inf at step 0 (epoch 0, batch 0): the gold")
+    assert "training sentences 41: 'I-LOC' first (0-based)" in message
+    assert "not well formed in data.train_scheme=bioes" in message
+    assert "learning rate too high" not in message and "model.head.constrained=false" in message

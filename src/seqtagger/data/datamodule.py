@@ -91,6 +91,12 @@ def _check_vocab_options(options: Mapping[str, Any]) -> None:
             )
 
 
+def _collate(rows: list[dict[str, Any]], pad_values: Mapping[str, int]) -> dict[str, Any]:
+    """``collate_batch``, and ``{}`` for no rows: the share of a rank left over when an
+    evaluation split has fewer documents than ranks (the module's step skips it)."""
+    return collate_batch(rows, pad_values) if rows else {}
+
+
 def _tag_lists(dataset: datasets.Dataset) -> Iterator[list[str]]:
     """The ``tags`` of every row, read in batches (a split's tags need not fit in memory)."""
     for batch in dataset.select_columns(["tags"]).iter(batch_size=1000):
@@ -113,8 +119,8 @@ class TaggingDataModule(LightningDataModule):
         batch_size / batch_unit: sentences per batch, padded tokens per batch (``tokens``) or
             whole documents per batch (``documents``: for ``model/memory=document``).
         eval_batch_size: the same for validation, test and predict; ``None``: ``batch_size``.
-        max_length: training sentences longer than this are split (never truncated); dev
-            and test are always scored whole.
+        max_length: training sentences longer than this are split (never truncated), between
+            chunks where one ends in reach; dev and test are always scored whole.
         context: words of document context the encoder reads on each side of a sentence
             (``data/context.py``; stored with the model, so eval and predict use it too); 0:
             none.
@@ -355,7 +361,7 @@ class TaggingDataModule(LightningDataModule):
         return DataLoader(
             dataset,
             batch_sampler=sampler,
-            collate_fn=partial(collate_batch, pad_values=self.featurizer.pad_values),
+            collate_fn=partial(_collate, pad_values=self.featurizer.pad_values),
             num_workers=self.num_workers,
             pin_memory=self._pin_memory(),
             persistent_workers=self.persistent_workers and self.num_workers > 0,

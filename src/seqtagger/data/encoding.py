@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import datasets
@@ -21,7 +22,7 @@ import pyarrow.compute as pc
 from seqtagger.constants import OUTSIDE
 from seqtagger.data.context import LEFT, RIGHT, add_context, check_context, encode_in_context
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
-from seqtagger.data.schemes import convert_tags, label_types, split_tag
+from seqtagger.data.schemes import convert_tags, get_spans, label_types, rewrite_tags, split_tag
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError, CorpusFormatError, UnknownLabelError
 
@@ -125,15 +126,40 @@ def _encode_batch(
     return out
 
 
-def _split_batch(batch: dict[str, list[Any]], *, max_length: int) -> dict[str, list[Any]]:
-    """Cut sentences into consecutive pieces of <= max_length tokens; other columns are repeated."""
+def piece_starts(
+    tags: Sequence[str] | None, length: int, max_length: int, scheme: str = "plain"
+) -> list[int]:
+    """Where the pieces of a sentence of ``length`` tokens start, each at most ``max_length``
+    long: at the last chunk boundary in reach, so that no chunk is cut unless it is longer than
+    ``max_length`` (a piece ending in ``B-X`` or starting with ``I-X`` is a gold path that the
+    constrained CRF scores minus infinity)."""
+    inside: set[int] = set()  # positions a cut before would split a chunk at
+    if tags is not None and scheme != "plain":
+        inside = {i for span in get_spans(tags, scheme) for i in range(span.start + 1, span.end)}
+    starts = [0]
+    while starts[-1] + max_length < length:
+        start, end = starts[-1], starts[-1] + max_length
+        starts.append(next((cut for cut in range(end, start, -1) if cut not in inside), end))
+    return starts
+
+
+def _split_batch(
+    batch: dict[str, list[Any]], *, max_length: int, scheme: str = "plain"
+) -> dict[str, list[Any]]:
+    """Cut sentences into consecutive pieces of <= max_length tokens (``piece_starts``); other
+    columns are repeated. Each piece's tags are rewritten well formed in ``scheme``: a chunk
+    longer than ``max_length`` becomes one chunk per piece."""
     out: dict[str, list[Any]] = {key: [] for key in batch}
     for i, tokens in enumerate(batch["tokens"]):
-        for start in range(0, max(len(tokens), 1), max_length):
+        tags = batch["tags"][i] if "tags" in batch else None
+        starts = piece_starts(tags, len(tokens), max_length, scheme)
+        for start, stop in zip(starts, [*starts[1:], len(tokens)], strict=True):
             for key, values in batch.items():
                 value = values[i]
                 if key in ("tokens", "tags"):
-                    value = value[start : start + max_length]
+                    value = value[start:stop]
+                if key == "tags" and scheme != "plain":
+                    value = rewrite_tags(value, scheme, scheme)
                 out[key].append(value)
     return out
 
@@ -160,7 +186,8 @@ def encode_dataset(
         unknown_labels: ``"error"`` (raise :class:`UnknownLabelError`) or ``"map_to_o"``.
             With ``map_to_o`` only ``tag_ids`` change; the ``tags`` column keeps the gold strings.
         max_length: training only: longer sentences are split into consecutive pieces of at
-            most ``max_length`` tokens (never truncated). ``None`` keeps sentences whole.
+            most ``max_length`` tokens (never truncated), between chunks where one ends in
+            reach (``piece_starts``). ``None`` keeps sentences whole.
         max_word_length: characters kept per word by the default featurizer.
         featurizer: words -> the embedder's id columns; default: word and character ids from
             ``vocabs`` (:class:`~seqtagger.data.featurizers.WordCharFeaturizer`).
@@ -197,7 +224,7 @@ def encode_dataset(
             dataset = dataset.map(
                 _split_batch,
                 batched=True,
-                fn_kwargs={"max_length": max_length},
+                fn_kwargs={"max_length": max_length, "scheme": schemes[1] if schemes else "plain"},
                 remove_columns=dataset.column_names,
                 num_proc=num_proc,
                 desc=f"Splitting {split} sentences > {max_length} tokens",

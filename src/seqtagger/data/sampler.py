@@ -20,20 +20,23 @@ Training order (``shuffle=True``), seeded by ``(seed, epoch)``:
   fairseq's scheme). A sentence longer than the budget gets a batch of its own.
 * ``unit="documents"``: batches of ``batch_size`` whole documents (runs of consecutive rows with
   one ``documents`` id), in a random document order; a document's sentences stay in file order.
-  For a model that reads across a document's sentences (``model/memory=document``). The DDP
-  splits below halve a batch by rows, so they can cut a document in two (the split batches'
-  memory then reads each half alone).
+  For a model that reads across a document's sentences (``model/memory=document``); the
+  documents are the units of ``data/documents.py`` (``TaggedDataset.documents``).
 
 Then, for ``num_replicas > 1``, the largest multi-sentence batches are split in two until the
 count is divisible by ``num_replicas`` (evaluation: until every rank has a batch, since a rank
 without one would skip the epoch-end metric sync and hang the others), and rank ``r`` takes
-``batches[r::num_replicas]``.
+``batches[r::num_replicas]``. Batches of documents are split only between documents, never
+inside one (a memory would pool each half alone): when no batch holds two documents any more,
+training repeats the first batches of the epoch's order until the count divides, and
+evaluation gives the ranks left over an empty batch (no rows: it scores nothing, and the rank
+still joins the metric sync).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -84,6 +87,8 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
             raise ValueError(f"need 0 <= rank < num_replicas, got rank={rank}, {num_replicas=}")
         self.lengths = np.asarray(lengths, dtype=np.int64).reshape(-1)
         self.documents = _document_runs(self.lengths, documents) if unit == "documents" else []
+        # row -> its document (runs are consecutive rows, in order)
+        self._run_of = np.repeat(np.arange(len(self.documents)), list(map(len, self.documents)))
         self.batch_size, self.unit, self.shuffle = batch_size, unit, shuffle
         self.seed, self.epoch = seed, 0
         self.num_replicas, self.rank, self.pool_factor = num_replicas, rank, pool_factor
@@ -166,11 +171,24 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         rng = np.random.default_rng([self.seed, epoch, 1])
         return [batches[i] for i in rng.permutation(len(batches))]
 
+    def _cut_point(self, batch: np.ndarray) -> int | None:
+        """Where to halve ``batch`` (None: it cannot be): at its middle row, or for batches of
+        documents at the document boundary nearest the middle."""
+        if self.unit != "documents":
+            return (len(batch) + 1) // 2 if len(batch) > 1 else None
+        runs = self._run_of[batch]
+        starts = np.flatnonzero(runs[1:] != runs[:-1]) + 1
+        if not len(starts):
+            return None
+        return int(starts[np.argmin(np.abs(2 * starts - len(batch)))])
+
     def _make_divisible(self, batches: list[np.ndarray]) -> list[np.ndarray]:
         """Split the largest multi-sentence batches in two until ranks get equal counts."""
         r = self.num_replicas
         while len(batches) % r:
-            split = _split_largest(batches, r - len(batches) % r)
+            split = _split_largest(batches, r - len(batches) % r, self._cut_point)
+            if len(split) == len(batches) and self.unit == "documents":
+                split = batches + batches[: r - len(batches) % r]  # whole documents, repeated
             if len(split) == len(batches):
                 raise ConfigError(
                     f"trainer.devices: cannot give {r} DDP ranks equal batch counts with "
@@ -184,7 +202,9 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         batch would skip the epoch-end metric sync that the other ranks wait in (a hang)."""
         r = self.num_replicas
         while r > 1 and len(batches) < r:
-            split = _split_largest(batches, r - len(batches))
+            split = _split_largest(batches, r - len(batches), self._cut_point)
+            if len(split) == len(batches) and self.unit == "documents":
+                split = batches + [np.empty(0, dtype=np.int64)] * (r - len(batches))
             if len(split) == len(batches):
                 raise ConfigError(
                     f"trainer.devices: an evaluation split of {len(self.lengths)} sentence(s) "
@@ -204,15 +224,18 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
         return len(range(self.rank, self._num_batches, self.num_replicas))
 
 
-def _split_largest(batches: list[np.ndarray], count: int) -> list[np.ndarray]:
-    """Split up to ``count`` of the largest multi-sentence batches in two, in place in the
-    order. Ties go by position, so the choice depends only on the batch sizes."""
+def _split_largest(
+    batches: list[np.ndarray], count: int, cut_point: Callable[[np.ndarray], int | None]
+) -> list[np.ndarray]:
+    """Split up to ``count`` of the largest batches that can be split in two (``cut_point``),
+    in place in the order. Ties go by position, so the choice depends only on the batches."""
     order = sorted(range(len(batches)), key=lambda i: (-len(batches[i]), i))
-    chosen = set([i for i in order if len(batches[i]) > 1][:count])
+    cuts = {i: cut_point(batches[i]) for i in order}
+    chosen = set([i for i in order if cuts[i] is not None][:count])
     split: list[np.ndarray] = []
     for i, batch in enumerate(batches):
         if i in chosen:
-            half = (len(batch) + 1) // 2
+            half = cuts[i]
             split += [batch[:half], batch[half:]]
         else:
             split.append(batch)

@@ -97,6 +97,30 @@ class CRFHead(LinearHead):
         inner = emitted.where(mask, 0.0).sum(1) + steps.where(mask[:, 1:], 0.0).sum(1)
         return start[tags[:, 0]] + inner + end[last]
 
+    def forbidden_steps(self, tag_ids: Tensor, mask: Tensor) -> list[tuple[int, str]]:
+        """``(row, first forbidden step)`` of each sentence whose gold path the constraints
+        forbid (its loss is infinite): ``'O' -> 'I-PER' at token 3``, ``'B-PER' last``.
+        ``tag_ids``, ``mask (N, L)``; read on the host, so for explaining a loss, not per step."""
+        rules = [rule.tolist() for rule in (self.allowed, self.allowed_start, self.allowed_end)]
+        rows = zip(tag_ids.tolist(), mask.sum(dim=1).tolist(), strict=True)
+        found = [
+            (row, self._first_forbidden(tags[:n], *rules)) for row, (tags, n) in enumerate(rows)
+        ]
+        return [(row, step) for row, step in found if step]
+
+    def _first_forbidden(
+        self, tags: list[int], allowed: list[list[bool]], start: list[bool], end: list[bool]
+    ) -> str | None:
+        names = [repr(label) for label in self.labels]
+        if tags and not start[tags[0]]:
+            return f"{names[tags[0]]} first"
+        for i in range(1, len(tags)):
+            if not allowed[tags[i - 1]][tags[i]]:
+                return f"{names[tags[i - 1]]} -> {names[tags[i]]} at token {i}"
+        if tags and not end[tags[-1]]:
+            return f"{names[tags[-1]]} last"
+        return None
+
     @torch.no_grad()
     def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
         """Best well-formed tag ids per sentence by batched Viterbi; -100 at padding."""

@@ -5,7 +5,9 @@
   one (the end of the previous epoch). The message names the step, the batch's sentences (the
   ``index`` column: rows of the training split) and the likely causes. It is a
   :class:`~seqtagger.errors.NonFiniteLossError` (a ``UserError``, exit code 2): the fix is in the
-  run's settings or data, not in seqtagger.
+  run's settings or data, not in seqtagger. When the model can name the cause (a constrained
+  CRF given gold tags that break the train scheme: an infinite loss), the message names those
+  sentences and their first forbidden step instead of the usual suspects.
 - Running out of GPU memory is reported with the shape of the batch that did not fit and the
   way out (``data.batch_unit=tokens`` with a size), as an
   :class:`~seqtagger.errors.OutOfMemoryError`.
@@ -102,6 +104,10 @@ class FaultGuard(Callback):
                 f"{trainer.global_step}: stopped on every rank before the update (that rank's "
                 f"message names the batch); {_last_good_checkpoint(trainer)}"
             )
+        ill_formed = getattr(module, "ill_formed_gold", lambda batch: [])(self.batch)
+        if ill_formed:
+            scheme = (getattr(module, "data_info", None) or {}).get("train_scheme")
+            raise NonFiniteLossError(self._ill_formed_message(trainer, loss, ill_formed, scheme))
         hparams = module.hparams
         lr = (hparams.get("optimizer") or {}).get("lr")
         vectors = (hparams.get("embedding") or {}).get("pretrained")
@@ -115,6 +121,26 @@ class FaultGuard(Callback):
             f"bf16-mixed or 32-true), non-finite values in the pretrained vectors "
             f"(model.embedding.pretrained={vectors}), or an outlier sentence in that batch. "
             f"Stopped before the update; {_last_good_checkpoint(trainer)}"
+        )
+
+    def _ill_formed_message(
+        self, trainer: Trainer, loss: Tensor, ill_formed: list[tuple[int, str]], scheme: str
+    ) -> str:
+        """The loss is infinite because gold paths break the CRF's scheme constraints: name the
+        sentences (rows of the training split) and their first forbidden step."""
+        rows = self.batch["index"].tolist() if "index" in self.batch else None
+        listed = "; ".join(
+            f"{rows[row] if rows else row}: {step}" for row, step in ill_formed[:MAX_LISTED]
+        )
+        more = f" and {len(ill_formed) - MAX_LISTED} more" if len(ill_formed) > MAX_LISTED else ""
+        return (
+            f"the training loss is {float(loss.detach().float().sum())} at step "
+            f"{trainer.global_step} (epoch {trainer.current_epoch}, batch {self.batch_idx}): "
+            f"the gold tags of training sentences {listed}{more} (0-based) are not well formed "
+            f"in data.train_scheme={scheme}, a path the constrained CRF gives probability 0 "
+            "(not the learning rate). Fix those tags, or train without the constraints "
+            f"(model.head.constrained=false). Stopped before the update; "
+            f"{_last_good_checkpoint(trainer)}"
         )
 
     def describe_batch(self) -> str:
