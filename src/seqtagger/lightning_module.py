@@ -283,10 +283,12 @@ class TaggerModule(LightningModule):
         return bool(trainer.fast_dev_run) or trainer._logger_connector.should_update_logs
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._update_metrics("val", *self.model_step(batch), batch)
+        if batch:  # empty: a rank's share of a split with fewer documents than ranks
+            self._update_metrics("val", *self.model_step(batch), batch)
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._update_metrics("test", *self.model_step(batch), batch)
+        if batch:
+            self._update_metrics("test", *self.model_step(batch), batch)
 
     # ----- epoch ends: log metric values (one sync per epoch, not per step) -----
     def _log_stage(self, stage: str) -> dict[str, Tensor]:
