@@ -385,6 +385,18 @@ def test_memory_peak_does_not_grow_with_input(tiny_checkpoint: Path) -> None:
     assert peaks[1] < 2 * peaks[0], peaks
 
 
+def test_summary_counts_one_in_the_singular_and_no_progress_silences_it(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """It said "tagged 1 sentences" and printed under --no-progress too."""
+    source = write(tmp_path, "in.txt", "Oslo\n")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source)
+    assert code == 0 and out.startswith("Oslo\t")
+    assert "tagged 1 sentence (1 token) in " in err and err.endswith("; skipped 0 blank lines\n")
+    code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "--no-progress")
+    assert code == 0 and out.startswith("Oslo\t") and err == ""
+
+
 def test_progress_goes_to_stderr_only(capsys) -> None:
     progress = Progress(enabled=True, every_s=0.0)
     for _ in range(3):

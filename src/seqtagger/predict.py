@@ -26,7 +26,8 @@ Input formats and their detection: :mod:`seqtagger.inference.inputs`; the format
 readers know come from their table (:data:`seqtagger.data.readers.FORMATS`), so predict reads
 everything train and eval read. Output formats: :mod:`seqtagger.inference.outputs`. Progress
 (sentences and sentences/s) goes to stderr only, when stderr is a terminal or an input file is
-larger than 1 MB, unless ``--no-progress``; a one-line summary always ends the run on stderr.
+larger than 1 MB, and a one-line summary ends a successful run there; ``--no-progress`` turns
+both off, leaving stderr to errors and to the message of an interrupted run.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from seqtagger.inference.outputs import (
     open_output,
     tag_stream,
 )
-from seqtagger.inference.progress import Progress
+from seqtagger.inference.progress import Progress, counted
 from seqtagger.utils.cli import report_user_error
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
     add("--scheme", choices=SCHEMES, help="output tag scheme (default: the training file's)")
     add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
-    add("--no-progress", action="store_true", help="never show progress on stderr")
+    add("--no-progress", action="store_true", help="no progress and no summary on stderr")
     return parser
 
 
@@ -154,9 +155,9 @@ def run(args: argparse.Namespace) -> Stats:
 def _summary(stats: Stats) -> str:
     rate = stats.sentences / max(stats.seconds, 1e-9)
     return (
-        f"{PROG}: tagged {stats.sentences:,} sentences ({stats.tokens:,} tokens) in "
-        f"{stats.seconds:.2f} s ({rate:,.0f} sentences/s); skipped {stats.blank_lines:,} "
-        "blank lines"
+        f"{PROG}: tagged {counted(stats.sentences, 'sentence')} "
+        f"({counted(stats.tokens, 'token')}) in {stats.seconds:.2f} s ({rate:,.0f} sentences/s); "
+        f"skipped {counted(stats.blank_lines, 'blank line')}"
     )
 
 
@@ -182,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: error: {error}", file=sys.stderr)
             return 2
         raise
-    print(_summary(stats), file=sys.stderr)
+    if not args.no_progress:
+        print(_summary(stats), file=sys.stderr)
     return 0
 
 

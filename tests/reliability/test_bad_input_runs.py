@@ -158,5 +158,5 @@ def test_sentence_longer_than_learned_positions_is_tagged_whole(
     source.write_text(" ".join(["Anna", "visited", "Paris", "and", "Oslo"] * 4) + "\n")
     ckpt = tmp_path / "run" / "checkpoints" / "last.ckpt"
     code, out, err = predict_cli(["--ckpt", ckpt, source], capsys)
-    assert code == 0 and "tagged 1 sentences (20 tokens)" in err
+    assert code == 0 and "tagged 1 sentence (20 tokens)" in err
     assert len(out.strip().splitlines()) == 20

@@ -32,7 +32,8 @@ class Progress:
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done)
         else:
-            print(f"{PROG}: {self.done:,} sentences, {self.rate():,.0f}/s", file=sys.stderr)
+            line = f"{PROG}: {counted(self.done, 'sentence')}, {self.rate():,.0f}/s"
+            print(line, file=sys.stderr)
 
     def rate(self) -> float:
         """Sentences per second since the start."""
@@ -42,6 +43,11 @@ class Progress:
         """Remove the bar (it is transient), if there is one."""
         if self.bar is not None:
             self.bar.stop()
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 sentence``, ``2,000 sentences``: a count and its noun, singular for one."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _rich_bar() -> Any:
