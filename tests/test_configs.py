@@ -8,6 +8,7 @@ goes through it: logits come out as (N, L, C) with C the corpus' label count.
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import hydra
@@ -251,3 +252,17 @@ def test_every_trainer_callback_and_logger_config_composes(group, tiny_ner_dir, 
 def test_eval_config_composes(tmp_path):
     cfg = compose_config("eval", ["ckpt_path=model.ckpt", "+sets.dev=dev.txt"], tmp_path)
     assert cfg.ckpt_path == "model.ckpt" and dict(cfg.sets) == {"dev": "dev.txt"}
+
+
+def test_every_experiment_a_usage_line_names_exists() -> None:
+    """``experiment=NAME`` in the scripts' usage comments, the configs' comments and the docs."""
+    root = CONFIG_DIR.parent
+    files = [*root.glob("scripts/slurm/*"), *CONFIG_DIR.glob("**/*.yaml"), root / "README.md"]
+    files += root.glob("docs/**/*.md")
+    named = {
+        (path.relative_to(root).as_posix(), match)
+        for path in files
+        for match in re.findall(r"experiment=([\w/]+)", path.read_text(encoding="utf-8"))
+    }
+    assert named  # the usage lines are found at all
+    assert [(path, name) for path, name in sorted(named) if name not in choices("experiment")] == []
