@@ -3,21 +3,56 @@
 # trying scripts/slurm/train.sbatch by hand. Debian's slurm-wlm and munge, run as root, no
 # systemd: munged, then slurmctld and slurmd, all on localhost.
 #
-#   sudo bash scripts/slurm/local_cluster.sh     # then: srun -n2 hostname
+#   sudo bash scripts/slurm/local_cluster.sh        # then: srun -n2 hostname
+#   sudo bash scripts/slurm/local_cluster.sh stop   # stop the daemons it started, no others
 #
 # Idempotent: when `sinfo` already answers, it prints the partition and returns. Exit code 0
 # means the cluster runs; anything else means it could not be set up here (not root, no apt,
-# no network), and the slurm tests then skip.
+# no network), and the slurm tests then skip. Each daemon it starts is recorded (name and pid)
+# in $LOCAL_CLUSTER_STARTED (default /run/local_cluster.started); `stop` stops exactly those,
+# so daemons that were running before are left alone (.ci/run stops them when it ends).
 set -euo pipefail
 
 CONF_DIR=/etc/slurm
 STATE_DIR=/var/spool/slurmctld
 SPOOL_DIR=/var/spool/slurmd
 LOG_DIR=/var/log/slurm
+STARTED=${LOCAL_CLUSTER_STARTED:-/run/local_cluster.started}
 
 log() { echo "local_cluster: $*" >&2; }
 
 cluster_up() { timeout 10 sinfo --noheader >/dev/null 2>&1; }
+
+# run `command...`, which starts daemon `name`, and record the pids of `name` it added
+start_recorded() {
+    local name=$1 before pid
+    shift
+    before=" $(pgrep -x "$name" | tr '\n' ' ' || true) "
+    "$@"
+    for pid in $(pgrep -x "$name" || true); do
+        [[ $before == *" $pid "* ]] || echo "$name $pid" >>"$STARTED"
+    done
+}
+
+# a process that runs (a zombie has stopped; its parent has yet to reap it)
+running() {
+    local state
+    state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]
+}
+
+# stop the recorded daemons, last started first; a pid now held by another program is skipped
+stop_started() {
+    local name pid
+    [ -s "$STARTED" ] || return 0
+    while read -r name pid; do
+        [ "$(ps -o comm= -p "$pid" 2>/dev/null)" = "$name" ] || continue
+        kill "$pid" 2>/dev/null || true
+        for _ in $(seq 50); do running "$pid" || break; sleep 0.2; done
+        if running "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
+        log "stopped $name (pid $pid)"
+    done < <(tac "$STARTED")
+    rm -f "$STARTED"
+}
 
 install_packages() {
     command -v slurmctld >/dev/null && command -v munged >/dev/null && return
@@ -33,7 +68,7 @@ start_munge() {
     chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
     mkdir -p /run/munge && chown munge:munge /run/munge
     if ! munge -n </dev/null >/dev/null 2>&1; then
-        runuser -u munge -- munged
+        start_recorded munged runuser -u munge -- munged
     fi
 }
 
@@ -76,8 +111,8 @@ EOF
 }
 
 start_daemons() {
-    pgrep -x slurmctld >/dev/null || slurmctld
-    pgrep -x slurmd >/dev/null || slurmd
+    pgrep -x slurmctld >/dev/null || start_recorded slurmctld slurmctld
+    pgrep -x slurmd >/dev/null || start_recorded slurmd slurmd
     for _ in $(seq 30); do
         if cluster_up && [ -n "$(sinfo --noheader -t idle,mix,alloc -o %n)" ]; then
             return
@@ -102,4 +137,11 @@ main() {
     sinfo
 }
 
-main "$@"
+# sourced (the tests): the functions only
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
+
+case "${1:-start}" in
+    start) main ;;
+    stop) stop_started ;;
+    *) log "usage: local_cluster.sh [start|stop]"; exit 2 ;;
+esac
