@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig
 
+from seqtagger.errors import CorpusFormatError
 from seqtagger.eval import evaluate, main
 from seqtagger.metrics.conlleval import evaluate as conlleval_evaluate
 from seqtagger.metrics.conlleval import read_columns
-from tests.helpers import compose_config, run_hydra_main
+from tests.helpers import (
+    REPO_ROOT,
+    compose_config,
+    compose_train,
+    run_hydra_main,
+    tiny_ner_overrides,
+)
 
 
 def compose_eval(overrides: list[str], output_dir: Path) -> DictConfig:
@@ -95,6 +103,40 @@ def test_unknown_gold_tags_are_scored_as_errors(tiny_checkpoint: Path, tmp_path:
     assert results["odd"]["unknown_tags"] == {"B-DATE": 1}
     assert results["odd"]["per_type"]["DATE"]["recall"] == 0.0
     assert "B-DATE" in (tmp_path / "o" / "odd" / "confusion.csv").read_text()
+
+
+DATED = "Anna X B-PER\nmet X O\nBoris X B-PER\non X O\nMay X B-DATE\n5 X I-DATE\n. X O\n\n"
+
+
+def test_map_to_o_runs_score_unknown_tags_as_o_and_eval_as_errors(
+    tiny_ner_dir: Path, tmp_path: Path, caplog
+) -> None:
+    """With data.unknown_labels=map_to_o the run's test numbers read DATE (never trained on) as
+    O; eval scores the real gold as errors and says so, and the same gold with DATE written as O
+    scores exactly the run's numbers."""
+    from seqtagger.train import train
+
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("train.txt", "dev.txt"):
+        (data / name).write_text((tiny_ner_dir / name).read_text())
+    test = (tiny_ner_dir / "test.txt").read_text() + DATED * 5
+    (data / "test.txt").write_text(test)
+    (data / "test_o.txt").write_text(re.sub(r"[BI]-DATE$", "O", test, flags=re.M))
+    overrides = [*tiny_ner_overrides(data), "trainer.max_epochs=1", "data.unknown_labels=map_to_o"]
+    train(compose_train(overrides, tmp_path / "run"))
+    trained = json.loads((tmp_path / "run" / "metrics.json").read_text())
+
+    ckpt = f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'last.ckpt'}"
+    sets = [f"+sets.test={data / 'test.txt'}", f"+sets.o={data / 'test_o.txt'}"]
+    with caplog.at_level("WARNING"):
+        results = evaluate(compose_eval([ckpt, *sets], tmp_path / "eval"))
+    assert "scored as errors (a training run with data.unknown_labels=map_to_o" in caplog.text
+    assert results["test"]["unknown_tags"] == {"B-DATE": 5, "I-DATE": 5}
+    assert results["test"]["per_type"]["DATE"]["support"] == 5
+    assert results["test"]["acc"] <= results["o"]["acc"]
+    for name in ("acc", "precision", "recall", "f1", "strict/f1"):
+        assert results["o"][name] == pytest.approx(trained[f"test/{name}"], abs=1e-6), name
 
 
 def test_tensorboard_holds_scalars_images_and_text(
@@ -204,6 +246,75 @@ def test_set_tags_must_fit_the_sets_scheme(
     assert not (tmp_path / "run" / "b" / "predictions.conll").exists()
 
 
+POS_SET = REPO_ROOT / "docs" / "examples" / "pos.conllu"
+
+
+def test_a_set_the_model_cannot_score_is_refused_before_any_set_is_tagged(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """POS tags (plain) against an NER model: named at start-up, with the schemes that work."""
+    run = tmp_path / "run"
+    pos = f"+sets.pos={{file: {POS_SET}, scheme: plain}}"
+    sets = [f"+sets.dev={tiny_ner_dir / 'dev.txt'}", pos]
+    argv = ["seqtagger-eval", f"ckpt_path={tiny_checkpoint}", f"hydra.run.dir={run}", *sets]
+    code, err = run_hydra_main(main, argv, monkeypatch, capsys)
+    assert code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == (
+        "seqtagger-eval: error: sets.pos.scheme=plain: the model predicts chunk tags (NER), "
+        "which cannot be scored against plain tags; give sets.pos a file tagged for this model, "
+        "with scheme iob1, iob2 or bioes"
+    )
+    assert not (run / "dev").exists()  # refused before the first set was tagged
+
+
+def test_tags_that_do_not_fit_suggest_only_schemes_the_model_can_score(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    argv = ["seqtagger-eval", f"ckpt_path={tiny_checkpoint}", f"hydra.run.dir={tmp_path}"]
+    code, err = run_hydra_main(main, [*argv, f"+sets.pos={POS_SET}"], monkeypatch, capsys)
+    assert code == 2
+    assert f"sets.pos: {POS_SET}:3: position 0: malformed tag 'PROPN'" in err
+    assert "set sets.pos.scheme to the file's tag scheme (iob1, iob2, bioes) or fix" in err
+
+
+def test_a_relative_set_path_is_tried_in_the_working_directory_then_in_data_dir(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "mine").mkdir(parents=True)
+    (elsewhere / "mine" / "dev.txt").write_text((tiny_ner_dir / "dev.txt").read_text())
+    monkeypatch.chdir(elsewhere)
+    data = f"paths.data_dir={tiny_ner_dir}"
+    found = compose_eval(
+        [f"ckpt_path={tiny_checkpoint}", data, "+sets.here=mine/dev.txt", "+sets.data=test.txt"],
+        tmp_path / "out",
+    )
+    assert set(evaluate(found)) == {"here", "data"}
+
+    argv = ["seqtagger-eval", f"ckpt_path={tiny_checkpoint}", data, f"hydra.run.dir={tmp_path}"]
+    code, err = run_hydra_main(main, [*argv, "+sets.x=docs/ner.jsonl"], monkeypatch, capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "seqtagger-eval: error: sets.x: docs/ner.jsonl does not exist: looked in the working "
+        f"directory ({elsewhere / 'docs' / 'ner.jsonl'}) and in paths.data_dir "
+        f"({tiny_ner_dir / 'docs' / 'ner.jsonl'}); a relative path is tried in that order"
+    )
+
+
+def test_eval_prints_its_config_only_when_asked(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """eval.yaml's ``extras.print_config: false`` wins over extras/default.yaml's true."""
+    argv = ["seqtagger-eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", f"hydra.run.dir={tmp_path}"]
+    printed = {}
+    for flag in ("", "extras.print_config=true"):
+        monkeypatch.setattr("sys.argv", [*argv, *filter(None, [flag])])
+        with pytest.raises(SystemExit):  # the checkpoint is missing: after the config is printed
+            main()
+        printed[flag] = "CONFIG" in capsys.readouterr().out
+    assert printed == {"": False, "extras.print_config=true": True}
+
+
 def test_predictions_file_keeps_three_columns_when_tokens_hold_spaces(tmp_path: Path) -> None:
     """Issue 7, item 8: ``1 000`` (CoNLL-U) and ``New\u00a0York`` broke conlleval's columns."""
     from seqtagger.evaluation.scoring import SetResult
@@ -277,19 +388,32 @@ def _fail_on_second_set(error: BaseException, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(eval_module, "score_set", score_set)
 
 
-def test_interrupt_keeps_the_sets_already_scored(
-    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, caplog
+@pytest.mark.parametrize(
+    ("stop", "said"),
+    [
+        (KeyboardInterrupt(), "Interrupted"),
+        (CorpusFormatError("b.txt:3: a line with one column"), "Stopped by an error"),
+    ],
+)
+def test_a_stop_keeps_the_sets_already_scored(
+    stop: BaseException,
+    said: str,
+    tiny_checkpoint: Path,
+    tiny_ner_dir: Path,
+    tmp_path: Path,
+    monkeypatch,
+    caplog,
 ) -> None:
-    """Ctrl-C during the second set: the first set's reports and its line in metrics.json stay,
-    and the log says how far it got."""
-    _fail_on_second_set(KeyboardInterrupt(), monkeypatch)
+    """Ctrl-C or an error during the second set: the first set's reports and its line in
+    metrics.json stay, and the log says how far it got."""
+    _fail_on_second_set(stop, monkeypatch)
     sets = [f"+sets.a={tiny_ner_dir / 'dev.txt'}", f"+sets.b={tiny_ner_dir / 'test.txt'}"]
     cfg = compose_eval([f"ckpt_path={tiny_checkpoint}", *sets], tmp_path / "out")
-    with pytest.raises(KeyboardInterrupt), caplog.at_level("WARNING"):
+    with pytest.raises(type(stop)), caplog.at_level("WARNING"):
         evaluate(cfg)
     assert set(json.loads((tmp_path / "out" / "metrics.json").read_text())) == {"a"}
     assert (tmp_path / "out" / "a" / "report.txt").is_file()
-    assert "Interrupted: 1 of 2 sets scored (a)" in caplog.text
+    assert f"{said}: 1 of 2 sets scored (a)" in caplog.text
 
 
 def test_gpu_out_of_memory_is_one_message(

@@ -82,10 +82,11 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
             # after every set: an interrupted or failed run keeps the sets already scored
             write_json({k: _headline(m) for k, m in results.items()}, output_dir / "metrics.json")
             log.info(f"<{name}> {_summary(result.metrics)} -> {folder}")
-    except KeyboardInterrupt:
+    except BaseException as stop:  # Ctrl-C or an error: say how far it got, then stop
+        what = "Interrupted" if isinstance(stop, KeyboardInterrupt) else "Stopped by an error"
         done = ", ".join(results) or "none"
         log.warning(
-            f"Interrupted: {len(results)} of {len(sets)} sets scored ({done}); their reports "
+            f"{what}: {len(results)} of {len(sets)} sets scored ({done}); their reports "
             f"and metrics.json are in {output_dir}"
         )
         raise

@@ -65,6 +65,14 @@ def check_scheme(name: str) -> str:
     return scheme
 
 
+def convertible_schemes(scheme: str) -> tuple[str, ...]:
+    """The schemes tags in ``scheme`` convert to: ``plain`` labels (POS) only to ``plain``, chunk
+    tags (NER) to every chunk scheme; a model is scored on sets in these schemes only."""
+    if check_scheme(scheme) == "plain":
+        return ("plain",)
+    return tuple(name for name in SCHEMES if name != "plain")
+
+
 def _split_for_scheme(tags: Sequence[str], scheme: str) -> list[tuple[str, str]]:
     """Split every tag and reject prefixes the scheme does not use (e.g. ``E-`` in IOB2)."""
     allowed = _PREFIXES[scheme]
@@ -288,6 +296,7 @@ def check_split_tags(
     name: str,
     key: str,
     locate: Callable[[int], str],
+    schemes: Sequence[str] = SCHEMES,
 ) -> None:
     """Check every sentence's tags against the declared ``scheme`` of a split or eval set.
 
@@ -296,9 +305,10 @@ def check_split_tags(
     declaration), while fewer are logged as a warning. ``name`` is the split in messages
     (``data.files.train``, ``sets.dev``), ``key`` the config key of the scheme, and
     ``locate(i)`` says where sentence ``i`` is (``path:LINE``); it is called only for messages.
+    ``schemes``: the ones the message suggests (an eval set: those the model can be scored in).
     """
     scheme = check_scheme(scheme)
-    fix = f"set {key} to the file's tag scheme ({', '.join(SCHEMES)}) or fix the tags"
+    fix = f"set {key} to the file's tag scheme ({', '.join(schemes)}) or fix the tags"
     ill_formed: list[int] = []
     first_problem = ""
     seen: dict[tuple[str, ...], tuple[str, bool] | None] = {}  # many share a tag sequence

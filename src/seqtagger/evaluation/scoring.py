@@ -17,11 +17,12 @@ import numpy as np
 
 from seqtagger.data.schemes import (
     convert_tags,
+    convertible_schemes,
     label_types,
     rewrite_tags,
     scheme_labels,
 )
-from seqtagger.evaluation.sets import HeldOutSet, read_set
+from seqtagger.evaluation.sets import HeldOutSet, check_scorable, read_set
 from seqtagger.inference import Predictor
 from seqtagger.metrics import report as reports
 from seqtagger.metrics.conlleval import ChunkCounts, evaluate
@@ -59,8 +60,9 @@ def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
     train_scheme = predictor.train_scheme
     if predictor.scheme != train_scheme:
         raise ValueError("score_set needs a Predictor that outputs the training scheme")
+    check_scorable(held_out, train_scheme)
     result = SetResult(held_out.name, held_out.scheme)
-    result.tokens, result.gold, documents = read_set(held_out)
+    result.tokens, result.gold, documents = read_set(held_out, convertible_schemes(train_scheme))
     raw = predictor.predict(result.tokens, documents)  # model labels, training scheme
     result.pred = [convert_tags(tags, train_scheme, held_out.scheme) for tags in raw]
 
@@ -70,7 +72,11 @@ def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
     model_labels = model_labels_in(predictor, held_out.scheme)
     unknown = Counter(tag for tags in result.gold for tag in tags if tag not in model_labels)
     if unknown:
-        log.warning(f"sets.{held_out.name}: gold tags unknown to the model: {dict(unknown)}")
+        log.warning(
+            f"sets.{held_out.name}: gold tags unknown to the model: {dict(unknown)}, scored as "
+            "errors (a training run with data.unknown_labels=map_to_o scored them as O, so its "
+            "test numbers are higher)"
+        )
 
     result.labels = reports.label_order(model_labels, (tag for tags in result.gold for tag in tags))
     result.confusion = reports.confusion_matrix(pairs, result.labels)

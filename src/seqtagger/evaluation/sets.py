@@ -8,7 +8,7 @@ read in the set's own scheme and checked against it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from seqtagger.data.corpora import CORPORA
 from seqtagger.data.download import ensure_corpus
 from seqtagger.data.readers import Reader, reader_for_path
-from seqtagger.data.schemes import check_scheme, check_split_tags
+from seqtagger.data.schemes import SCHEMES, check_scheme, check_split_tags, convertible_schemes
 from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError, SchemeError
 
 
@@ -33,9 +33,11 @@ class HeldOutSet:
     scheme: str
 
 
-def read_set(held_out: HeldOutSet) -> tuple[list[list[str]], list[list[str]], list[int]]:
+def read_set(
+    held_out: HeldOutSet, schemes: Sequence[str] = SCHEMES
+) -> tuple[list[list[str]], list[list[str]], list[int]]:
     """Tokens, gold tags and document of every sentence of the set (clear error when it has
-    none, or when the tags do not fit the set's scheme)."""
+    none, or when the tags do not fit the set's scheme; it suggests one of ``schemes``)."""
     tokens: list[list[str]] = []
     gold: list[list[str]] = []
     documents: list[int] = []
@@ -50,9 +52,29 @@ def read_set(held_out: HeldOutSet) -> tuple[list[list[str]], list[list[str]], li
         raise CorpusFormatError(f"sets.{held_out.name}: no sentences in {held_out.source}")
     name = f"sets.{held_out.name}"
     check_split_tags(
-        gold, held_out.scheme, name=name, key=f"{name}.scheme", locate=where.__getitem__
+        gold,
+        held_out.scheme,
+        name=name,
+        key=f"{name}.scheme",
+        locate=where.__getitem__,
+        schemes=schemes,
     )
     return tokens, gold, documents
+
+
+def check_scorable(held_out: HeldOutSet, model_scheme: str) -> None:
+    """Refuse, before any tagging, a set in a scheme the model's tags cannot be converted to:
+    plain labels (POS) and chunk tags (NER) are different tasks."""
+    fitting = convertible_schemes(model_scheme)
+    if held_out.scheme in fitting:
+        return
+    predicts = "plain labels (POS)" if model_scheme == "plain" else "chunk tags (NER)"
+    choices = " or ".join(filter(None, (", ".join(fitting[:-1]), fitting[-1])))
+    raise SchemeError(
+        f"sets.{held_out.name}.scheme={held_out.scheme}: the model predicts {predicts}, which "
+        f"cannot be scored against {held_out.scheme} tags; give sets.{held_out.name} a file "
+        f"tagged for this model, with scheme {choices}"
+    )
 
 
 def held_out_from_file(
@@ -96,7 +118,7 @@ def default_sets(ckpt_path: Path) -> dict[str, HeldOutSet]:
 def held_out_set(name: str, spec: Any, cfg: DictConfig, file_scheme: str) -> HeldOutSet:
     """One ``sets`` entry: a file path, ``{file, scheme, reader}`` or ``{corpus, split}``."""
     if isinstance(spec, str):
-        return held_out_from_file(name, _find(spec, cfg), file_scheme)
+        return held_out_from_file(name, _find(name, spec, cfg), file_scheme)
     if not isinstance(spec, Mapping):
         raise ConfigError(f"sets.{name}: expected a file path or a mapping, got {spec!r}")
     if "corpus" in spec:
@@ -105,7 +127,7 @@ def held_out_set(name: str, spec: Any, cfg: DictConfig, file_scheme: str) -> Hel
         raise ConfigError(f"sets.{name}: give `file` (or `corpus` and `split`)")
     reader = hydra.utils.instantiate(spec["reader"]) if spec.get("reader") else None
     return held_out_from_file(
-        name, _find(spec["file"], cfg), spec.get("scheme") or file_scheme, reader
+        name, _find(name, spec["file"], cfg), spec.get("scheme") or file_scheme, reader
     )
 
 
@@ -123,18 +145,30 @@ def _corpus_set(name: str, spec: Mapping, cfg: DictConfig) -> HeldOutSet:
     return held_out_from_file(name, files[split], scheme, CORPORA[corpus].make_reader())
 
 
-def _find(path: str, cfg: DictConfig) -> Path:
-    """A set file as given, else relative to ``paths.data_dir``."""
+def _find(name: str, path: str, cfg: DictConfig) -> Path:
+    """Set ``name``'s file: as given (absolute, or relative to the working directory), else
+    relative to ``paths.data_dir``; the error names every place it looked."""
     candidate = Path(path).expanduser()
-    if candidate.exists() or candidate.is_absolute():
+    if candidate.is_absolute():
         return candidate
     in_data = Path(cfg.paths.data_dir) / candidate
-    return in_data if in_data.exists() else candidate
+    for place in (candidate, in_data):
+        if place.exists():
+            return place
+    raise CorpusNotFoundError(
+        f"sets.{name}: {path} does not exist: looked in the working directory "
+        f"({candidate.absolute()}) and in paths.data_dir ({in_data.absolute()}); a relative "
+        "path is tried in that order"
+    )
 
 
 def resolve_sets(cfg: DictConfig, file_scheme: str) -> dict[str, HeldOutSet]:
-    """Every set of ``cfg.sets`` (default: the training run's test split), by name."""
+    """Every set of ``cfg.sets`` (default: the training run's test split), by name; each one
+    checked to be scorable by a model trained on ``file_scheme`` tags before any is tagged."""
     sets_cfg = cfg.get("sets") or {}
     if not sets_cfg:
         return default_sets(Path(cfg.ckpt_path))
-    return {name: held_out_set(name, spec, cfg, file_scheme) for name, spec in sets_cfg.items()}
+    sets = {name: held_out_set(name, spec, cfg, file_scheme) for name, spec in sets_cfg.items()}
+    for held_out in sets.values():
+        check_scorable(held_out, file_scheme)
+    return sets
