@@ -131,6 +131,25 @@ def test_output_link_to_a_pipe_is_written_through(
     assert link.is_symlink()
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd (Linux)")
+def test_output_link_to_a_descriptor_appends_to_its_file(
+    tiny_checkpoint: Path, tmp_path: Path, capsys
+) -> None:
+    """``-o /dev/stdout >> log.txt``: the predictions go after what the log held, in the same
+    file (replacing the file the descriptor names dropped the log)."""
+    source = write(tmp_path, "in.txt", "Anna Smith visited Paris.\n")
+    log = write(tmp_path, "log.txt", "earlier run\n")
+    inode = log.stat().st_ino
+    link = tmp_path / "stdout"
+    with log.open("a", encoding="utf-8") as appended:
+        link.symlink_to(f"/proc/self/fd/{appended.fileno()}")
+        code, _, err = cli(capsys, "--ckpt", tiny_checkpoint, source, "-o", link)
+    assert code == 0, err
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("earlier run\nAnna\t") and text.endswith("\n\n")
+    assert log.stat().st_ino == inode and link.is_symlink()
+
+
 def test_output_link_to_a_file_replaces_the_file_and_keeps_the_link(
     tiny_checkpoint: Path, tmp_path: Path, capsys
 ) -> None:

@@ -96,17 +96,30 @@ def check_output(output: str | None, sources: list[str]) -> None:
 
 def replaceable_file(path: str) -> Path | None:
     """The regular file ``path`` names, links resolved (it may not exist yet), for a run to
-    replace; None for what must be written through: a FIFO, a device, a socket, or a file that
-    has no name of its own (``/proc/self/fd/1`` of a deleted file). Replacing those would leave
-    their reader waiting, or put a file where a device or a link was."""
+    replace; None for what is written through: a FIFO, a device, a socket, or a process's open
+    file (``/dev/stdout``, ``/proc/self/fd/1``, a link to one). Replacing those would leave their
+    reader waiting, put a file where a device or a link was, or drop what a file appended to by
+    ``>>`` held."""
+    if _leads_to_a_descriptor(path):
+        return None
     try:
-        mode = os.stat(path).st_mode  # follows links, /proc/self/fd/N ones too
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         return Path(os.path.realpath(path))  # a new file (through a dangling link: its target)
-    if not stat.S_ISREG(mode):
-        return None
-    real = Path(os.path.realpath(path))
-    return real if real.exists() and real.samefile(path) else None
+    return Path(os.path.realpath(path)) if stat.S_ISREG(mode) else None
+
+
+def _leads_to_a_descriptor(path: str) -> bool:
+    """Whether ``path``, or a link on the way from it, is under ``/proc`` or ``/dev/fd``: a
+    process's file descriptor (``os.path.realpath`` would give the file it has open, if any)."""
+    current = os.path.abspath(path)
+    for _ in range(40):  # the kernel's own limit on links followed
+        if current.startswith(("/proc/", "/dev/fd/")):
+            return True
+        if not os.path.islink(current):
+            return False
+        current = os.path.normpath(os.path.join(os.path.dirname(current), os.readlink(current)))
+    return False
 
 
 @contextmanager
@@ -121,8 +134,8 @@ def open_output(path: str | None) -> Iterator[IO[str]]:
         yield sys.stdout
         return
     target = replaceable_file(path)
-    if target is None:
-        with open(path, "w", encoding="utf-8") as f:
+    if target is None:  # appending writes where the descriptor is, as the shell's `>>` or `>`
+        with open(path, "a", encoding="utf-8") as f:
             yield f
         return
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
