@@ -76,6 +76,62 @@ def test_a_search_with_a_diverging_trial_completes_and_writes_its_summary(
     assert len(study.trials) == 3
 
 
+def continue_study(storage: str, tmp_path: Path, trials: int) -> list[dict[str, float]]:
+    """Run ``trials`` more trials of the study ``tiny`` in ``storage`` as the Optuna sweeper
+    does (the real search config's sampler, the study loaded if it exists); their parameters."""
+    import hydra
+    import optuna
+
+    overrides = ["hparams_search=bilstm_optuna", f"hydra.sweeper.storage={storage}"]
+    cfg = compose_train([*overrides, "hydra.sweeper.study_name=tiny"], tmp_path)
+    sampler = hydra.utils.instantiate(cfg.hydra.sweeper.sampler)
+    study = optuna.create_study(
+        study_name="tiny", storage=storage, sampler=sampler, load_if_exists=True
+    )
+    drawn = []
+    for _ in range(trials):
+        trial = study.ask()
+        drawn.append({"lr": trial.suggest_float("lr", 3e-4, 1e-2, log=True)})
+        study.tell(trial, 0.5)
+    return drawn
+
+
+def test_a_continued_study_draws_new_trials(tmp_path: Path) -> None:
+    """Running a search again on the same stored study continues it with new parameters, not
+    the first run's again (its sampler's seed counts the stored trials); a new study drawn with
+    the same seed repeats the first run's, as a seeded search should."""
+    import seqtagger.train  # noqa: F401  (registers the configs' resolvers)
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    first = continue_study(storage, tmp_path, trials=2)
+    then = continue_study(storage, tmp_path, trials=2)
+    assert len({trial["lr"] for trial in first + then}) == 4
+    again = continue_study(f"sqlite:///{tmp_path / 'other.db'}", tmp_path, trials=2)
+    assert again == first
+
+
+@pytest.mark.slow
+def test_running_a_stored_search_again_continues_it_with_new_trials(
+    tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """``seqtagger-train ... hydra.sweeper.storage=sqlite:///... study_name=tiny`` twice, two
+    trials each: the study holds four trials with four different sets of parameters."""
+    import optuna
+
+    from seqtagger.train import main
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    for run in ("first", "second"):
+        argv = ["seqtagger-train", *tiny_search_overrides(tiny_ner_dir, trials=2)]
+        argv += [f"paths.log_dir={tmp_path}", f"run_name={run}"]
+        argv += [f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=tiny"]
+        code, err = run_hydra_main(main, argv, monkeypatch, capsys)
+        assert code == 0, err[-3000:]
+    trials = optuna.load_study(study_name="tiny", storage=storage).trials
+    assert len(trials) == 4
+    assert len({tuple(sorted(trial.params.items())) for trial in trials}) == 4
+
+
 @pytest.mark.slow
 def test_a_search_runs_each_trial_as_a_submitit_job(tiny_ner_dir: Path, tmp_path: Path) -> None:
     """The same search through the submitit launcher, each trial a job (local processes here;

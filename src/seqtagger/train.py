@@ -33,7 +33,13 @@ from seqtagger.training.startup import (
     prepare_before_launch,
     resolve_ckpt_path,
 )
-from seqtagger.training.sweep import hydra_settings, in_search, optimized_value, run_trial
+from seqtagger.training.sweep import (
+    hydra_settings,
+    in_search,
+    optimized_value,
+    register_search_resolvers,
+    run_trial,
+)
 from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import (
     apply_extras,
@@ -49,6 +55,7 @@ from seqtagger.utils.slurm import register_resolvers
 PROG = "seqtagger-train"
 log = RankedLogger(__name__, rank_zero_only=True)
 register_resolvers()  # before Hydra resolves the run folder's name
+register_search_resolvers()  # before the Optuna sweeper resolves its sampler's seed
 
 # configs/ at the repository root; the package's `configs` links to it in a checkout and is a
 # copy inside a wheel, so installed commands find the same configs

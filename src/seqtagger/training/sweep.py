@@ -15,6 +15,11 @@ learns to avoid that region. NaN is not an option: Optuna 2.x's ``Study.tell`` r
 hydra-optuna-sweeper (1.2, 1.3) then fails to record the trial at all and ends the sweep.
 A :class:`~seqtagger.errors.SweepConfigError` is a mistake in the search itself, the same for
 every trial: it is not caught, and ends the search at once.
+
+A study kept in a storage (``hydra.sweeper.storage=sqlite:///optuna.db``) can be continued by
+running the search again with the same ``study_name``; a sampler seeded with ``seed`` alone
+would then draw the stored trials' parameters again. Its seed is ``${study_seed:...}``
+(:func:`study_seed`): ``seed`` plus the number of trials the study already holds.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from seqtagger.errors import SweepConfigError, find_in_chain
 from seqtagger.utils.cli import describe, find_user_error
@@ -31,7 +36,36 @@ from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
 
-__all__ = ["in_search", "optimized_value", "run_trial", "worst_value"]
+__all__ = [
+    "in_search",
+    "optimized_value",
+    "register_search_resolvers",
+    "run_trial",
+    "study_seed",
+    "worst_value",
+]
+
+
+def study_seed(seed: int | None, storage: str | None, study_name: str | None) -> int | None:
+    """The sampler's seed: ``seed`` for a new study, ``seed`` plus the number of trials stored
+    for ``study_name`` in ``storage`` for one continued (so new trials are drawn, the same ones
+    for the same stored study)."""
+    if seed is None or not storage or not study_name:
+        return seed
+    import optuna
+
+    stored = optuna.storages.get_storage(storage)
+    try:
+        study_id = stored.get_study_id_from_name(study_name)
+    except KeyError:  # a new study
+        return seed
+    return (seed + stored.get_n_trials(study_id)) % 2**32  # numpy takes seeds below 2**32
+
+
+def register_search_resolvers() -> None:
+    """``${study_seed:SEED,STORAGE,STUDY_NAME}`` for the search configs (idempotent)."""
+    if not OmegaConf.has_resolver("study_seed"):
+        OmegaConf.register_new_resolver("study_seed", study_seed)
 
 
 def hydra_settings() -> DictConfig | None:
