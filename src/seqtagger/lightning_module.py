@@ -39,6 +39,7 @@ from seqtagger.data.collate import HOST_KEYS
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
+from seqtagger.metrics.predicted import PredictedTags
 from seqtagger.metrics.stages import STAGES, StageMetrics, stage_scores
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.options import check_model_options
@@ -177,6 +178,7 @@ class TaggerModule(LightningModule):
             self.tagger.embedder.word_embedding.weight.requires_grad_(False)
         self.val_acc_best = MaxMetric()
         self.val_f1_best = MaxMetric()
+        self.predicted_tags = PredictedTags(self.labels, self.has_spans)
 
     def _embedding_config(self) -> dict[str, Any]:
         """The embedding config, without its vectors file when a checkpoint gives the weights.
@@ -266,6 +268,7 @@ class TaggerModule(LightningModule):
         self.metrics[stage].loss.update(loss.detach(), weight=batch["lengths"].sum())
         if pred_ids is not None:
             self.metrics[stage].scores.update(pred_ids, batch["tag_ids"])
+            self.predicted_tags.update(stage, pred_ids, batch["tag_ids"])
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         decode = batch_idx % self.hparams.train_scores_every == 0
@@ -300,6 +303,7 @@ class TaggerModule(LightningModule):
             sync_dist=False,  # torchmetrics states are already reduced across ranks
         )
         self.metrics[stage].reset()
+        self.predicted_tags.end_epoch(stage, note=not self.trainer.sanity_checking)
         return values
 
     def epoch_so_far(self, stage: str) -> dict[str, float]:

@@ -20,7 +20,13 @@ import lightning as L
 from lightning import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig
 
-from seqtagger.training.artifacts import best_checkpoint, log_hparams, save_vocabs, scalar_metrics
+from seqtagger.training.artifacts import (
+    best_checkpoint,
+    log_hparams,
+    report_single_tag,
+    save_vocabs,
+    scalar_metrics,
+)
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
 from seqtagger.training.startup import (
     check_cpu_precision,
@@ -121,6 +127,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     metrics = {**fit_metrics, **test_metrics}
     if trainer.is_global_zero:
+        report_single_tag(model)
         write_json(test_metrics or metrics, output_dir / "metrics.json")
         log_hparams(cfg, loggers, metrics)
     return metrics

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lightning import LightningDataModule, Trainer
+from lightning import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
@@ -94,6 +94,16 @@ def recipe_choices() -> dict[str, Any]:
     from hydra.core.hydra_config import HydraConfig
 
     return dict(HydraConfig.get().runtime.choices) if HydraConfig.initialized() else {}
+
+
+def report_single_tag(model: LightningModule) -> None:
+    """Warn at the end of the run (console and ``train.log``) when the final model predicted
+    one tag on (almost) every token of dev or test (``TaggerModule.predicted_tags``): its numbers
+    alone do not say so."""
+    predicted = getattr(model, "predicted_tags", None)
+    for note in predicted.notes.values() if predicted is not None else ():
+        if note:
+            log.warning(note)
 
 
 def log_hparams(cfg: DictConfig, loggers: list, metrics: dict[str, float]) -> None:
