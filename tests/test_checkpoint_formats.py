@@ -5,10 +5,20 @@ seqtagger gave them: every format change comes with a migration step."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import torch
 
+from seqtagger.checkpoint import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_KEY,
+    MIGRATIONS,
+    load_checkpoint,
+    migrate,
+)
+from seqtagger.errors import CheckpointError
 from seqtagger.eval import evaluate
 from seqtagger.inference import Predictor
 from seqtagger.train import train
@@ -26,6 +36,15 @@ def expected_of(folder: Path) -> dict:
 
 CASES = [(folder, name) for folder in FORMATS for name in expected_of(folder)]
 IDS = [f"{folder.name}-{name}" for folder, name in CASES]
+
+
+def trained_overrides(name: str, without: str = "", folder: Path = STORED / "format1") -> list[str]:
+    """The overrides the stored model ``name`` was trained with, less those starting
+    ``without``."""
+    overrides = [
+        override.format(corpus=CORPUS) for override in expected_of(folder)[name]["overrides"]
+    ]
+    return [override for override in overrides if not (without and override.startswith(without))]
 
 
 def stored_checkpoint(folder: Path, name: str) -> Path:
@@ -67,9 +86,46 @@ def test_an_older_checkpoint_evaluates_and_predicts_as_it_did(
 def test_an_older_checkpoint_tests_as_it_did_with_train_false(
     folder: Path, name: str, tmp_path: Path
 ) -> None:
-    expected = expected_of(folder)[name]
     checkpoint = stored_checkpoint(folder, name)
-    overrides = [override.format(corpus=CORPUS) for override in expected["overrides"]]
-    tested = train(compose_train([*overrides, "train=false", f"ckpt_path={checkpoint}"], tmp_path))
-    for key, value in expected["train_false"].items():
+    overrides = [*trained_overrides(name, folder=folder), "train=false", f"ckpt_path={checkpoint}"]
+    tested = train(compose_train(overrides, tmp_path))
+    for key, value in expected_of(folder)[name]["train_false"].items():
         assert tested[key] == pytest.approx(value, abs=1e-6), key
+
+
+def test_a_format_1_checkpoint_loads_in_this_format_without_run_folder_paths() -> None:
+    """Format 1 kept the absolute paths of the run folder in the checkpoint callbacks' states
+    (``/tmp/seqtagger-checkpoints-.../linear/checkpoints/epoch_010.ckpt``); format 2 keeps them
+    relative to their folder, so a moved run folder resumes."""
+    stored = STORED / "format1" / "linear" / "last.ckpt"
+    assert torch.load(stored, weights_only=True)[CHECKPOINT_KEY]["format"] == 1
+    checkpoint = load_checkpoint(stored)
+    assert checkpoint[CHECKPOINT_KEY]["format"] == CHECKPOINT_FORMAT == 2
+    states = [state for state in checkpoint["callbacks"].values() if "best_model_path" in state]
+    assert len(states) == 2 and all("dirpath" not in state for state in states)
+    best = next(state for state in states if state["monitor"] == "val/f1")
+    assert best["best_model_path"] == best["kth_best_model_path"] == "epoch_010.ckpt"
+    assert list(best["best_k_models"]) == ["epoch_010.ckpt"]
+    assert "/tmp/" not in repr(checkpoint["callbacks"])
+
+
+def test_every_older_format_has_one_migration_step() -> None:
+    assert sorted(MIGRATIONS) == list(range(1, CHECKPOINT_FORMAT))
+
+
+@pytest.mark.parametrize(
+    ("found", "message"),
+    [
+        (
+            CHECKPOINT_FORMAT + 1,
+            f"checkpoint format {CHECKPOINT_FORMAT + 1}, but this seqtagger reads formats up to "
+            f"{CHECKPOINT_FORMAT}: it was written by a newer seqtagger",
+        ),
+        (0, "checkpoint format 0 was never written"),
+        ("2", "checkpoint format '2' was never written"),
+    ],
+)
+def test_a_format_this_seqtagger_does_not_know_is_refused(found: object, message: str) -> None:
+    checkpoint = {CHECKPOINT_KEY: {"format": found}}
+    with pytest.raises(CheckpointError, match=re.escape(f"x.ckpt: {message}")):
+        migrate(checkpoint, "x.ckpt: ")

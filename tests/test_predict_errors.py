@@ -181,6 +181,25 @@ def test_bad_checkpoint_exits_2(case: str, tmp_path: Path, capsys) -> None:
     assert "Traceback" not in err and str(ckpt) in err
 
 
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [("missing", "no such file"), ("not a checkpoint", "not a loadable checkpoint")],
+)
+def test_a_bad_checkpoint_is_named_by_the_option_that_gave_it(
+    case: str, message: str, tmp_path: Path, capsys
+) -> None:
+    """Not ``ckpt_path=...`` (train's and eval's key), and not torch's advice to load with
+    ``weights_only=False``, which would run the file's code."""
+    source = write(tmp_path, "in.txt", "Hello world\n")
+    ckpt = tmp_path / "nope.ckpt"
+    if case == "not a checkpoint":
+        write(tmp_path, "nope.ckpt", "not a checkpoint\n")
+    code, _, err = cli(capsys, "--ckpt", ckpt, source)
+    assert code == 2
+    assert err.startswith(f"seqtagger-predict: error: --ckpt {ckpt}: {message}"), err
+    assert "ckpt_path" not in err and "weights_only" not in err and len(err.splitlines()) == 1
+
+
 def test_empty_stdin_and_bad_options_exit_2(
     tiny_checkpoint: Path, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,18 +1,30 @@
-"""What a seqtagger checkpoint holds, and loading it safely with clear errors.
+"""What a seqtagger checkpoint holds, its format versions, and loading it safely with clear errors.
 
 A checkpoint is a Lightning checkpoint (``state_dict``, ``hyper_parameters``, optimizer and
-scheduler states, loops) plus:
+scheduler states, loops, callback states) plus:
 
 - ``"seqtagger"``: ``format`` (:data:`CHECKPOINT_FORMAT`) and the data the model was sized from,
   as plain JSON-like values: ``vocabs`` (words, chars, labels: the label map), ``file_scheme``,
-  ``train_scheme``, ``headline``, ``max_word_length`` and ``featurizer`` (the embedder's
-  featurizer options; a pretrained transformer's also hold its tokenizer and model config, so
-  it is rebuilt without its files);
+  ``train_scheme``, ``headline``, ``max_word_length``, ``context`` and ``featurizer`` (the
+  embedder's featurizer options; a pretrained transformer's also hold its tokenizer and model
+  config, so it is rebuilt without its files);
 - ``"seqtagger_best"``: the best validation values so far (``val/acc_best``, ``val/f1_best``),
   whose metric states are not in the state dict, so a resumed run continues them.
 
 Hyperparameters are plain values too, so a checkpoint loads with ``torch.load(weights_only=True)``
 (no code runs) and rebuilds the model alone: ``TaggerModule.from_checkpoint``.
+
+Formats. Every change to what a checkpoint records bumps :data:`CHECKPOINT_FORMAT` and adds one
+step to :data:`MIGRATIONS` that turns a checkpoint of the format before into one of the new
+format; every older format still loads, evaluates and predicts to the same numbers
+(``tests/checkpoints/format*/``, tested by ``tests/test_checkpoint_formats.py``). Every load goes
+through :func:`migrate`: :func:`load_checkpoint` and ``TaggerModule.on_load_checkpoint`` (what
+Lightning loads to resume or test). The formats:
+
+1. the record above, with absolute file paths in the ``ModelCheckpoint`` states;
+2. those paths relative to their checkpoint folder, without the folder (``dirpath``): a run
+   folder can move (:func:`paths_relative_to_folder`; the running callbacks' folders are put
+   back on load, :func:`paths_under_folders`).
 """
 
 from __future__ import annotations
@@ -23,7 +35,7 @@ import io
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,9 +49,11 @@ from seqtagger.utils.config import flatten
 from seqtagger.utils.files import file_mode
 
 CHECKPOINT_KEY = "seqtagger"
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2
 BEST_KEY = "seqtagger_best"
 MODEL_PARTS = ("embedding", "encoder", "memory", "head")
+# the file paths a ModelCheckpoint state holds (besides the keys of ``best_k_models``)
+PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
 
 
 def add_seqtagger_data(
@@ -47,6 +61,7 @@ def add_seqtagger_data(
 ) -> None:
     """Add the model's data and best-so-far values to a checkpoint being saved."""
     checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, **data_info}
+    paths_relative_to_folder(checkpoint)
     # the local max state equals the global one: every rank updates with reduced values
     checkpoint[BEST_KEY] = {
         name: float(tracker.max_value) for name, tracker in best.items() if tracker.update_called
@@ -94,30 +109,98 @@ def _changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> s
     return "; ".join(changed) or "weight shapes differ"
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a seqtagger checkpoint safely (no code runs on load) with clear errors."""
+# ----- loading, and older formats -----
+def checkpoint_name(path: str | Path, named_by: str = "ckpt_path") -> str:
+    """How messages name a checkpoint file: as the user gave it, ``ckpt_path=PATH`` (train,
+    eval) or ``--ckpt PATH`` (predict)."""
+    return f"{named_by} {path}" if named_by.startswith("-") else f"{named_by}={path}"
+
+
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", named_by: str = "ckpt_path"
+) -> dict[str, Any]:
+    """Load a seqtagger checkpoint safely (no code runs on load), in this seqtagger's format
+    (:func:`migrate`), with one clear error naming the file as ``named_by`` gave it."""
+    name = checkpoint_name(path, named_by)
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"ckpt_path={path}: no such file")
+        raise CheckpointError(f"{name}: no such file")
     try:
         checkpoint = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as error:
+        # not torch's text: it advises weights_only=False, which runs the file's code
         raise CheckpointError(
-            f"ckpt_path={path}: not a loadable checkpoint ({type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''})"
+            f"{name}: not a loadable checkpoint (not written by seqtagger-train, or cut short)"
         ) from error
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
-        raise CheckpointError(f"ckpt_path={path}: not a seqtagger checkpoint (no vocabularies)")
-    found = checkpoint[CHECKPOINT_KEY].get("format")
-    if not isinstance(found, int) or found > CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{name}: not a seqtagger checkpoint (no vocabularies)")
+    if "hyper_parameters" not in checkpoint or "state_dict" not in checkpoint:
+        raise CheckpointError(f"{name}: incomplete checkpoint (no hparams or weights)")
+    return migrate(checkpoint, f"{name}: ")
+
+
+def migrate(checkpoint: dict[str, Any], source: str = "") -> dict[str, Any]:
+    """Bring a loaded checkpoint to :data:`CHECKPOINT_FORMAT` in place, one step of
+    :data:`MIGRATIONS` per format, and return it; a format this seqtagger does not know is a
+    ``CheckpointError`` (``source`` starts the message)."""
+    stored = checkpoint.get(CHECKPOINT_KEY) if isinstance(checkpoint, dict) else None
+    if not isinstance(stored, dict):
+        raise CheckpointError(f"{source}this checkpoint has no seqtagger data (vocabularies)")
+    found = stored.get("format")
+    if isinstance(found, bool) or not isinstance(found, int) or found < 1:
+        raise CheckpointError(f"{source}checkpoint format {found!r} was never written")
+    if found > CHECKPOINT_FORMAT:
         raise CheckpointError(
-            f"ckpt_path={path}: checkpoint format {found!r}, but this seqtagger reads formats up "
+            f"{source}checkpoint format {found!r}, but this seqtagger reads formats up "
             f"to {CHECKPOINT_FORMAT}: it was written by a newer seqtagger; upgrade seqtagger "
             "to use it"
         )
-    if "hyper_parameters" not in checkpoint or "state_dict" not in checkpoint:
-        raise CheckpointError(f"ckpt_path={path}: incomplete checkpoint (no hparams or weights)")
+    for version in range(found, CHECKPOINT_FORMAT):
+        MIGRATIONS[version](checkpoint)
+        stored["format"] = version + 1
     return checkpoint
+
+
+def paths_relative_to_folder(checkpoint: dict[str, Any]) -> None:
+    """The file paths of each ``ModelCheckpoint`` state made relative to its folder, which is
+    dropped (format 2; done on every save too): the record holds no path of the run folder."""
+    for state in (checkpoint.get("callbacks") or {}).values():
+        if isinstance(state, dict) and "dirpath" in state:
+            folder = state.pop("dirpath")
+            _change_paths(state, lambda path, folder=folder: _relative(path, folder))
+
+
+def paths_under_folders(checkpoint: dict[str, Any], folders: Mapping[str, str]) -> None:
+    """Give each ``ModelCheckpoint`` state the folder of the running callback of its state key
+    (``folders``) and put its relative paths under it: Lightning then restores the state (best
+    score and files) in the run folder where it is now, moved or not."""
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        folder = folders.get(key)
+        if folder is not None and isinstance(state, dict) and "dirpath" not in state:
+            state["dirpath"] = folder
+            _change_paths(state, lambda path, folder=folder: _under(path, folder))
+
+
+def _change_paths(state: dict[str, Any], change: Callable[[str], str]) -> None:
+    for key in PATH_KEYS:
+        if state.get(key):
+            state[key] = change(state[key])
+    if isinstance(state.get("best_k_models"), Mapping):  # a new dict: the callback's is live
+        state["best_k_models"] = {change(p): score for p, score in state["best_k_models"].items()}
+
+
+def _relative(path: str, folder: str | None) -> str:
+    prefix = f"{str(folder).rstrip('/')}/" if folder else None
+    return path[len(prefix) :] if prefix and str(path).startswith(prefix) else path
+
+
+def _under(path: str, folder: str) -> str:
+    """``path`` in ``folder`` unless absolute (a file outside the folder, or remote)."""
+    return path if os.path.isabs(path) or "://" in path else os.path.join(folder, path)
+
+
+# format N -> N + 1 (see the module docstring)
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: paths_relative_to_folder}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -34,6 +34,8 @@ from seqtagger.checkpoint import (
     add_seqtagger_data,
     check_fits,
     load_checkpoint,
+    migrate,
+    paths_under_folders,
 )
 from seqtagger.data.collate import HOST_KEYS
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
@@ -371,8 +373,18 @@ class TaggerModule(LightningModule):
         add_seqtagger_data(checkpoint, self.data_info, best)
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        source = f"ckpt_path={self._trainer.ckpt_path}: " if self._trainer is not None else ""
+        """Refuse a checkpoint that does not fit (before Lightning loads it, in this format),
+        and restore what the state dict lacks; checkpoint callbacks get their paths in this run
+        folder."""
+        trainer = self._trainer
+        source = f"ckpt_path={trainer.ckpt_path}: " if trainer is not None else ""
+        migrate(checkpoint, source)
         check_fits(checkpoint, self.data_info, self.hparams, self.state_dict(), source)
+        if trainer is not None:
+            folders = {
+                callback.state_key: callback.dirpath for callback in trainer.checkpoint_callbacks
+            }
+            paths_under_folders(checkpoint, folders)
         self._resumed_best = dict(checkpoint.get(BEST_KEY) or {})
         schedulers = checkpoint.get("lr_schedulers") or [{}]
         self._resumed_total_steps = schedulers[0].get("total_steps")
@@ -383,10 +395,12 @@ class TaggerModule(LightningModule):
         path: str | Path,
         map_location: str | torch.device = "cpu",
         vectors: str | None = None,
+        named_by: str = "ckpt_path",
     ) -> TaggerModule:
         """Rebuild a trained module from a checkpoint file alone (``weights_only=True`` load).
-        A vector store is found by its checksum; ``vectors`` names its folder when it moved."""
-        checkpoint = load_checkpoint(path, map_location=map_location)
+        A vector store is found by its checksum; ``vectors`` names its folder when it moved.
+        ``named_by``: the option that gave ``path``, for messages (``--ckpt``)."""
+        checkpoint = load_checkpoint(path, map_location=map_location, named_by=named_by)
         featurizer = checkpoint[CHECKPOINT_KEY].get("featurizer") or {}
         relocate_stores(checkpoint["hyper_parameters"]["embedding"], featurizer, vectors)
         module = cls(

@@ -101,7 +101,9 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
         raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
     device = None if args.device == "auto" else args.device
     options = {"batch_size": args.batch_size, "window": args.window, "scheme": args.scheme}
-    predictor = Predictor.from_checkpoint(args.ckpt, args.vectors, device=device, **options)
+    predictor = Predictor.from_checkpoint(
+        args.ckpt, args.vectors, named_by="--ckpt", device=device, **options
+    )
     # Checked here: convert_tags would only fail on the first sentence, after the model load.
     if (predictor.scheme == "plain") != (predictor.train_scheme == "plain"):
         raise InputError(

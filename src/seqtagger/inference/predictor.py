@@ -79,11 +79,17 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(
-        cls, path: str | Path, vectors: str | None = None, **options: Any
+        cls,
+        path: str | Path,
+        vectors: str | None = None,
+        named_by: str = "ckpt_path",
+        **options: Any,
     ) -> Predictor:
         """Load a checkpoint (``weights_only=True``: loading runs no code) and wrap it;
-        ``vectors``: the folder of its vector store, when that moved since training."""
-        return cls(TaggerModule.from_checkpoint(path, vectors=vectors), **options)
+        ``vectors``: the folder of its vector store, when that moved since training;
+        ``named_by``: the option that gave ``path``, for messages (``--ckpt``)."""
+        module = TaggerModule.from_checkpoint(path, vectors=vectors, named_by=named_by)
+        return cls(module, **options)
 
     # ----- one batch -----
     @torch.inference_mode()
