@@ -12,7 +12,7 @@ from torch.optim.lr_scheduler import OneCycleLR
 
 from seqtagger.errors import ConfigError
 from seqtagger.train import train
-from seqtagger.training.optim import OneCycle
+from seqtagger.training.optim import LinearWarmupDecay, OneCycle
 from tests.helpers import compose_train, tiny_hf_overrides, tiny_ner_overrides
 
 MAX_LR = 0.01
@@ -44,6 +44,18 @@ def test_one_cycle_runs_any_number_of_steps(pct_start: float, three_phase: bool)
         except ZeroDivisionError:
             continue
         assert rates == pytest.approx(expected, rel=1e-12), steps
+
+
+@pytest.mark.parametrize("warmup", [0.0, 0.1, 0.2, 0.5, 0.9])
+def test_linear_warmup_runs_any_number_of_steps(warmup: float) -> None:
+    """The other length-bound schedule: every run length from 1 to 40 steps, rates in [0, lr]."""
+    for steps in range(1, 41):
+        optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=MAX_LR)
+        scheduler = LinearWarmupDecay(optimizer, total_steps=steps, warmup=warmup)
+        for _ in range(steps):
+            assert 0.0 <= optimizer.param_groups[0]["lr"] <= MAX_LR
+            optimizer.step()
+            scheduler.step()
 
 
 def test_a_warm_up_of_one_step_peaks_at_the_first_step() -> None:
