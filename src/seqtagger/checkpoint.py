@@ -45,7 +45,6 @@ from torch import Tensor
 from torchmetrics import MaxMetric
 
 from seqtagger.errors import CheckpointError
-from seqtagger.utils.config import flatten
 from seqtagger.utils.files import file_mode
 
 CHECKPOINT_KEY = "seqtagger"
@@ -75,38 +74,111 @@ def check_fits(
     state_dict: Mapping[str, Tensor],
     source: str = "",
 ) -> None:
-    """Refuse, before Lightning loads it, a checkpoint without seqtagger data, one whose
-    vocabularies differ from the data's, or one whose weights do not fit the model."""
-    stored = checkpoint.get(CHECKPOINT_KEY)
-    if stored is None:
-        raise CheckpointError(
-            f"{source}this checkpoint has no seqtagger data (vocabularies, schemes)"
-        )
+    """Refuse, before Lightning loads it, a checkpoint whose vocabularies differ from the
+    data's, whose weights do not fit the model, or whose model was trained with other settings
+    (:func:`model_settings`)."""
+    stored = checkpoint[CHECKPOINT_KEY]
     if data_info is not None and stored["vocabs"] != data_info["vocabs"]:
         raise CheckpointError(
             f"{source}the checkpoint's vocabularies differ from the data's: resume with the "
             "same training file and `data.vocab` options, or evaluate with seqtagger-eval"
         )
+    saved = checkpoint.get("hyper_parameters") or {}
     own = {key: tuple(value.shape) for key, value in state_dict.items()}
     theirs = {key: tuple(value.shape) for key, value in checkpoint["state_dict"].items()}
     if state_dict and own != theirs:
+        changes = "; ".join(changed_settings(model_settings(saved), model_settings(hparams)))
         raise CheckpointError(
             f"{source}the checkpoint's weights do not fit this model "
-            f"({_changed_settings(checkpoint['hyper_parameters'], hparams)}): resume with the "
-            "checkpoint's model settings, or start a new run (ckpt_path=null)"
+            f"({changes or 'weight shapes differ'}): resume with the checkpoint's model "
+            "settings, or start a new run (ckpt_path=null)"
+        )
+    if data_info is not None:
+        refuse_changed_settings(
+            model_settings(saved, stored), model_settings(hparams, data_info), source
         )
 
 
-def _changed_settings(saved: Mapping[str, Any], current: Mapping[str, Any]) -> str:
-    """``model.encoder.hidden_size=32 in the checkpoint, 48 here; ...`` for the model parts."""
-    before = flatten({key: saved.get(key) for key in MODEL_PARTS})
-    after = flatten({key: current.get(key) for key in MODEL_PARTS})
-    changed = [
-        f"model.{key.replace('/', '.')}={before.get(key)} in the checkpoint, {after.get(key)} here"
-        for key in sorted(before.keys() | after.keys())
-        if before.get(key) != after.get(key)
+# ----- the settings a model computes with -----
+# a part's files (read once, or found by checksum) and speed knobs: not compared
+NOT_SETTINGS = frozenset({"pretrained", "vectors", "length_groups"})
+TRAINED_WITH = "use the checkpoint's values, or train a new model with these (no ckpt_path)"
+
+
+def model_settings(
+    hparams: Mapping[str, Any], data_info: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The settings that change what a model computes, by config key: each part's class
+    (``model.head``: its ``_target_``, None for no memory) and options
+    (``model.head.dropout``), ``model.label_smoothing`` and, given the data's record, its
+    ``data.context``, ``data.max_word_length``, ``data.train_scheme`` and word normalisation
+    (``data.vocab.lowercase``). The parts' files and speed knobs (:data:`NOT_SETTINGS`) are
+    left out."""
+    settings: dict[str, Any] = {}
+    for part in MODEL_PARTS:
+        if part in hparams:
+            settings.update(_part_settings(f"model.{part}", hparams[part]))
+    if "label_smoothing" in hparams:
+        settings["model.label_smoothing"] = float(hparams["label_smoothing"])
+    if data_info is not None:
+        words = (data_info.get("vocabs") or {}).get("words") or {}
+        settings["data.context"] = int(data_info.get("context", 0))
+        settings["data.max_word_length"] = int(data_info.get("max_word_length", 20))
+        settings["data.train_scheme"] = data_info.get("train_scheme")
+        settings["data.vocab.lowercase"] = bool(words.get("lowercase", False))
+        settings["data.vocab.normalize_digits"] = bool(words.get("normalize_digits", False))
+    return settings
+
+
+def _part_settings(key: str, part: Any) -> dict[str, Any]:
+    """``{key: class or None, key.option: value, key.extra: ..., key.extra.option: ...}``."""
+    if not isinstance(part, Mapping):
+        return {key: part}
+    settings: dict[str, Any] = {key: part.get("_target_")}
+    for name, value in part.items():
+        if name in NOT_SETTINGS or name == "_target_":
+            continue
+        if isinstance(value, Mapping) and "_target_" in value:  # a part inside (an extra)
+            settings.update(_part_settings(f"{key}.{name}", value))
+        else:
+            settings[f"{key}.{name}"] = value
+    return settings
+
+
+def changed_settings(stored: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """``model.encoder.hidden_size=32 in the checkpoint, 48 here`` for every setting both
+    have with another value (an option only one has belongs to a newer seqtagger or to another
+    class, which its part's own key reports)."""
+    return [
+        f"{key}={_shown(stored[key])} in the checkpoint, {_shown(current[key])} here"
+        for key in sorted(stored.keys() & current.keys())
+        if stored[key] != current[key]
     ]
-    return "; ".join(changed) or "weight shapes differ"
+
+
+def _shown(value: Any) -> str:
+    return "null" if value is None else str(value)
+
+
+def refuse_changed_settings(
+    stored: Mapping[str, Any],
+    current: Mapping[str, Any],
+    source: str = "",
+    way_out: str = TRAINED_WITH,
+) -> None:
+    """One ``CheckpointError`` naming every setting changed since training and both values: a
+    model keeps the settings it was trained with (resume, ``train=false``, eval)."""
+    changes = changed_settings(stored, current)
+    if changes:
+        raise CheckpointError(
+            f"{source}the model was trained with other settings ({'; '.join(changes)}); a "
+            f"checkpoint's model keeps its settings: {way_out}"
+        )
+
+
+def checkpoint_settings(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`model_settings` of a loaded checkpoint."""
+    return model_settings(checkpoint.get("hyper_parameters") or {}, checkpoint[CHECKPOINT_KEY])
 
 
 # ----- loading, and older formats -----

@@ -24,12 +24,14 @@ import hydra
 import torch
 from omegaconf import DictConfig
 
+from seqtagger.checkpoint import model_settings, refuse_changed_settings
 from seqtagger.errors import ConfigError
 from seqtagger.evaluation import log_to_tensorboard, resolve_sets, score_set, write_set
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import CONFIG_DIR
 from seqtagger.training.faults import reraise_out_of_memory
+from seqtagger.training.settings import settings_given
 from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import apply_extras, write_json
 from seqtagger.utils.pylogger import RankedLogger
@@ -37,6 +39,7 @@ from seqtagger.utils.pylogger import RankedLogger
 log = RankedLogger(__name__, rank_zero_only=True)
 
 SUMMARY_KEYS = ("acc", "precision", "recall", "f1", "strict/f1")
+KEEPS_SETTINGS = "leave those keys out: seqtagger-eval scores the model as it was trained"
 
 
 def eval_device(device: str) -> str | None:
@@ -61,6 +64,10 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         raise ConfigError(f"batch_size={batch_size}: expected an integer >= 1")
     ckpt_path = Path(cfg.ckpt_path)
     module = TaggerModule.from_checkpoint(ckpt_path, vectors=cfg.get("vectors"))
+    trained = model_settings(module.hparams, module.data_info)
+    refuse_changed_settings(
+        trained, settings_given(cfg, trained), f"ckpt_path={ckpt_path}: ", KEEPS_SETTINGS
+    )
     train_scheme, file_scheme = module.data_info["train_scheme"], module.data_info["file_scheme"]
     device = eval_device(cfg.get("device", "auto"))
     predictor = Predictor(module, device=device, batch_size=batch_size, scheme=train_scheme)

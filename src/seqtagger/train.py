@@ -28,6 +28,12 @@ from seqtagger.training.artifacts import (
     scalar_metrics,
 )
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
+from seqtagger.training.settings import (
+    check_trained_with,
+    command_line_keys,
+    trained_with,
+    use_checkpoint_settings,
+)
 from seqtagger.training.startup import (
     check_cpu_precision,
     check_devices,
@@ -75,6 +81,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
     output_dir = Path(cfg.paths.output_dir)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
+    record = trained_with(ckpt_path) if ckpt_path is not None else None
+    if record is not None and not cfg.get("train"):  # test the model as it was trained
+        use_checkpoint_settings(cfg, record, command_line_keys())
     log.info(f"Instantiating datamodule <{cfg.data._target_}>")
     datamodule: LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.set_embedding(to_plain(cfg.model.embedding))  # encode for the model's embedder
@@ -97,6 +106,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     check_optimized_metric(cfg, datamodule, trainer)
     check_cpu_precision(cfg, trainer)
     prepare_before_launch(trainer, datamodule)
+    if record is not None:
+        check_trained_with(cfg, datamodule, record, ckpt_path)
     if trainer.is_global_zero:
         save_resolved_config(cfg, output_dir)
     else:  # one train.log per run: rank 0's; the other ranks log to the console
