@@ -28,6 +28,7 @@ from seqtagger.training.artifacts import (
     scalar_metrics,
 )
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
+from seqtagger.training.runs import check_run_folder, with_run_checkpoint
 from seqtagger.training.settings import (
     check_trained_with,
     command_line_keys,
@@ -80,6 +81,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         L.seed_everything(check_seed(cfg.seed), workers=True)
 
     output_dir = Path(cfg.paths.output_dir)
+    check_run_folder(cfg, output_dir, in_search(cfg, hydra_settings()))
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
     record = trained_with(ckpt_path) if ckpt_path is not None else None
     if record is not None and not cfg.get("train"):  # test the model as it was trained
@@ -93,6 +95,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         cfg.model, _recursive_=False, read_pretrained=ckpt_path is None
     )
     callbacks = instantiate_callbacks(cfg.get("callbacks"))
+    callbacks = with_run_checkpoint(callbacks, output_dir, cfg.trainer)
     loggers = instantiate_loggers(cfg.get("logger"))
     check_devices(cfg.trainer)
     log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
