@@ -69,7 +69,7 @@ def print_padding(lengths: list[int], batch_size: int = 32) -> None:
 
 
 def print_tokenizer_speed(size: int = 1 << 20) -> None:
-    """Seconds to tokenise one ``size``-character line without spaces (issue 7, item 17: these
+    """Seconds to tokenise one ``size``-character line without spaces (these
     took quadratic time, 12.7 s for 80 KB of ``abc.abc.``)."""
     for unit in ("abc.", "a+", "1,000"):
         line = unit * (size // len(unit))

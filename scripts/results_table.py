@@ -20,7 +20,7 @@ from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 
-# published numbers on the same test set, beside ours (issue 10 and 11 name them)
+# published numbers on the same test set, beside ours
 ANCHORS = {
     "ud_ewt": "word+char BiLSTM on UD English, no pretrained vectors: 94.60",
     "ud_ewt_glove": "word+char BiLSTM on UD English with pretrained vectors: 95.04",

@@ -223,7 +223,7 @@ def test_model_parts_compose_without_copying(tmp_path):
 
 
 def test_train_scheme_defaults_to_file_scheme(tiny_ner_dir, tmp_path):
-    """Issue 7 item 14: `data=files data.file_scheme=iob2` alone trains on IOB2."""
+    """`data=files data.file_scheme=iob2` alone trains on IOB2."""
     overrides = [o for o in tiny(tiny_ner_dir) if not o.startswith("data.train_scheme")]
     cfg = compose_train(overrides, tmp_path)
     assert cfg.data.train_scheme is None

@@ -96,7 +96,7 @@ def test_missing_train_file_names_the_config_key(tmp_path: Path) -> None:
         ({"headline": "bleu"}, "data.headline='bleu'"),
         ({"batch_unit": "chars"}, "data.batch_unit='chars'"),
         ({"files": None}, "data.files"),
-        # issue 7, item 15: wrong key, silent fallback, silent training, key not named
+        # wrong key, silent fallback, silent training, key not named
         ({"eval_batch_size": -1}, "data.eval_batch_size=-1"),
         ({"eval_batch_size": 0}, "data.eval_batch_size=0"),
         ({"batch_size": 0}, "data.batch_size=0"),
@@ -134,7 +134,7 @@ TRAIN = "Anna B-PER\nBerg I-PER\nran O\n\nOslo B-LOC\n"
 def test_tag_errors_name_file_line_and_split(
     tmp_path: Path, train: str, dev: str, train_scheme: str, message: str
 ) -> None:
-    """Issue 7, item 13: tags that do not fit data.file_scheme say where they are."""
+    """Tags that do not fit data.file_scheme say where they are."""
     folder = _tagged_files(tmp_path / "data", train, dev)
     files = {"train": "train.txt", "validation": "dev.txt"}
     datamodule = make_datamodule(folder, files=files, train_scheme=train_scheme)
@@ -144,7 +144,7 @@ def test_tag_errors_name_file_line_and_split(
 
 
 def test_tag_errors_in_record_files_name_the_record(tmp_path: Path) -> None:
-    """Issue 7, item 13: non-line formats name the record instead of a line."""
+    """Non-line formats name the record instead of a line."""
     rows = [{"tokens": ["a"], "tags": ["O"]}, {"tokens": ["Anna"], "tags": ["PER"]}]
     (tmp_path / "train.json").write_text(json.dumps(rows), encoding="utf-8")
     datamodule = make_datamodule(tmp_path, reader=JsonReader(), files={"train": "train.json"})
@@ -190,7 +190,7 @@ def write_two_token_loc_corpus(folder: Path) -> Path:
 
 
 def test_bioes_labels_cover_every_prefix_of_each_seen_type(tmp_path: Path) -> None:
-    """Issue 7, item 5: dev gold ``New York City`` became ``B-LOC O E-LOC`` (no I-LOC)."""
+    """Dev gold ``New York City`` became ``B-LOC O E-LOC`` (no I-LOC)."""
     folder = write_two_token_loc_corpus(tmp_path)
     datamodule = make_datamodule(folder, unknown_labels="map_to_o")
     datamodule.setup("fit")

@@ -58,7 +58,7 @@ def train_args(run_dir: Path, data_dir: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_ddp_sim_trains_like_one_process(real_data_dir: Path, tmp_path: Path) -> None:
-    """Issue 9: 2 ranks see every training sentence once per epoch, with the same vocabulary;
+    """2 ranks see every training sentence once per epoch, with the same vocabulary;
     their summed test metrics equal seqtagger-eval's on the same checkpoint in one process;
     the run folder holds one config, one metrics.json and one train.log with every epoch."""
     data = tmp_path / "data"
@@ -114,7 +114,7 @@ def test_ddp_sim_trains_like_one_process(real_data_dir: Path, tmp_path: Path) ->
 
 @pytest.mark.slow
 def test_ddp_with_fewer_eval_batches_than_ranks(tiny_ner_dir: Path, tmp_path: Path) -> None:
-    """Issue 7.9: a dev/test split of one batch on two ranks: every rank gets a share."""
+    """A dev/test split of one batch on two ranks: every rank gets a share."""
     rng = random.Random(3)
     few = write_conll(tmp_path / "few.txt", [make_ner_sentence(rng) for _ in range(3)])
     args = [*tiny_ner_overrides(tiny_ner_dir), "trainer=ddp_sim", "trainer.max_epochs=1"]

@@ -202,7 +202,7 @@ def test_bad_input_is_one_clear_message(
 def test_unusable_device_is_one_message(
     device: str, message: str, tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    """Issue 7, item 15: device=cuda without a GPU ended in torch's AssertionError."""
+    """``device=cuda`` without a GPU ended in torch's AssertionError."""
     monkeypatch.setattr("torch.cuda.device_count", lambda: 0)  # any machine is GPU-less here
     args = [f"ckpt_path={tiny_checkpoint}", f"device={device}", f"hydra.run.dir={tmp_path}"]
     code, err = run_hydra_main(main, ["seqtagger-eval", *args], monkeypatch, capsys)
@@ -216,7 +216,7 @@ IOB1_SET = "Anna X I-PER\nBerg X I-PER\nsaw X O\nOslo X I-LOC\n\nEU X I-ORG\n. X
 @pytest.mark.parametrize(
     ("content", "spec", "message"),
     [
-        # issue 7, item 7: an IOB1 file declared BIOES used to score strict F1 0.0
+        # an IOB1 file declared BIOES used to score strict F1 0.0
         (IOB1_SET, "{file: %s, scheme: bioes}",
          "sets.b: 2 of 2 sentences do not fit scheme bioes (first at %s:1: position 0: I-PER "
          "after O"),
@@ -316,7 +316,7 @@ def test_eval_prints_its_config_only_when_asked(
 
 
 def test_predictions_file_keeps_three_columns_when_tokens_hold_spaces(tmp_path: Path) -> None:
-    """Issue 7, item 8: ``1 000`` (CoNLL-U) and ``New\u00a0York`` broke conlleval's columns."""
+    """``1 000`` (CoNLL-U) and ``New\u00a0York`` broke conlleval's columns."""
     from seqtagger.evaluation.scoring import SetResult
     from seqtagger.evaluation.writing import write_predictions
 

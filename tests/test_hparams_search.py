@@ -1,5 +1,5 @@
 """Hyperparameter search: the Optuna configs compose, a 3-trial search with one diverging trial
-completes and writes its summary, and what a run returns to the sweeper (issue 14)."""
+completes and writes its summary, and what a run returns to the sweeper."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The notebooks run, top to bottom, in a fresh ``python3`` kernel (nbclient) on this checkout:
 the quickstart trains a tiny model, the loss notebook needs nothing, the error analysis reads
-the session's tiny checkpoint and dev file. Committed notebooks carry no outputs (issue 14)."""
+a tiny checkpoint and dev file. Committed notebooks carry no outputs."""
 
 from __future__ import annotations
 

@@ -81,7 +81,7 @@ def test_conll_output_has_one_line_per_token_and_blank_lines(
 
 
 def test_two_word_text_lines_are_tagged_whole(tiny_checkpoint: Path, tmp_path: Path, capsys):
-    """Issue 7, item 3: taken for CoNLL, only the first word of each line was tagged."""
+    """Taken for CoNLL, only the first word of each line was tagged."""
     notes = write(tmp_path, "notes.txt", "Meeting notes\nJohn Smith\n")
     code, out, err = cli(capsys, "--ckpt", tiny_checkpoint, notes)
     assert code == 0, err
@@ -112,7 +112,7 @@ def test_decomposed_text_gives_the_tokens_and_spans_of_composed_text(
 def test_conll_output_replaces_whitespace_inside_tokens(
     tiny_checkpoint: Path, tmp_path: Path, capsys
 ) -> None:
-    """Issue 7, item 8: a CoNLL-U FORM ``1 000`` stays one column: ``1_000<TAB>tag``."""
+    """A CoNLL-U FORM ``1 000`` stays one column: ``1_000<TAB>tag``."""
     rows = [
         "1\t1 000\t_\tNUM\t_\t_\t0\troot\t_\t_",
         "2\tNew\u00a0York\t_\tPROPN\t_\t_\t1\tnmod\t_\t_",
@@ -155,7 +155,7 @@ def _tagged_dataset(tags: bool = True) -> datasets.Dataset:
 def test_parquet_file_input_gives_every_sentence(
     tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    """Issue 8: predict rejected .parquet, which train and eval read."""
+    """Predict rejected .parquet, which train and eval read."""
     path = tmp_path / "in.parquet"
     _tagged_dataset().to_parquet(path)
     assert detect_format(str(path)) == "parquet"
@@ -204,7 +204,7 @@ def test_input_format_reads_a_record_file_whatever_its_suffix(
 def test_save_to_disk_folder_input_gives_every_sentence(
     tags: bool, tiny_checkpoint: Path, tmp_path: Path, capsys
 ) -> None:
-    """Issue 8: predict rejected save_to_disk folders ("is a folder"), which train and eval read."""
+    """Predict rejected save_to_disk folders ("is a folder"), which train and eval read."""
     folder = tmp_path / "saved"
     _tagged_dataset(tags).save_to_disk(str(folder))
     assert detect_format(str(folder)) == "disk"
@@ -288,7 +288,7 @@ def test_stdin_jsonl_and_bioes_output(tiny_checkpoint: Path, capsys, monkeypatch
         ("a.tsv", "EU\tx\tB-ORG\nsays\tx\tO\n", "conll"),
         ("a.txt", "Anna NNP\nsaw VBD\n. .\n", "conll"),
         ("a.txt", "New B-location\nYork I-location\n", "conll"),
-        # issue 7, item 3: two-word lines of text are not a CoNLL file
+        # two-word lines of text are not a CoNLL file
         ("a.txt", "Meeting notes\nJohn Smith\n", "text"),
         ("a.txt", "EU B-ORG\nNew York B-LOC\n", "text"),
         ("a.tsv", "EU\tB-ORG\tx\nsays\tO\tx\n", "text"),  # the last column holds no tags

@@ -20,13 +20,13 @@ BAD_INPUTS = {
     "empty conll": ("empty.conll", b"", [], ["no sentences in", "empty.conll"]),
     "only blank lines": ("blank.txt", b"\n  \n\n", [], ["no sentences in", "blank.txt"]),
     "malformed conll": ("bad.conll", b"EU X B-ORG\nsays\n\n", [], ["bad.conll:2", "columns"]),
-    "conll column counts differ": (  # issue 7, item 3
+    "conll column counts differ": (
         "bad.conll",
         b"EU B-ORG\nsays O\n\nNew York B-LOC\n",
         [],
         ["bad.conll:4: too many columns", "first token line (1)"],
     ),
-    "whitespace-only jsonl token": (  # issue 7, item 8
+    "whitespace-only jsonl token": (
         "bad.jsonl",
         b'{"tokens": ["a", " "]}\n',
         [],
@@ -63,7 +63,7 @@ def test_bad_input_exits_2_with_one_message(
 def test_output_that_is_an_input_is_refused(
     spelling: str, tiny_checkpoint: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    """Issue 7, item 2: ``-o in.txt`` emptied in.txt before reading it."""
+    """``-o in.txt`` emptied in.txt before reading it."""
     source = write(tmp_path, "in.txt", "Anna Smith visited Paris.\n")
     monkeypatch.chdir(tmp_path)
     output = {"same": source, "relative": Path("in.txt"), "symlink": tmp_path / "link.txt"}
@@ -228,7 +228,7 @@ def test_empty_stdin_and_bad_options_exit_2(
 def test_python_api_rejects_input_that_is_not_token_lists(
     sentences: object, message: str, tiny_checkpoint: Path
 ) -> None:
-    """Issue 7, item 16: a string was tagged per character, ints failed in collate, bytes
+    """A string was tagged per character, ints failed in collate, bytes
     tokens all became <unk>."""
     from seqtagger.errors import UserError
 

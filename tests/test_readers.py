@@ -121,7 +121,7 @@ def test_conll_bad_lines_name_file_and_line(tmp_path, text, reader, line, what):
 
 
 def test_conll_line_with_more_columns_is_an_error_not_a_truncated_token(tmp_path):
-    """Issue 7, item 3: a hand-made ``New York B-LOC`` line used to become the token ``New``."""
+    """A hand-made ``New York B-LOC`` line used to become the token ``New``."""
     path = write(tmp_path, "train.txt", "Anna B-PER\nvisited O\nNew York B-LOC\n")
     with pytest.raises(CorpusFormatError, match=r"train\.txt:3: too many columns") as info:
         sentences(ConllReader(), path)
@@ -133,7 +133,7 @@ def test_conll_line_with_more_columns_is_an_error_not_a_truncated_token(tmp_path
 
 
 def test_conll_column_count_is_fixed_by_the_first_token_line_of_the_file(tmp_path):
-    """Issue 7, item 3: later sentences cannot change the layout either (4 columns, then 2)."""
+    """Later sentences cannot change the layout either (4 columns, then 2)."""
     path = write(tmp_path, "a.txt", "EU NNP B-NP B-ORG\n\nPeter B-PER\n")
     with pytest.raises(CorpusFormatError, match=r"a\.txt:3: too few columns.*first token line"):
         sentences(ConllReader(), path)
@@ -157,7 +157,7 @@ def test_conll_column_count_is_fixed_by_the_first_token_line_of_the_file(tmp_pat
 def test_tokens_that_would_break_a_conll_line_are_rejected(
     tmp_path, name, text, reader, line, what
 ):
-    """Issue 7, item 8: empty, whitespace-only and multi-line tokens name file and line."""
+    """Empty, whitespace-only and multi-line tokens name file and line."""
     path = write(tmp_path, name, text)
     with pytest.raises(CorpusFormatError, match=rf"{name.replace('.', '[.]')}:{line}: ") as info:
         sentences(reader, path)
@@ -165,7 +165,7 @@ def test_tokens_that_would_break_a_conll_line_are_rejected(
 
 
 def test_spaces_inside_tokens_are_kept(tmp_path):
-    """Issue 7, item 8: a CoNLL-U FORM ``1 000`` is a valid token (writers replace the space)."""
+    """A CoNLL-U FORM ``1 000`` is a valid token (writers replace the space)."""
     text = "1\t1 000\t_\tNUM\t_\t_\t0\troot\t_\t_\n"
     assert sentences(ConlluReader(), write(tmp_path, "a.conllu", text))[0]["tokens"] == ["1 000"]
     out = sentences(
@@ -175,7 +175,7 @@ def test_spaces_inside_tokens_are_kept(tmp_path):
 
 
 def test_jsonl_lone_surrogate_names_file_and_line(tmp_path):
-    """Issue 7, item 15: used to end in a DatasetGenerationError traceback from Arrow."""
+    """Used to end in a DatasetGenerationError traceback from Arrow."""
     text = '{"tokens": ["a"], "tags": ["O"]}\n{"tokens": ["\\ud800"], "tags": ["O"]}\n'
     path = write(tmp_path, "s.jsonl", text)
     with pytest.raises(CorpusFormatError, match=r"s\.jsonl:2: token 0: .*lone surrogate"):
@@ -186,7 +186,7 @@ def test_jsonl_lone_surrogate_names_file_and_line(tmp_path):
 
 
 def test_located_sentences_say_where_they_start(tmp_path):
-    """Issue 7, item 13: the ``where`` that scheme errors quote (line, or record index)."""
+    """The ``where`` that scheme errors quote (line, or record index)."""
     conll = write(tmp_path, "a.txt", CONLL)
     wheres = [s["where"] for s in ConllReader().iter_sentences(conll, located=True)]
     assert wheres == [f"{conll}:3", f"{conll}:7", f"{conll}:12"]

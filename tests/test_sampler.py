@@ -123,7 +123,7 @@ def test_evaluation_is_length_sorted_and_epoch_independent():
 
 
 def test_too_few_sentences_for_ranks_is_a_config_error():
-    """Issue 7.9: a user error (one line, exit 2) that names the config key, not a bug."""
+    """A user error (one line, exit 2) that names the config key, not a bug."""
     with pytest.raises(ConfigError, match=r"trainer\.devices: .*3 DDP ranks"):
         BucketBatchSampler([5, 6], 4, num_replicas=3, rank=0)
     with pytest.raises(ConfigError, match="equal batch counts"):
@@ -131,7 +131,7 @@ def test_too_few_sentences_for_ranks_is_a_config_error():
 
 
 def test_ddp_evaluation_gives_every_rank_a_batch():
-    """Issue 7.9: a dev set with fewer batches than ranks still gives each rank a batch (an
+    """A dev set with fewer batches than ranks still gives each rank a batch (an
     empty rank skips the metric sync and hangs the others), each sentence exactly once."""
     samplers = [
         BucketBatchSampler([3, 9, 4], 128, shuffle=False, num_replicas=3, rank=r) for r in range(3)

@@ -213,7 +213,7 @@ def _check(tag_lists: list[list[str]], scheme: str) -> None:
 
 
 def test_check_split_tags_names_split_and_sentence_of_a_bad_tag() -> None:
-    """Issue 7, item 13: a tag the scheme cannot have names the split and where it is."""
+    """A tag the scheme cannot have names the split and where it is."""
     tags = [_t("O O"), _t("B-PER I-PER O O O O O O 0")]
     with pytest.raises(SchemeError, match=r"data\.files\.dev: f:1: position 8: malformed tag '0'"):
         _check(tags, "iob2")

@@ -163,7 +163,7 @@ def test_large_input_is_tokenized_like_its_parts() -> None:
     [("abc.", ["abc", "."]), ("a+", ["a", "+"]), ("x@", ["x", "@"])],
 )
 def test_long_lines_without_spaces_are_tagged_whole(unit: str, expected: list[str]) -> None:
-    """Issue 7, item 17: 200 KB without a space (quadratic before: about a minute each; the
+    """200 KB without a space (quadratic before: about a minute each; the
     timing is in scripts/bench_data.py, not here)."""
     repeats = 200_000 // len(unit)
     assert tokenize(unit * repeats) == expected * repeats

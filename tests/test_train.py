@@ -173,7 +173,7 @@ def test_bad_input_ends_in_one_message(tmp_path: Path, capsys, monkeypatch) -> N
 def test_bad_config_value_is_one_message_naming_the_key(
     override: str, message: str, tiny_ner_dir: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    """Issue 7, item 15: these exited 1 through Hydra's wrapper, gave tracebacks, named the
+    """These exited 1 through Hydra's wrapper, gave tracebacks, named the
     wrong key or none, or trained silently."""
     from seqtagger.train import main
 
@@ -258,7 +258,7 @@ def test_hparams_are_what_runs_are_compared_by(tiny_ner_dir: Path, tmp_path: Pat
 def test_a_metric_never_logged_is_refused_at_start_up(
     overrides: list[str], message: str, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """Issue 7.10: refused before training, not after a whole epoch."""
+    """Refused before training, not after a whole epoch."""
     args = [*tiny_ner_overrides(tiny_ner_dir), *overrides]
     code, err = run_main(args, tmp_path, monkeypatch, capsys)
     assert code == 2 and f"seqtagger-train: error: {message}" in err
@@ -268,7 +268,7 @@ def test_a_metric_never_logged_is_refused_at_start_up(
 def test_one_cycle_without_a_run_length_is_a_config_error(
     tiny_ner_dir: Path, tmp_path: Path
 ) -> None:
-    """Issue 7.12: ``max_epochs=-1`` with ``max_time`` has no step count for the schedule."""
+    """``max_epochs=-1`` with ``max_time`` has no step count for the schedule."""
     overrides = [*tiny_ner_overrides(tiny_ner_dir, "transformer"), "trainer.max_epochs=-1"]
     overrides += ["+trainer.max_time=00:00:01:00"]
     with pytest.raises(ConfigError, match=r"model\.scheduler\.total_steps=auto needs a run of"):
@@ -289,7 +289,7 @@ def test_bf16_lstm_on_a_cpu_without_its_kernel_is_a_config_error(
 def test_label_smoothing_out_of_range_is_one_message(
     tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """Issue 7.15: checked when the model is built, naming the key."""
+    """Checked when the model is built, naming the key."""
     args = [*tiny_ner_overrides(tiny_ner_dir), "model.label_smoothing=1.5"]
     code, err = run_main(args, tmp_path, monkeypatch, capsys)
     assert code == 2 and "seqtagger-train: error: model.label_smoothing=1.5: expected" in err

@@ -58,7 +58,7 @@ def test_checkpoint_alone_rebuilds_the_model(tiny_ner_dir: Path, tmp_path: Path)
 def test_train_false_tests_the_given_checkpoint(
     tiny_run: Path, tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path
 ) -> None:
-    """Issue 7.1: ``train=false ckpt_path=X`` scores X, not random weights."""
+    """``train=false ckpt_path=X`` scores X, not random weights."""
     overrides = [*tiny_ner_overrides(tiny_ner_dir), "train=false", f"ckpt_path={tiny_checkpoint}"]
     metrics = train(compose_train(overrides, tmp_path))
     trained = json.loads((tiny_run / "metrics.json").read_text())
@@ -76,7 +76,7 @@ def test_train_false_tests_the_given_checkpoint(
 def test_testing_untrained_weights_is_refused(
     overrides: list[str], message: str, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """Issue 7.1: no run may write untrained scores to metrics.json."""
+    """No run may write untrained scores to metrics.json."""
     code, err = run_main(
         [*tiny_ner_overrides(tiny_ner_dir), *overrides], tmp_path, monkeypatch, capsys
     )
@@ -105,7 +105,7 @@ def test_a_test_only_run_without_numbers_is_refused(
 
 
 def test_checkpoint_loads_without_its_vectors_file(tiny_ner_dir: Path, tmp_path: Path) -> None:
-    """Issue 7.4: the weights are in the checkpoint; loading or resuming never reads the
+    """The weights are in the checkpoint; loading or resuming never reads the
     ``model.embedding.pretrained`` file (here deleted), and ``freeze`` still holds on resume."""
     vector = [round(0.01 * i, 2) for i in range(16)]
     vectors = tmp_path / "vectors.txt"
@@ -135,7 +135,7 @@ def test_checkpoint_loads_without_its_vectors_file(tiny_ner_dir: Path, tmp_path:
 
 
 def test_best_trackers_survive_a_resume(tiny_checkpoint: Path) -> None:
-    """Issue 7.6: ``val/acc_best`` and ``val/f1_best`` travel in the checkpoint, and
+    """``val/acc_best`` and ``val/f1_best`` travel in the checkpoint, and
     ``on_train_start`` of the resumed run starts from them instead of forgetting them."""
     module = TaggerModule.from_checkpoint(tiny_checkpoint)
     module.val_acc_best(torch.tensor(0.9))
@@ -154,7 +154,7 @@ def test_best_trackers_survive_a_resume(tiny_checkpoint: Path) -> None:
 def test_resuming_from_a_bad_checkpoint_is_one_message(
     tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """Issue 7.11: a text file, a truncated last.ckpt (ckpt_path=auto) and a changed model
+    """A text file, a truncated last.ckpt (ckpt_path=auto) and a changed model
     size are reported as one line naming the file, not as tracebacks."""
     text = tmp_path / "notes.ckpt"
     text.write_text("not a checkpoint\n", encoding="utf-8")
@@ -180,7 +180,7 @@ def test_resuming_from_a_bad_checkpoint_is_one_message(
 def test_one_cycle_resume_with_more_epochs_says_the_schedule_is_fixed(
     tiny_ner_dir: Path, tmp_path: Path
 ) -> None:
-    """Issue 7.12: not "Tried to step 4 times" in the middle of the run."""
+    """Not "Tried to step 4 times" in the middle of the run."""
     base = [*tiny_ner_overrides(tiny_ner_dir, "transformer"), "trainer.limit_train_batches=3"]
     base += ["trainer.limit_val_batches=1", "test=false"]
     train(compose_train([*base, "trainer.max_epochs=1"], tmp_path))

@@ -107,7 +107,7 @@ def test_build_vocabs_from_dataset():
 
 
 def test_min_freq_that_leaves_no_words_warns(caplog: pytest.LogCaptureFixture) -> None:
-    """Issue 7, item 18: a min_freq so high that the vocabulary held only <pad> and <unk>."""
+    """A min_freq so high that the vocabulary held only <pad> and <unk>."""
     train = datasets.Dataset.from_dict({"tokens": [["a", "b", "a"]], "tags": [["O", "X", "O"]]})
     with caplog.at_level("WARNING", logger="seqtagger.data.vocab"):
         vocabs = build_vocabs(train, min_freq=100)
@@ -120,7 +120,7 @@ def test_min_freq_that_leaves_no_words_warns(caplog: pytest.LogCaptureFixture) -
 
 
 def test_training_split_with_a_single_tag_warns(caplog: pytest.LogCaptureFixture) -> None:
-    """Issue 7, item 18: a corpus whose only tag is O trained without a word."""
+    """A corpus whose only tag is O trained without a word."""
     train = datasets.Dataset.from_dict({"tokens": [["Anna", "ran"]], "tags": [["O", "O"]]})
     with caplog.at_level("WARNING", logger="seqtagger.data.vocab"):
         vocabs = build_vocabs(train, scheme="iob2")

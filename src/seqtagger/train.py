@@ -90,7 +90,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule: LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.set_embedding(to_plain(cfg.model.embedding))  # encode for the model's embedder
     log.info(f"Instantiating model <{cfg.model._target_}>")
-    # a checkpoint gives the weights: the embedder's vectors file is then not read (issue 7.4)
+    # a checkpoint gives the weights: the embedder's vectors file is then not read
     model: LightningModule = hydra.utils.instantiate(
         cfg.model, _recursive_=False, read_pretrained=ckpt_path is None
     )

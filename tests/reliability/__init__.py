@@ -1,2 +1,2 @@
 """Reliability: bad input, crashes and numerical faults never lose work or end in an unreadable
-traceback (issue 12)."""
+traceback."""

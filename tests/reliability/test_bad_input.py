@@ -1,4 +1,4 @@
-"""Bad input through the real entry points (issue 12): every reader case in every format in
+"""Bad input through the real entry points: every reader case in every format in
 train, eval and predict, config choices that do not exist, and checkpoints that cannot be used.
 Each ends in exit code 2 and one line naming the file and line or the config key."""
 

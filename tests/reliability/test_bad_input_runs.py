@@ -1,4 +1,4 @@
-"""Bad input that is met while a run is under way (issue 12): vectors files, a full disk, an
+"""Bad input that is met while a run is under way: vectors files, a full disk, an
 output folder that cannot be written, very long sentences; and input that is odd but valid
 (one tag everywhere, Windows line endings and a BOM, whitespace-only separator lines)."""
 

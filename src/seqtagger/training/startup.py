@@ -46,7 +46,7 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: str | Path) -> str | No
 
 
 def check_run_length(trainer: Trainer) -> None:
-    """Refuse a fit that trains nothing: its test would score untrained weights (issue 7.1)."""
+    """Refuse a fit that trains nothing: its test would score untrained weights."""
     for key in ("max_epochs", "max_steps"):
         if getattr(trainer, key) == 0:
             raise ConfigError(
@@ -83,7 +83,7 @@ def check_test_only(
 
 def check_monitors(cfg: DictConfig, datamodule: LightningDataModule, trainer: Trainer) -> None:
     """Refuse, at start-up, a callback or LR scheduler that monitors a metric the run never
-    logs; Lightning would only notice after a whole epoch (issue 7.10)."""
+    logs; Lightning would only notice after a whole epoch."""
     headline = f"val/{getattr(datamodule, 'headline', 'acc')}"
     monitors = {
         f"callbacks.{name}.monitor": conf.get("monitor")
