@@ -1,10 +1,11 @@
-"""The README's code, as data: its fenced blocks, the shell commands in them, and the table that
-says how each command is exercised or why it cannot be here.
+"""The code of the README and of the documentation pages (``docs/*.md``), as data: their fenced
+blocks, the shell commands in them, and the table that says how each command is exercised or why
+it cannot be here.
 
 ``tests/test_readme.py`` (fast) runs the Python blocks and checks that every shell command is
 covered by a row of :data:`SKIPS` or a program in :data:`PROGRAMS`;
-``tests/test_readme_commands.py`` (slow) runs them. A README command that matches neither fails
-both, so a command added to the README cannot go unexercised without someone writing down why.
+``tests/test_readme_commands.py`` (slow) runs them. A command that matches neither fails both, so
+a command added to the README or a page cannot go unexercised without someone writing down why.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from tests.helpers import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
+DOCS_DIR = REPO_ROOT / "docs"
 SHELL_LANGUAGES = {"bash", "sh", "shell", "console"}
 _FENCE = re.compile(r"^(?P<indent> {0,3})(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)")
 
@@ -83,16 +85,26 @@ class Block:
     """One fenced code block: its language (the info string's first word) and first line."""
 
     language: str
-    line: int  # README line of the block's first code line
+    line: int  # line of the block's first code line in its file
     text: str
+    source: str = "README.md"  # the file, relative to the checkout
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} line {self.line}"
 
 
 @dataclass(frozen=True)
 class ShellCommand:
     """One command of a shell block: a pipeline of stages, each an argument list."""
 
-    line: int  # README line the command starts on
+    line: int  # line the command starts on in its file
     stages: tuple[tuple[str, ...], ...]
+    source: str = "README.md"  # the file, relative to the checkout
+
+    @property
+    def where(self) -> str:
+        return f"{self.source} line {self.line}"
 
     @property
     def text(self) -> str:
@@ -108,8 +120,8 @@ def _quote(arg: str) -> str:
     return arg if arg in _REDIRECTS else shlex.quote(arg)
 
 
-def fenced_blocks(markdown: str) -> list[Block]:
-    """Every fenced block (```lang or ~~~lang) of a Markdown text."""
+def fenced_blocks(markdown: str, source: str = "README.md") -> list[Block]:
+    """Every fenced block (```lang or ~~~lang) of a Markdown text (the file ``source``)."""
     blocks: list[Block] = []
     lines = markdown.splitlines()
     i = 0
@@ -122,7 +134,8 @@ def fenced_blocks(markdown: str) -> list[Block]:
         i = start
         while i < len(lines) and not lines[i].lstrip().startswith(fence):
             i += 1
-        blocks.append(Block(match["info"].lower(), start + 1, "\n".join(lines[start:i])))
+        text = "\n".join(lines[start:i])
+        blocks.append(Block(match["info"].lower(), start + 1, text, source))
         i += 1
     return blocks
 
@@ -142,7 +155,7 @@ def strip_comment(line: str) -> str:
 
 
 def logical_lines(block: Block) -> list[tuple[int, str]]:
-    """``(README line, text)`` of each command line: comments dropped, ``\\`` continuations
+    """``(line, text)`` of each command line: comments dropped, ``\\`` continuations
     joined; in ``console`` blocks only the lines after a ``$`` prompt (the rest is output)."""
     result: list[tuple[int, str]] = []
     pending, first = "", 0
@@ -165,7 +178,7 @@ def logical_lines(block: Block) -> list[tuple[int, str]]:
     return result
 
 
-def split_commands(line: int, text: str) -> list[ShellCommand]:
+def split_commands(line: int, text: str, source: str = "README.md") -> list[ShellCommand]:
     """The commands of one logical line: split at ``&&``, ``||`` and ``;``, stages at ``|``."""
     lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
     lexer.whitespace_split = True
@@ -179,30 +192,40 @@ def split_commands(line: int, text: str) -> list[ShellCommand]:
                 stages.append(tuple(stage))
             stage = []
             if token in _OPERATORS and stages:
-                commands.append(ShellCommand(line, tuple(stages)))
+                commands.append(ShellCommand(line, tuple(stages), source))
                 stages = []
         elif set(token) <= set(";&|<>") and token not in _REDIRECTS:
-            raise ValueError(f"README line {line}: unsupported shell operator {token!r}: {text}")
+            raise ValueError(f"{source} line {line}: unsupported shell operator {token!r}: {text}")
         else:
             stage.append(token)
     return commands
 
 
-def readme_blocks(path: Path = README) -> list[Block]:
-    return fenced_blocks(path.read_text(encoding="utf-8"))
+def documents() -> list[Path]:
+    """The README and the documentation pages: the files whose commands are exercised."""
+    return [README, *sorted(DOCS_DIR.glob("*.md"))]
 
 
-def shell_commands(path: Path = README) -> list[ShellCommand]:
-    """Every shell command of the README's bash/sh/shell/console blocks, in order."""
+def readme_blocks(path: Path | None = None) -> list[Block]:
+    """The fenced blocks of ``path``, or of every file of :func:`documents`."""
+    blocks: list[Block] = []
+    for file in [path] if path is not None else documents():
+        source = file.relative_to(REPO_ROOT).as_posix()
+        blocks += fenced_blocks(file.read_text(encoding="utf-8"), source)
+    return blocks
+
+
+def shell_commands(path: Path | None = None) -> list[ShellCommand]:
+    """Every shell command of the bash/sh/shell/console blocks, in order."""
     commands: list[ShellCommand] = []
     for block in readme_blocks(path):
         if block.language in SHELL_LANGUAGES:
             for line, text in logical_lines(block):
-                commands += split_commands(line, text)
+                commands += split_commands(line, text, block.source)
     return commands
 
 
-def python_blocks(path: Path = README) -> list[Block]:
+def python_blocks(path: Path | None = None) -> list[Block]:
     return [block for block in readme_blocks(path) if block.language in {"python", "py"}]
 
 
@@ -223,7 +246,7 @@ def unexercised(command: ShellCommand) -> str | None:
     ]
     if unknown:
         return (
-            f"README line {command.line}: no runner for {unknown} and no skip reason: "
+            f"{command.where}: no runner for {unknown} and no skip reason: "
             f"{command.text}\n  add the program to tests/readme.py PROGRAMS (and a runner to "
             "tests/test_readme_commands.py), a script to SCRIPT_ARGS, or a row to SKIPS"
         )

@@ -1,5 +1,6 @@
-"""Every shell command of the README, run: shrunk to a few batches, in a temporary copy of the
-project's layout, or skipped with the reason ``tests/readme.py`` gives for it.
+"""Every shell command of the README and the documentation pages (``docs/*.md``), run: shrunk
+to a few batches, in a temporary copy of the project's layout, or skipped with the reason
+``tests/readme.py`` gives for it.
 
 How each program is run (``tests/readme.py`` PROGRAMS):
 - ``seqtagger-train``: the command's overrides, then :data:`TRAIN_TINY` (one epoch of two
@@ -88,8 +89,8 @@ SHIMS = {
 
 def unique_commands() -> list[tuple[str, ShellCommand]]:
     """``(test id, command)``, one per distinct command text. Ids are the text (a long one's
-    head and tail, numbered when two share them), not README line numbers, so editing the
-    README elsewhere does not rename the tests; a failure's message gives the line."""
+    head and tail, numbered when two share them), not line numbers, so editing the README or a
+    page elsewhere does not rename the tests; a failure's message gives the file and line."""
     first: dict[str, ShellCommand] = {}
     for command in shell_commands():
         first.setdefault(command.text, command)
@@ -162,7 +163,7 @@ def workspace(
     capture = plugins.get_plugin("capturemanager")
     if reporter is not None and capture is not None and space.report:
         with capture.global_and_fixture_disabled():  # else the report is captured, unseen
-            reporter.write_line("\nREADME commands (tests/test_readme_commands.py):")
+            reporter.write_line("\nREADME and docs commands (tests/test_readme_commands.py):")
             for line in space.report:
                 reporter.write_line(f"  {line}")
 
@@ -326,7 +327,7 @@ def test_readme_command(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture,
 ) -> None:
-    label = f"README line {command.line}: {command.text}"
+    label = f"{command.where}: {command.text}"
     reason = skip_reason(command)
     try:
         if reason is not None:
