@@ -11,7 +11,8 @@ Loss: the negative log-likelihood of the gold tag sequence, summed over sentence
 the number of real tokens in the batch, so its scale matches the linear head's mean token
 cross-entropy and learning rates carry over. The forward algorithm and Viterbi run in log space
 and in fp32 (also under bf16 autocast), batched over sentences, looping over positions on the
-model's device; padding positions keep the running scores unchanged.
+model's device; padding positions keep the running scores unchanged. ``marginals`` gives each
+token's exact tag probabilities by forward-backward under the same constraints (confidences).
 """
 
 from __future__ import annotations
@@ -81,11 +82,23 @@ class CRFHead(LinearHead):
     def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
         """``log Z`` per sentence ``(N,)`` by the forward algorithm; ``emissions (N, L, C)``."""
         transitions, start, end = self.scores(emissions.dtype)
-        alpha = start + emissions[:, 0]  # (N, C)
-        for t in range(1, emissions.shape[1]):
-            step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]
-            alpha = torch.where(mask[:, t : t + 1], step, alpha)
-        return torch.logsumexp(alpha + end, dim=1)
+        alphas = _forward_scores(emissions, mask, transitions, start)
+        return torch.logsumexp(alphas[-1] + end, dim=1)
+
+    def marginals(self, logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """Exact ``P(tag_t = c | sentence)`` ``(N, L, C)`` by forward-backward in log space,
+        under the same constraints as Viterbi (a forbidden tag's marginal is 0); padding rows
+        are 0. Emissions, transitions, start and end scores are divided by ``temperature``
+        here only. The argmax of each token's marginals can form an ill-formed sequence, which
+        is why ``decode`` stays Viterbi and callers report the marginal of Viterbi's tags."""
+        with torch.autocast(logits.device.type, enabled=False):
+            emissions = _at_least_fp32(logits) / temperature
+            transitions, start, end = (part / temperature for part in self.scores(emissions.dtype))
+            alphas = torch.stack(_forward_scores(emissions, mask, transitions, start), dim=1)
+            betas = _backward_scores(emissions, mask, transitions, end)  # (N, L, C)
+            log_z = torch.logsumexp(alphas[:, -1] + end, dim=1)  # (N,)
+            log_marginals = alphas + betas - log_z[:, None, None]
+            return log_marginals.exp().masked_fill(~mask.unsqueeze(-1), 0.0)
 
     def gold_score(self, emissions: Tensor, tag_ids: Tensor, mask: Tensor) -> Tensor:
         """Score of the gold path per sentence ``(N,)``; ``tag_ids (N, L)``, -100 at padding."""
@@ -146,6 +159,29 @@ class CRFHead(LinearHead):
             path.append(tag)
         tag_ids = torch.stack(path[::-1], dim=1)  # (N, L)
         return tag_ids.masked_fill(~mask, IGNORE_INDEX) if length else tag_ids
+
+
+def _forward_scores(
+    emissions: Tensor, mask: Tensor, transitions: Tensor, start: Tensor
+) -> list[Tensor]:
+    """``alpha_t (N, C)`` for each position: log-sum of the scores of all paths ending in each
+    tag at ``t``; at padding the last real position's alpha is carried on."""
+    alphas = [start + emissions[:, 0]]
+    for t in range(1, emissions.shape[1]):
+        step = torch.logsumexp(alphas[-1].unsqueeze(2) + transitions, dim=1) + emissions[:, t]
+        alphas.append(torch.where(mask[:, t : t + 1], step, alphas[-1]))
+    return alphas
+
+
+def _backward_scores(emissions: Tensor, mask: Tensor, transitions: Tensor, end: Tensor) -> Tensor:
+    """``beta (N, L, C)``: log-sum of the scores of all path continuations after each tag at
+    each position, end score included; ``end`` at a sentence's last real token and after it."""
+    betas = [end.expand_as(emissions[:, 0])]
+    for t in range(emissions.shape[1] - 2, -1, -1):
+        after = emissions[:, t + 1] + betas[-1]  # (N, C) of the tag at t + 1
+        step = torch.logsumexp(transitions + after.unsqueeze(1), dim=2)
+        betas.append(torch.where(mask[:, t + 1 : t + 2], step, betas[0]))
+    return torch.stack(betas[::-1], dim=1)
 
 
 def _at_least_fp32(logits: Tensor) -> Tensor:

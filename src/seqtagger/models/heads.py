@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from seqtagger.constants import IGNORE_INDEX
@@ -55,6 +56,12 @@ class Head(nn.Module):
         """Predicted tag ids ``(N, L)`` int64, ``IGNORE_INDEX`` where ``mask (N, L)`` is False."""
         raise NotImplementedError
 
+    def marginals(self, logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """Probability of each label at each token ``(N, L, C)``, float32 or wider: each real
+        token's row sums to 1, padding rows are 0. The scores are divided by ``temperature``
+        first (calibration); ``decode`` never reads it."""
+        raise NotImplementedError
+
 
 class LinearHead(Head):
     """Dropout (locked: one mask per sentence) and a linear map to the labels; cross-entropy loss,
@@ -95,3 +102,8 @@ class LinearHead(Head):
     def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
         """Argmax label per real token; ``IGNORE_INDEX`` at padding."""
         return logits.argmax(dim=-1).masked_fill(~mask, IGNORE_INDEX)
+
+    def marginals(self, logits: Tensor, mask: Tensor, temperature: float = 1.0) -> Tensor:
+        """Softmax of ``logits / temperature`` per token ``(N, L, C)``; 0 at padding."""
+        scores = logits.to(torch.promote_types(logits.dtype, torch.float32)) / temperature
+        return scores.softmax(dim=-1).masked_fill(~mask.unsqueeze(-1), 0.0)
