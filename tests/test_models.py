@@ -287,3 +287,29 @@ def test_build_tagger_from_dictconfig_and_inference_mode():
         scrambled = tagger(scramble_padding(batch))
     assert logits.shape == (3, 5, 3)
     torch.testing.assert_close(scrambled[batch["mask"]], logits[batch["mask"]])
+
+
+@pytest.mark.parametrize("head_target", ["heads.LinearHead", "crf.CRFHead"])
+def test_tagger_probabilities_are_the_heads_marginals(head_target):
+    """One call from a collated batch to per-token probabilities ``(N, L, C)``, for either head."""
+    torch.manual_seed(0)
+    embedding, encoder, _ = config("BiLSTMEncoder", hidden_size=12)
+    labels = ["B-LOC", "I-LOC", "O", "B-PER", "I-PER"]
+    head = {"_target_": f"seqtagger.models.{head_target}"}
+    options = {"labels": labels, "scheme": "iob2"}
+    tagger = build_tagger(
+        embedding,
+        encoder,
+        head,
+        num_words=NUM_WORDS,
+        num_chars=NUM_CHARS,
+        num_labels=len(labels),
+        head_options=options,
+    ).eval()
+    batch = make_batch([5, 3, 1])
+    with torch.inference_mode():
+        probabilities = tagger.probabilities(batch, temperature=1.5)
+        expected = tagger.head.marginals(tagger(batch), batch["mask"], 1.5)
+    assert probabilities.shape == (3, 5, len(labels))
+    torch.testing.assert_close(probabilities, expected)
+    torch.testing.assert_close(probabilities.sum(-1), batch["mask"].float())

@@ -56,6 +56,11 @@ class Tagger(nn.Module):
             states = self.memory(states, batch)
         return self.head(states)  # (N, L, C)
 
+    def probabilities(self, batch: Mapping[str, Tensor], temperature: float = 1.0) -> Tensor:
+        """Each label's probability at each token ``(N, L, C)`` (``head.marginals``: the
+        softmax, or a CRF's exact marginals), 0 at padding; ``temperature`` divides the scores."""
+        return self.head.marginals(self(batch), batch["mask"], temperature)
+
 
 def window_view(batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
     """The batch as the embedder and encoder see it: with document context, its window
