@@ -3,7 +3,6 @@ child processes on this checkout, and a probe callback for DDP runs."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import random
 import subprocess
@@ -11,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import datasets
@@ -326,13 +324,3 @@ def write_tiny_bert(folder: Path, max_positions: int = 16) -> Path:
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     return folder
-
-
-def load_script(name: str) -> ModuleType:
-    """``scripts/<name>.py`` as a module (scripts/ is not a package)."""
-    path = REPO_ROOT / "scripts" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

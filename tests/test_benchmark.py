@@ -1,15 +1,20 @@
-"""The benchmark scripts run end to end on tiny settings and write their JSON (never a speed:
-the numbers they print are checked for shape and sign only)."""
+"""The benchmarks run end to end on tiny settings and write their JSON (never a speed: the
+numbers they print are checked for shape and sign only), imported as the package they are."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT
+from benchmarks import __main__ as command
+from benchmarks import ab, benchmark, scaling
+from benchmarks.corpus import write_synthetic
+from benchmarks.parts import plain_loss
 
 TINY_MODEL = ["model.encoder.hidden_size=16", "model.embedding.word_dim=16"]
 TINY_MODEL += ["model.embedding.char_dim=8", "model.embedding.char_filters=8"]
@@ -17,27 +22,21 @@ ROW_KEYS = {"setting", "device", "precision", "batch_size", "part", "measure", "
 ROW_KEYS |= {"a", "b", "ratio", "a_samples", "b_samples"}
 
 
-@pytest.fixture
-def scripts(monkeypatch: pytest.MonkeyPatch) -> Path:
-    """``scripts/`` importable, as when a script runs (Python puts its folder first)."""
-    folder = REPO_ROOT / "scripts"
-    monkeypatch.syspath_prepend(str(folder))
-    return folder
-
-
 def positive(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and value > 0
 
 
-def test_benchmark_times_every_part_and_writes_json(scripts: Path, tmp_path: Path) -> None:
-    import benchmark
-
-    out = tmp_path / "results.json"
+def tiny_argv(out: Path) -> list[str]:
+    """``python -m benchmarks train`` arguments for a few batches of a tiny generated corpus."""
     argv = ["--corpus", "synthetic", "--synthetic-sentences", "120", "--batch-sizes", "8"]
-    argv += ["--settings", "bilstm", "absent:model=no_such_model", "--device", "cpu"]
-    argv += ["--batches", "2", "--warmup", "1", "--val-batches", "1", "--repeats", "1"]
-    argv += ["--loss-reps", "1", "--out", str(out), *TINY_MODEL]
-    benchmark.main(argv)
+    argv += ["--settings", "bilstm", "--device", "cpu", "--batches", "2", "--warmup", "1"]
+    argv += ["--val-batches", "1", "--repeats", "1", "--loss-reps", "1", "--out", str(out)]
+    return [*argv, *TINY_MODEL]
+
+
+def test_benchmark_times_every_part_and_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    benchmark.main([*tiny_argv(out), "--settings", "bilstm", "absent:model=no_such_model"])
     report = json.loads(out.read_text(encoding="utf-8"))
     assert {"meta", "settings", "rows", "skipped", "devices"} <= set(report)
     assert report["devices"] == ["cpu"] and report["meta"]["repeats"] == 1
@@ -52,12 +51,11 @@ def test_benchmark_times_every_part_and_writes_json(scripts: Path, tmp_path: Pat
     assert len(classes) == 2 and "C=32,000" in classes[1]
 
 
-def test_the_plain_loop_trains_each_head_on_its_own_loss(scripts: Path) -> None:
+def test_the_plain_loop_trains_each_head_on_its_own_loss() -> None:
     """A CRF head subclasses the linear head: its plain loop must still time the CRF likelihood,
     not the linear head's cross-entropy (which once made the CRF's framework path look 12%
     slower against it than it is)."""
     import torch
-    from bench_parts import plain_loss
 
     from seqtagger.models.crf import CRFHead
     from seqtagger.models.heads import LinearHead
@@ -75,16 +73,12 @@ def test_the_plain_loop_trains_each_head_on_its_own_loss(scripts: Path) -> None:
     assert torch.allclose(plain_loss(linear, logits, batch), expected)
 
 
-def test_bench_ab_alternates_two_override_lists_and_writes_json(
-    scripts: Path, tmp_path: Path
-) -> None:
-    import bench_ab
-
+def test_bench_ab_alternates_two_override_lists_and_writes_json(tmp_path: Path) -> None:
     out = tmp_path / "ab.json"
     argv = ["--corpus", "synthetic", "--synthetic-sentences", "120", "--batch-size", "8"]
     argv += ["--b", "+model.optimizer.fused=false", "--batches", "2", "--warmup", "1"]
     argv += ["--val-batches", "1", "--repeats", "2", "--out", str(out), *TINY_MODEL]
-    bench_ab.main(argv)
+    ab.main(argv)
     report = json.loads(out.read_text(encoding="utf-8"))
     assert report["b"]["overrides"] == ["+model.optimizer.fused=false"]
     for side in ("a", "b"):
@@ -94,11 +88,8 @@ def test_bench_ab_alternates_two_override_lists_and_writes_json(
 
 
 @pytest.mark.slow
-def test_scaling_writes_a_line_per_scale(scripts: Path, tmp_path: Path) -> None:
+def test_scaling_writes_a_line_per_scale(tmp_path: Path) -> None:
     """Two tiny scales of a generated base: six child processes (about a minute)."""
-    import scaling
-    from bench_corpus import write_synthetic
-
     base = write_synthetic(tmp_path / "base", train=100)
     out = tmp_path / "scaling.json"
     argv = ["--base", str(base), "--scales", "1", "2", "--max-batches", "2", "--val-batches", "1"]
@@ -114,3 +105,34 @@ def test_scaling_writes_a_line_per_scale(scripts: Path, tmp_path: Path) -> None:
         assert positive(result["train"]["train_tokens_per_s"])
         assert result["train"]["limit_train_batches"] == 2
     assert report["notes"]
+
+
+def test_predict_runs_the_prediction_part_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m benchmarks predict`` is ``train --parts predict``: prediction rows only, no
+    training, data or loss rows, and its command line is recorded as given."""
+    monkeypatch.setattr(sys, "argv", ["python -m benchmarks"])  # the command line, restored
+    out = tmp_path / "predict.json"
+    assert command.main(["predict", *tiny_argv(out)]) == 0
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert {r["part"] for r in report["rows"]} == {"predict"}
+    assert all(positive(r["a"]) and positive(r["b"]) for r in report["rows"])
+    assert report["meta"]["argv"][:3] == ["python -m benchmarks predict", "--parts", "predict"]
+    assert "predict tokens/s" in capsys.readouterr().out
+
+
+def test_an_unknown_benchmark_is_refused_with_the_names(capsys: pytest.CaptureFixture) -> None:
+    assert command.main(["nope"]) == 2
+    error = capsys.readouterr().err
+    assert "unknown benchmark 'nope'" in error
+    assert all(name in error for name in command.COMMANDS)
+
+
+def test_every_benchmark_module_imports_as_part_of_the_package() -> None:
+    """Each name of ``python -m benchmarks`` is a module of the package with a ``main(argv)``
+    (flair only where flair is installed: it runs in flair's own environment)."""
+    for name, (module, _, _) in command.COMMANDS.items():
+        if name == "flair" and importlib.util.find_spec("flair") is None:
+            continue
+        assert callable(importlib.import_module(f"benchmarks.{module}").main), name

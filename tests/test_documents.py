@@ -31,12 +31,12 @@ from tests.documents import (
 from tests.helpers import (
     compose_train,
     file_backed_dataset,
-    load_script,
     make_ner_sentence,
     tiny_ner_overrides,
     write_conll,
 )
 from tests.test_datamodule import make_datamodule as conll_datamodule
+from tools import unmarked_batches
 
 MAX, PIECE = MAX_DOCUMENT_SENTENCES, PIECE_SENTENCES
 
@@ -219,7 +219,7 @@ def test_eval_and_predict_cut_a_file_without_marks_as_training_did(
 
 def test_conll2003_documents_are_within_the_bound(real_data_dir: Path) -> None:
     """No CoNLL-2003 document is cut: its recipes batch the documents the files mark."""
-    sizes = load_script("unmarked_batches").document_sizes(real_data_dir / "conll2003")
+    sizes = unmarked_batches.document_sizes(real_data_dir / "conll2003")
     assert {split: size["documents"] for split, size in sizes.items()} == {
         "train": 946,
         "validation": 216,
@@ -236,7 +236,7 @@ def test_the_recipes_train_conll2003_without_marks_on_many_batches(
 ) -> None:
     """CoNLL-2003 without its -DOCSTART- lines (one run of 14,041 sentences, once one batch):
     the recipe's batches of 2 documents are at least half as many as sentence batches of 32."""
-    script = load_script("unmarked_batches")
+    script = unmarked_batches
     data_dir = script.derive_unmarked(real_data_dir / "conll2003", tmp_path / "data")
     _, documents = read_documents(data_dir / "conll2003" / "train.txt")
     assert set(documents) == {0} and len(documents) == 14_041

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from seqtagger.data.readers import FORMATS, format_for_path, reader_for_path
-from tests.helpers import REPO_ROOT, compose_train, load_script
+from tests.helpers import REPO_ROOT, compose_train
+from tools import format_examples
 
 EXAMPLES_DIR = REPO_ROOT / "docs" / "examples"
 # example -> (format the readers pick for it, file scheme, headline metric)
@@ -22,12 +23,9 @@ EXAMPLES: dict[str, tuple[str, str, str]] = {
 }
 
 
-SCRIPT = load_script("make_format_examples")
-
-
 def test_every_format_has_an_example() -> None:
     """A format added to the readers' table needs an example (and a row here)."""
-    assert set(SCRIPT.WRITERS) == set(EXAMPLES)
+    assert set(format_examples.WRITERS) == set(EXAMPLES)
     for name, (fmt, _, _) in EXAMPLES.items():
         found = format_for_path(EXAMPLES_DIR / name)
         assert (found.name if found else "conll") == fmt, name
@@ -36,8 +34,8 @@ def test_every_format_has_an_example() -> None:
 
 def test_text_examples_are_what_the_script_writes(tmp_path: Path) -> None:
     """The committed text files are the script's output: regenerate them, never hand-edit."""
-    SCRIPT.main([str(tmp_path)])
-    for name in SCRIPT.TEXT_FILES:
+    format_examples.main([str(tmp_path)])
+    for name in format_examples.TEXT_FILES:
         assert (tmp_path / name).read_text() == (EXAMPLES_DIR / name).read_text(), name
 
 
@@ -45,7 +43,7 @@ def test_text_examples_are_what_the_script_writes(tmp_path: Path) -> None:
 def test_example_reads_every_sentence(name: str, tmp_path: Path) -> None:
     dataset = reader_for_path(EXAMPLES_DIR / name).read(EXAMPLES_DIR / name, str(tmp_path))
     upos = EXAMPLES[name][1] == "plain"
-    expected = [(tokens, pos if upos else ner) for tokens, ner, pos in SCRIPT.SENTENCES]
+    expected = [(tokens, pos if upos else ner) for tokens, ner, pos in format_examples.SENTENCES]
     assert [(row["tokens"], row["tags"]) for row in dataset] == expected
 
 

@@ -18,9 +18,9 @@ import pytest
 from tests.helpers import (
     compose_config,
     compose_train,
-    load_script,
     tiny_ner_overrides,
 )
+from tools import tensorboard_screenshots
 
 pytestmark = [
     pytest.mark.slow,
@@ -59,7 +59,7 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def test_tensorboard_serves_scalars_images_and_hparams(logdir: Path) -> None:
-    script = load_script("tensorboard_screenshots")
+    script = tensorboard_screenshots
     get = script.get_json
     final = json.loads((logdir / "train" / "runs" / "tiny" / "metrics.json").read_text())
 

@@ -1,6 +1,6 @@
 """CRF head vs linear head on CPU: training step and decoding time, same model and batches.
 
-    python scripts/bench_crf.py [--batches 60] [--repeats 3]
+    python -m benchmarks crf [--batches 60] [--repeats 3]
 
 The BiLSTM recipe on CoNLL-2003 train batches of 32 sentences (BIOES labels), built twice with
 the same seed: once with ``model/head=linear``, once with ``model/head=crf``. Each repeat times
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from collections.abc import Sequence
 
 import hydra
 import lightning as L
@@ -37,11 +38,11 @@ def timed(function, batches) -> float:
     return 1000 * (time.perf_counter() - start) / len(batches)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=60)
     parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
     cfgs = {head: build(head) for head in ("linear", "crf")}
     datamodule = hydra.utils.instantiate(cfgs["linear"].data)

@@ -1,8 +1,10 @@
 """seqtagger's speed against plain PyTorch, in one process, on the same model and batches.
 
-    python scripts/benchmark.py [--corpus ewt|conll2003|synthetic] [--settings bilstm bilstm_crf hf]
-        [--batch-sizes 32 256] [--device cpu cuda] [--bf16] [--batches 50] [--warmup 5]
-        [--val-batches 5] [--repeats 3] [--no-data] [--out results.json] [-- extra Hydra overrides]
+    python -m benchmarks train [--corpus ewt|conll2003|synthetic] [--settings bilstm bilstm_crf hf]
+        [--parts train predict data loss] [--batch-sizes 32 256] [--device cpu cuda] [--bf16]
+        [--batches 50] [--warmup 5] [--val-batches 5] [--repeats 3] [--no-data]
+        [--out results.json] [-- extra Hydra overrides]
+    python -m benchmarks predict ...   # the same with --parts predict
 
 For each setting (a named list of Hydra overrides: ``--settings name`` from ``SETTINGS``, or
 ``name:override,override``), device, precision and batch size, it times:
@@ -24,7 +26,7 @@ and each ratio the median of the paired ratios, computed in this process. A sett
 does not compose on this checkout, or whose package is missing (``model=hf`` without
 ``transformers``), is skipped with a message, as is a missing device. The plain loop builds the
 config's optimizer (parameter groups too) but no LR schedule. Prints one table; ``--out``
-writes everything as JSON.
+writes everything as JSON. ``--parts`` keeps some of them (train keeps epoch and fit too).
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ from typing import Any
 import hydra
 import lightning
 import torch
-from bench_corpus import conll2003_overrides, ewt_overrides, files_overrides, write_synthetic
-from bench_parts import (
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import DictConfig
+
+from benchmarks.corpus import conll2003_overrides, ewt_overrides, files_overrides, write_synthetic
+from benchmarks.parts import (
     Cell,
     batch_shape,
     build_module,
@@ -57,11 +64,6 @@ from bench_parts import (
     plain_train,
     predictor_predict,
 )
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from hydra.errors import HydraException
-from omegaconf import DictConfig
-
 from seqtagger.errors import UserError
 from seqtagger.train import CONFIG_DIR
 from seqtagger.utils.config import to_plain
@@ -72,6 +74,7 @@ SETTINGS: dict[str, list[str]] = {
     "hf": ["model=hf"],  # the pretrained-transformer tagger, where the checkout has it
 }
 CORPORA = ["ewt", "conll2003", "synthetic"]
+PARTS = ["train", "predict", "data", "loss"]
 LARGE_C = 32_000
 LEGEND = (
     "A / B: plain loop / seqtagger (train, epoch, predict); warm / cold (data); "
@@ -84,6 +87,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", choices=CORPORA, default="ewt")
     parser.add_argument("--synthetic-sentences", type=int, default=2000, help="train sentences")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), metavar="NAME[:OVR,..]")
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=PARTS, help="what to time")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[32, 256])
     parser.add_argument("--device", nargs="+", choices=["cpu", "cuda"], default=None)
     parser.add_argument("--bf16", action="store_true", help="also bf16 autocast on CUDA")
@@ -184,7 +188,30 @@ def alternate(repeats: int, first: Callable[[], Any], second: Callable[[], Any])
 
 
 def run_cell(cell: Cell, label: dict[str, Any], args: argparse.Namespace) -> list[dict]:
-    """Train, epoch, fit, predict and loss rows of one cell."""
+    """Train, epoch, fit, predict and loss rows of one cell (those of ``args.parts``)."""
+    rows = train_rows(cell, label, args) if "train" in args.parts else []
+    if "predict" not in args.parts and "loss" not in args.parts:
+        return rows
+    module = build_module(cell)
+    if "predict" in args.parts:
+        predicted = alternate(
+            args.repeats,
+            lambda: plain_predict(cell, module),
+            lambda: predictor_predict(cell, module),
+        )
+        rows.append(row(label, "predict", "predict tokens/s", "tokens/s", *predicted))
+    if "loss" in args.parts:
+        n, length = batch_shape(cell)
+        for classes in (len(module.labels), LARGE_C):
+            reps = min(args.loss_reps, 5) if classes >= 10_000 else args.loss_reps
+            ncl, flat = loss_layouts((n, length), classes, cell, reps)
+            measure = f"loss fwd+bwd ms, C={classes:,} N={n} L={length}"
+            rows.append(row(label, "loss", measure, "ms", [flat], [ncl]))
+    return rows
+
+
+def train_rows(cell: Cell, label: dict[str, Any], args: argparse.Namespace) -> list[dict]:
+    """Train, epoch and fit rows: the plain loop and the framework, alternating."""
     plain, framework = alternate(
         args.repeats, lambda: plain_train(cell), lambda: framework_train(cell)
     )
@@ -194,23 +221,11 @@ def run_cell(cell: Cell, label: dict[str, Any], args: argparse.Namespace) -> lis
 
     epoch = f"epoch s ({args.batches} train + {args.val_batches} dev batches, saving)"
     fit = "trainer.fit s (set-up, sanity check, epoch)"
-    rows = [
+    return [
         row(label, "train", "train tokens/s", "tokens/s", *samples("train_tokens_per_s")),
         row(label, "epoch", epoch, "s", *samples("epoch_s")),
         row(label, "fit", fit, "s", *samples("fit_s")),
     ]
-    module = build_module(cell)
-    predicted = alternate(
-        args.repeats, lambda: plain_predict(cell, module), lambda: predictor_predict(cell, module)
-    )
-    rows.append(row(label, "predict", "predict tokens/s", "tokens/s", *predicted))
-    n, length = batch_shape(cell)
-    for classes in (len(module.labels), LARGE_C):
-        reps = min(args.loss_reps, 5) if classes >= 10_000 else args.loss_reps
-        ncl, flat = loss_layouts((n, length), classes, cell, reps)
-        measure = f"loss fwd+bwd ms, C={classes:,} N={n} L={length}"
-        rows.append(row(label, "loss", measure, "ms", [flat], [ncl]))
-    return rows
 
 
 def run_setting(name: str, overrides: list[str], base: list[str], args, report: dict) -> None:
@@ -222,7 +237,8 @@ def run_setting(name: str, overrides: list[str], base: list[str], args, report: 
         skip(report, name, "-", f"its config does not compose on this checkout: {reason}")
         return
     try:
-        cold_warm = [] if args.no_data else list(data_cold_warm(cfg, args.repeats))
+        timed = "data" in args.parts and not args.no_data
+        cold_warm = list(data_cold_warm(cfg, args.repeats)) if timed else []
     except (ImportError, UserError) as error:  # e.g. vectors or transformers not installed
         skip(report, name, "-", f"{type(error).__name__}: {error}")
         return
@@ -230,6 +246,8 @@ def run_setting(name: str, overrides: list[str], base: list[str], args, report: 
     if cold_warm:
         cold, warm = [c for c, _ in cold_warm], [w for _, w in cold_warm]
         report["rows"].append(row(label, "data", "read + encode s", "s", warm, cold))
+    if set(args.parts) <= {"data"}:
+        return
     for device in report["devices"]:
         for precision in ["32", *(["bf16"] if args.bf16 and device.type == "cuda" else [])]:
             for batch_size in args.batch_sizes:
@@ -339,6 +357,8 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    logging.getLogger("lightning").setLevel(logging.WARNING)  # the table, not set-up chatter
+    logging.getLogger("seqtagger").setLevel(logging.WARNING)
     args = parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="seqtagger_bench_corpus_"))
     report: dict[str, Any] = {"meta": meta(args), "settings": {}, "rows": [], "skipped": []}
@@ -362,6 +382,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    logging.getLogger("lightning").setLevel(logging.WARNING)  # the table, not set-up chatter
-    logging.getLogger("seqtagger").setLevel(logging.WARNING)
     main()

@@ -1,6 +1,6 @@
 """Peak memory of ``seqtagger-predict`` as the input grows: flat, or growing with the file?
 
-    python scripts/bench_predict_memory.py --ckpt CKPT [--sentences 10000 100000 1000000]
+    python -m benchmarks memory --ckpt CKPT [--sentences 10000 100000 1000000]
         [--workdir DIR] [--out predict_memory.json] [-- extra seqtagger-predict options]
 
 For each size, writes that many sentences (EWT's training sentences over and over, from
@@ -17,12 +17,13 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Sequence
 from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
 
-from bench_corpus import EWT_FOLDER, EWT_TRAIN, data_dir, read_conllu
-from scaling import check, run_measured
+from benchmarks.corpus import EWT_FOLDER, EWT_TRAIN, data_dir, read_conllu
+from benchmarks.scaling import check, run_measured
 
 
 def write_tokens(path: Path, sentences: int) -> int:
@@ -50,7 +51,7 @@ def measure(ckpt: Path, sentences: int, folder: Path, extra: list[str], timeout:
     return {"sentences": sentences, "tokens": tokens, **result}
 
 
-def main() -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", type=Path, required=True)
     parser.add_argument("--sentences", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -58,7 +59,7 @@ def main() -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=None, help="write the results as JSON")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per child process")
     parser.add_argument("extra", nargs="*", help="more seqtagger-predict options")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     folder = args.workdir or Path(tempfile.mkdtemp(prefix="seqtagger_predict_memory_"))
     folder.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -1,58 +1,47 @@
 """Time the data path on UD English-EWT: read + vocab + encode, cold and warm.
 
-    python scripts/bench_data.py [DATA_DIR]      # default: $SEQTAGGER_DATA_DIR or ../shared/data
+    python -m benchmarks data [DATA_DIR]      # default: $SEQTAGGER_DATA_DIR or ../shared/data
 
-Cold = an empty datasets cache (a fresh temporary folder); warm = the same call again in a new
-process-like state (a new TaggingDataModule over the filled cache). Imports are excluded: they
-are paid once per process whatever the data. Prints one line per run and the targets from the
-issue (cold < 5 s, warm < 1 s), then the padding of random vs length-bucketed batches, then the
-raw-text tokenizer on 1 MB lines without spaces (linear time: target < 1 s each).
+Cold = an empty datasets cache (a fresh temporary folder); warm = the same set-up again over the
+filled cache (``benchmarks.parts.data_path``, as ``python -m benchmarks train`` times it).
+Imports are excluded: they are paid once per process whatever the data. Prints one line per run
+(targets: cold < 5 s, warm < 1 s), then the padding of random vs length-bucketed batches, then
+the raw-text tokenizer on 1 MB lines without spaces (linear time: target < 1 s each).
 """
 
 from __future__ import annotations
 
-import os
-import sys
+import argparse
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
+import hydra
 import numpy as np
 
-from seqtagger.data.datamodule import TaggingDataModule
-from seqtagger.data.readers import ConlluReader
+from benchmarks.benchmark import compose_train
+from benchmarks.corpus import ewt_overrides
+from benchmarks.parts import data_path
 from seqtagger.data.sampler import BucketBatchSampler, padding_ratio
 from seqtagger.inference.tokenizer import tokenize
 
 
-def load(data_dir: Path, cache_dir: str) -> tuple[float, TaggingDataModule]:
-    """Seconds for read + vocab + encode of all three splits, and the datamodule."""
-    start = time.perf_counter()
-    datamodule = TaggingDataModule(
-        reader=ConlluReader(),
-        corpus="ud_ewt",
-        data_dir=str(data_dir),
-        cache_dir=cache_dir,
-        download=False,
-    )
-    datamodule.setup("fit")
-    return time.perf_counter() - start, datamodule
-
-
-def main() -> None:
-    default = os.environ.get(
-        "SEQTAGGER_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    )
-    data_dir = Path(sys.argv[1] if len(sys.argv) > 1 else default)
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", nargs="?", type=Path, default=None, help="the corpora")
+    args = parser.parse_args(argv)
+    cfg = compose_train(ewt_overrides(args.data_dir))
     with tempfile.TemporaryDirectory() as cache_dir:
-        cold, datamodule = load(data_dir, cache_dir)
+        cold = data_path(cfg, cache_dir)
+        datamodule = hydra.utils.instantiate(cfg.data, cache_dir=cache_dir)
+        datamodule.setup("fit")
         sizes = {split: len(ds) for split, ds in datamodule.datasets.items()}
         tokens = sum(sum(ds.lengths) for ds in datamodule.datasets.values())
         print(f"EWT sentences per split: {sizes}, {tokens:,} tokens in all")
         print(f"cold (empty cache): {cold:.2f} s   (target < 5 s)")
         for run in (1, 2):
-            warm, _ = load(data_dir, cache_dir)
-            print(f"warm #{run} (cache hit): {warm:.2f} s   (target < 1 s)")
+            print(f"warm #{run} (cache hit): {data_path(cfg, cache_dir):.2f} s   (target < 1 s)")
         print_padding(datamodule.datasets["train"].lengths)
     print_tokenizer_speed()
 

@@ -1,6 +1,6 @@
 """Throughput of the fine-tuned MiniLM tagger: training and prediction words/s, CPU and GPU.
 
-    python scripts/bench_hf.py [--batches 50] [--sentences 2000] [--repeats 3] [--device all]
+    python -m benchmarks hf [--batches 50] [--sentences 2000] [--repeats 3] [--device all]
         [--experiment ud_ewt_minilm] [--output bench_hf.json] [overrides ...]
 
 Words, not subwords: every number counts the corpus' words (what a tagger is asked to tag);
@@ -15,7 +15,7 @@ GPU when there is one). Prints a table and writes JSON to ``--output``.
 A tiny setting to check that the script runs (a folder written by ``write_tiny_bert`` of
 ``tests/helpers.py``, and any small corpus)::
 
-    python scripts/bench_hf.py --experiment '' --batches 3 --sentences 30 --repeats 1 \\
+    python -m benchmarks hf --experiment '' --batches 3 --sentences 30 --repeats 1 \\
         model=hf model.embedding.model_name_or_path=/tmp/tiny_bert data=files \\
         paths.data_dir=/tmp/tiny data.files.train=train.txt data.files.validation=dev.txt
 """
@@ -26,15 +26,16 @@ import argparse
 import json
 import statistics
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import hydra
 import lightning as L
 import torch
-from bench_train import TRAINING_ONLY, build_model
 from hydra import compose, initialize_config_dir
 
+from benchmarks.parts import TRAINING_ONLY, build_model
 from seqtagger.inference import Predictor
 from seqtagger.train import CONFIG_DIR
 from seqtagger.utils.config import to_plain
@@ -96,7 +97,7 @@ def summary(values: list[float]) -> dict[str, Any]:
     return {"median": statistics.median(values), "runs": values}
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--experiment", default="ud_ewt_minilm", help="'' for none")
     parser.add_argument("--batches", type=int, default=50, help="timed training steps")
@@ -107,7 +108,7 @@ def main() -> None:
     parser.add_argument("--device", choices=("all", "cpu", "cuda"), default="all")
     parser.add_argument("--output", type=Path, default=Path("bench_hf.json"))
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. data.batch_size=64")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     experiment = [f"experiment={args.experiment}"] if args.experiment else []
     with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
         cfg = compose(config_name="train", overrides=[*experiment, *args.overrides])

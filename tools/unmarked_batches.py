@@ -3,7 +3,7 @@ CoNLL-2003 without its ``-DOCSTART-`` lines (derived into a temporary folder), a
 recipes on sentence batches of 32; and the largest real CoNLL-2003 document of each split
 against the bound that keeps marked documents whole (``seqtagger/data/documents.py``).
 
-    python scripts/unmarked_batches.py [--data-dir DIR] [--recipes NAME ...] [--out FILE.json]
+    python -m tools.unmarked_batches [--data-dir DIR] [--recipes NAME ...] [--out FILE.json]
 
 ``--data-dir`` holds ``conll2003/{train,dev,test}.txt`` (default: $SEQTAGGER_DATA_DIR). The
 batches are counted from each recipe's datamodule (its data options and its embedder's
@@ -100,7 +100,7 @@ def measure(data_dir: Path, recipes: Sequence[str], work: Path) -> dict[str, Any
     train = read_documents(unmarked / "conll2003" / "train.txt")
     runs = 1 + sum(a != b for a, b in pairwise(train))
     return {
-        "command": "python scripts/unmarked_batches.py --out "
+        "command": "python -m tools.unmarked_batches --out "
         "docs/results/documents/unmarked_batches.json",
         "corpus": "CoNLL-2003 without its -DOCSTART- lines: each file one run of sentences "
         f"without marks ({len(train)} training sentences)",

@@ -2,16 +2,17 @@
 
     python -m venv .venv-flair
     .venv-flair/bin/pip install torch==2.13.0 && .venv-flair/bin/pip install flair==0.15.1
-    .venv-flair/bin/python scripts/bench_flair.py [--batches 200] [--repeats 2] [--conllu FILE]
+    .venv-flair/bin/python -m benchmarks flair [--batches 200] [--repeats 2] [--conllu FILE]
 
 Runs in flair's own environment (flair pins its own dependencies; seqtagger is not imported).
-The model is the nearest flair has to ``scripts/bench_train.py``'s: learned word embeddings (100
-dimensions, every training form: ``OneHotEmbeddings``), flair's character embeddings (a character
-BiLSTM, 25 + 25 dimensions, over the training text's characters; flair has no character CNN),
-one BiLSTM layer of 128 per direction, a linear softmax head (``use_crf=False``), no
-reprojection, Adam at 0.002, gradient clipping at 5.0, batches of 32 shuffled sentences. The
-loop is ModelTrainer's inner step (``forward_loss``, backward, clip, step) without its evaluation
-and logging, so both sides time the training step alone. Prints training tokens/s per repeat.
+The model is the nearest flair has to the default BiLSTM of ``python -m benchmarks train``:
+learned word embeddings (100 dimensions, every training form: ``OneHotEmbeddings``), flair's
+character embeddings (a character BiLSTM, 25 + 25 dimensions, over the training text's
+characters; flair has no character CNN), one BiLSTM layer of 128 per direction, a linear softmax
+head (``use_crf=False``), no reprojection, Adam at 0.002, gradient clipping at 5.0, batches of 32
+shuffled sentences. The loop is ModelTrainer's inner step (``forward_loss``, backward, clip,
+step) without its evaluation and logging, so both sides time the training step alone. Prints
+training tokens/s per repeat.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import os
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -93,12 +95,12 @@ def run(train: list[Sentence], batches: int, seed: int) -> float:
     return tokens / (time.perf_counter() - start)
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--conllu", type=Path, default=DEFAULT)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     train = read_conllu(args.conllu)
     print(f"torch threads: {torch.get_num_threads()}, {len(train):,} training sentences")
     speeds = [run(train, args.batches, seed) for seed in range(args.repeats)]

@@ -1,7 +1,7 @@
 """A/B one change on the framework's training path: two override lists, runs alternating in one
-process, on the same batches (``scripts/benchmark.py``'s cells and its ``framework_train``).
+process, on the same batches (``benchmarks.benchmark``'s cells and its ``framework_train``).
 
-    python scripts/bench_ab.py --setting bilstm --batch-size 32 --b +model.optimizer.fused=false
+    python -m benchmarks ab --setting bilstm --batch-size 32 --b +model.optimizer.fused=false
         [--a OVERRIDE ...] [--corpus ewt|conll2003|synthetic] [--batches 100] [--warmup 5]
         [--val-batches 5] [--repeats 6] [--device cpu|cuda] [--out ab.json] [-- overrides]
 
@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_parts import framework_train
-from benchmark import CORPORA, SETTINGS, corpus, make_cell, meta
+
+from benchmarks.benchmark import CORPORA, SETTINGS, corpus, make_cell, meta
+from benchmarks.parts import framework_train
 
 LEGEND = "a_over_b: median of the paired ratios, A's training tokens/s over B's (> 1: A faster)"
 
@@ -65,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         available = len(cells["a"].datamodule.train_dataloader()) - args.warmup
         if available < args.batches:
             asked = f"{available} batches after the warm-up, {args.batches} asked"
-            raise SystemExit(f"bench_ab: {asked}: lower --batches or --batch-size")
+            raise SystemExit(f"benchmarks ab: {asked}: lower --batches or --batch-size")
         speeds: dict[str, list[float]] = {"a": [], "b": []}
         for repeat in range(args.repeats):
             for side in ("a", "b") if repeat % 2 == 0 else ("b", "a"):

@@ -1,4 +1,4 @@
-"""What ``scripts/benchmark.py`` times, one function per measurement; each returns plain numbers.
+"""What ``benchmarks.benchmark`` times, one function per measurement; each returns plain numbers.
 
 A ``Cell`` is one (setting, device, precision, batch size): a composed config and its datamodule,
 read once, so every measurement of the cell sees the same model config and the same batches (the
@@ -23,10 +23,9 @@ import hydra
 import lightning as L
 import torch
 import torch.nn.functional as F
-from bench_loss import path_flat, path_ncl, time_paths
-from bench_train import build_model
 from omegaconf import DictConfig
 
+from benchmarks.loss import path_flat, path_ncl, time_paths
 from seqtagger.constants import IGNORE_INDEX
 from seqtagger.data.collate import batch_to_device, collate_batch
 from seqtagger.inference import Predictor
@@ -34,6 +33,25 @@ from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.heads import LinearHead
 from seqtagger.training.optim import build_optimizer
 from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers, to_plain
+
+# a Trainer that only trains: no validation, checkpoints, logger, progress bar or summary
+TRAINING_ONLY = {
+    "devices": 1,
+    "limit_val_batches": 0,
+    "num_sanity_val_steps": 0,
+    "logger": False,
+    "enable_checkpointing": False,
+    "enable_progress_bar": False,
+    "enable_model_summary": False,
+    "use_distributed_sampler": False,
+}
+
+
+def build_model(model_cfg: DictConfig, data_info: dict[str, Any]) -> TaggerModule:
+    """The config's ``TaggerModule`` sized by ``data_info``. Instantiated as a partial first:
+    vocabularies passed through ``instantiate`` become OmegaConf nodes (3 s for EWT's)."""
+    factory = hydra.utils.instantiate(model_cfg, _recursive_=False, _partial_=True)
+    return factory(data_info=data_info)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """What a checkpoint weighs: the file, the same without optimizer and scheduler states, and its
 parts (parameters, the pretrained transformer's share, a stored tokenizer).
 
-    python scripts/checkpoint_size.py logs/train/runs/RUN/checkpoints/last.ckpt [...]
+    python -m tools.checkpoint_size logs/train/runs/RUN/checkpoints/last.ckpt [...]
 
 The size without optimizer state is what a checkpoint kept only for evaluation and prediction
 needs (``seqtagger-eval`` and ``Predictor`` never read the optimizer state); AdamW keeps two
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -23,10 +24,10 @@ def megabytes(count: int) -> str:
     return f"{count / 1e6:,.1f} MB"
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoints", nargs="+", type=Path)
-    for path in parser.parse_args().checkpoints:
+    for path in parser.parse_args(argv).checkpoints:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         buffer = io.BytesIO()
         torch.save({k: v for k, v in checkpoint.items() if k not in TRAINING_ONLY}, buffer)

@@ -1,6 +1,6 @@
 """Count sentences, tokens and tags per split of the named corpora and compare with SOURCES.md.
 
-Usage: python scripts/count_corpora.py [DATA_DIR]   (default: $SEQTAGGER_DATA_DIR, else
+Usage: python -m tools.count_corpora [DATA_DIR]   (default: $SEQTAGGER_DATA_DIR, else
 ../shared/data next to the repository). Exit status 1 when any count differs from the
 reference below, 2 when a corpus is missing.
 """

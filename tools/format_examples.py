@@ -1,6 +1,6 @@
 """Write ``docs/examples/``: the same five sentences in every corpus format seqtagger reads.
 
-Usage: python scripts/make_format_examples.py [OUT_DIR]   (default: docs/examples)
+Usage: python -m tools.format_examples [OUT_DIR]   (default: docs/examples)
 
 One list of sentences, one writer per format, so the examples never drift apart:
 ``ner.conll`` (CoNLL columns), ``ner.jsonl`` (JSON Lines), ``ner.json`` (a JSON list),

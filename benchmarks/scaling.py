@@ -1,6 +1,6 @@
 """How the data path and a training epoch scale with the corpus: EWT at 1x, 10x and 100x.
 
-    python scripts/scaling.py [--scales 1 10 100] [--max-batches 200] [--base DIR]
+    python -m benchmarks scaling [--scales 1 10 100] [--max-batches 200] [--base DIR]
         [--workdir DIR] [--out scaling.json] [-- extra seqtagger-train overrides]
 
 For each scale, the training split of ``--base`` (UD English-EWT from ``SEQTAGGER_DATA_DIR`` by
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench_corpus import EWT_FOLDER, data_dir, files_overrides, write_scaled
+from benchmarks.corpus import EWT_FOLDER, data_dir, files_overrides, write_scaled
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENS_PER_S = re.compile(r"([\d,]+) train tokens/s")
@@ -67,8 +67,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def child_env() -> dict[str, str]:
-    """This checkout's code (``src/``) and the scripts' helpers importable in a child."""
-    paths = [str(REPO / "src"), str(REPO / "scripts"), os.environ.get("PYTHONPATH", "")]
+    """This checkout's code (``src/``) and the ``benchmarks`` package importable in a child."""
+    paths = [str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")]
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
@@ -116,7 +116,8 @@ def measure_data(corpus: Path, cache: Path, folder: Path, overrides: list[str], 
     results = {}
     for name in ("cold", "warm"):
         log, answer = folder / f"{name}.log", folder / f"{name}.json"
-        script = [sys.executable, __file__, "--child-data", str(corpus), str(cache), str(answer)]
+        child = [sys.executable, "-m", "benchmarks.scaling", "--child-data"]
+        script = [*child, str(corpus), str(cache), str(answer)]
         result = run_measured([*script, *overrides], log, timeout)
         check(result, log)
         result["seconds"] = json.loads(answer.read_text(encoding="utf-8"))["seconds"]
@@ -147,8 +148,8 @@ def measure_training(
 
 def child_data(corpus: Path, cache: Path, answer: Path, overrides: list[str]) -> None:
     """In a child: time one read + encode of ``corpus`` with ``cache``; write it as JSON."""
-    from bench_parts import data_path
-    from benchmark import compose_train
+    from benchmarks.benchmark import compose_train
+    from benchmarks.parts import data_path
 
     cfg = compose_train([*files_overrides(corpus), *overrides])
     seconds = data_path(cfg, str(cache))

@@ -1,6 +1,6 @@
 """Copy a finished training run's ``metrics.json`` under ``docs/results/`` with what produced it.
 
-    python scripts/collect_results.py logs/train/runs/NAME --wall-s 912 --note "1 thread"
+    python -m tools.collect_results logs/train/runs/NAME --wall-s 912 --note "1 thread"
 
 Writes ``docs/results/<experiment>/seed<seed>/metrics.json`` (the run's own file, unchanged) and
 ``run.json`` beside it: the command as run (from ``.hydra/overrides.yaml``), the headline metric,
@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -141,7 +142,7 @@ def collect(
     return target
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("run", type=Path, help="the run folder (logs/train/runs/NAME)")
     parser.add_argument("--wall-s", type=float, required=True, help="the command's wall time")
@@ -162,7 +163,7 @@ def main() -> None:
         help="with --as-recipe: config keys whose difference does not change what is trained "
         "(e.g. model.train_scores_every, added after the run); recorded in run.json",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     target = collect(
         args.run,
         args.wall_s,

@@ -8,7 +8,7 @@ time forward + backward into them:
   ours  sequence_cross_entropy(logits.permute(0, 2, 1), targets, ...)      (flat + validation)
 
 Same process, same inputs, values checked equal. CUDA if available (fp32 and bf16), else CPU
-fp32. Usage: ``python scripts/bench_loss.py [--device cpu] [--classes 9 17 50 32000]``.
+fp32. Usage: ``python -m benchmarks loss [--device cpu] [--classes 9 17 50 32000]``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -73,12 +73,12 @@ def time_paths(
     return [statistics.median(s) for s in samples]
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--classes", type=int, nargs="+", default=[9, 17, 50, 32000])
     parser.add_argument("--reps", type=int, default=100, help="repetitions (5 at C >= 10,000)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     device = torch.device(args.device)
     dtypes = [torch.float32] + ([torch.bfloat16] if device.type == "cuda" else [])
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

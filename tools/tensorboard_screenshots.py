@@ -1,9 +1,9 @@
 """Screenshots of TensorBoard for the README: the scalars dashboard and the confusion matrix.
 
 Usage:
-    python scripts/tensorboard_screenshots.py                  # train a short EWT run first
-    python scripts/tensorboard_screenshots.py data=conll2003   # ... with these train overrides
-    python scripts/tensorboard_screenshots.py --logdir logs    # take existing runs as they are
+    python -m tools.tensorboard_screenshots                  # train a short EWT run first
+    python -m tools.tensorboard_screenshots data=conll2003   # ... with these train overrides
+    python -m tools.tensorboard_screenshots --logdir logs    # take existing runs as they are
 
 Without ``--logdir`` it trains a short run (3 epochs of 60 batches, UD English-EWT by default;
 ``SEQTAGGER_DATA_DIR`` as for training) and evaluates its best checkpoint on the run's test split,

@@ -1,8 +1,8 @@
 """Corpora for the benchmarks: a generated one, EWT scaled up, and the overrides that read them.
 
-Imported by ``scripts/benchmark.py`` and ``scripts/scaling.py`` (run from ``scripts/``, which
-Python puts first on ``sys.path``). Files are CoNLL-U (``ID FORM _ UPOS`` and six ``_`` columns),
-written line by line, so a corpus of any size is never held in memory.
+Imported by ``benchmarks.benchmark`` and ``benchmarks.scaling``. Files are CoNLL-U (``ID FORM _
+UPOS`` and six ``_`` columns), written line by line, so a corpus of any size is never held in
+memory.
 """
 
 from __future__ import annotations
@@ -125,9 +125,10 @@ def files_overrides(folder: Path) -> list[str]:
     ]
 
 
-def ewt_overrides() -> list[str]:
-    """Hydra overrides for UD English-EWT from the shared corpora, never downloaded."""
-    return ["data=ud_ewt", f"paths.data_dir={data_dir()}", "+data.download=false"]
+def ewt_overrides(folder: Path | None = None) -> list[str]:
+    """Hydra overrides for UD English-EWT from ``folder`` (default: the shared corpora), never
+    downloaded."""
+    return ["data=ud_ewt", f"paths.data_dir={folder or data_dir()}", "+data.download=false"]
 
 
 def conll2003_overrides() -> list[str]:
