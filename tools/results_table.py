@@ -267,7 +267,7 @@ def page(found: dict[str, list[Run]]) -> str:
     lines += [*table([*columns, "wall per run", "hardware"], rows), "", "## Each recipe", ""]
     for name, runs in found.items():
         lines += recipe_section(name, runs)
-    lines += ["## Ablations", "", "`docs/results/ablations/README.md` says what each one asks."]
+    lines += ["## Ablations", "", "`docs/results/ablations/README.md` says what each one measures."]
     for name, description in ABLATIONS.items():
         folder = RESULTS / "ablations" / name
         lines += ["", f"### {name}", "", f"{description} Files: `{folder.relative_to(ROOT)}/`."]
