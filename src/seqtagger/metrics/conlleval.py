@@ -6,6 +6,7 @@ not conlleval's, and papers quote conlleval's numbers).  Chunks come from
 ``seqtagger.data.schemes.get_spans``, the single rule set that ``SpanF1`` also follows.
 
 Differences from conlleval.pl, on purpose:
+
 - ``-DOCSTART-`` lines are sentence boundaries and not tokens (conlleval.pl counts them as ``O``
   tokens; the usual CoNLL-2003 figures, e.g. 46435 test tokens, exclude them);
 - BIOES tags are compared for token accuracy after the token-wise mapping onto IOB2 prefixes
