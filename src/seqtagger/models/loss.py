@@ -17,7 +17,7 @@ Why a hand-written wrapper when ``F.cross_entropy`` exists
    softmax output trains silently but badly. We detect it (cheaply, see ``probability_check``).
 3. *Speed.* The value is computed on the flattened ``(N*L, C)`` layout, which is faster than the
    permuted ``(N, C, L)`` path on GPUs at every label count (the figures are in the README,
-   measured by ``scripts/bench_loss.py``). When ``logits_ncl`` is a permuted view of contiguous
+   measured by ``python -m benchmarks loss``). When ``logits_ncl`` is a permuted view of contiguous
    ``(N, L, C)`` memory, ``logits_ncl.transpose(1, 2)`` is contiguous again and the flattening is
    free (no copy).
 
