@@ -304,7 +304,7 @@ def test_a_relative_set_path_is_tried_in_the_working_directory_then_in_data_dir(
 def test_eval_prints_its_config_only_when_asked(
     tiny_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
 ) -> None:
-    """eval.yaml's ``extras.print_config: false`` wins over extras/default.yaml's true."""
+    """The config tree is printed only with ``extras.print_config=true``."""
     argv = ["seqtagger-eval", f"ckpt_path={tmp_path / 'missing.ckpt'}", f"hydra.run.dir={tmp_path}"]
     printed = {}
     for flag in ("", "extras.print_config=true"):

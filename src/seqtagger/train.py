@@ -25,6 +25,7 @@ from seqtagger.training.artifacts import (
     log_hparams,
     report_single_tag,
     save_vocabs,
+    saved_best,
     scalar_metrics,
 )
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
@@ -46,6 +47,7 @@ from seqtagger.training.startup import (
     prepare_before_launch,
     resolve_ckpt_path,
 )
+from seqtagger.training.summary import RunResult, log_summary
 from seqtagger.training.sweep import (
     hydra_settings,
     in_search,
@@ -62,6 +64,7 @@ from seqtagger.utils.config import (
     to_plain,
     write_json,
 )
+from seqtagger.utils.console import quiet_known_noise
 from seqtagger.utils.pylogger import RankedLogger, remove_file_handlers
 from seqtagger.utils.slurm import register_resolvers
 
@@ -77,6 +80,13 @@ CONFIG_DIR = os.environ.get("SEQTAGGER_CONFIG_DIR") or str(Path(__file__).parent
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit (unless ``train=false``) and test; return the final metrics as floats."""
+    return run(cfg).metrics
+
+
+def run(cfg: DictConfig) -> RunResult:
+    """Fit (unless ``train=false``) and test; return the metrics, run folder and best
+    checkpoint, which the console's last lines name too."""
+    quiet_known_noise()
     if cfg.get("seed") is not None:  # seed 0 is honoured
         L.seed_everything(check_seed(cfg.seed), workers=True)
 
@@ -86,10 +96,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     record = trained_with(ckpt_path) if ckpt_path is not None else None
     if record is not None and not cfg.get("train"):  # test the model as it was trained
         use_checkpoint_settings(cfg, record, command_line_keys())
-    log.info(f"Instantiating datamodule <{cfg.data._target_}>")
+    log.debug(f"Instantiating datamodule <{cfg.data._target_}>")
     datamodule: LightningDataModule = hydra.utils.instantiate(cfg.data)
     datamodule.set_embedding(to_plain(cfg.model.embedding))  # encode for the model's embedder
-    log.info(f"Instantiating model <{cfg.model._target_}>")
+    log.debug(f"Instantiating model <{cfg.model._target_}>")
     # a checkpoint gives the weights: the embedder's vectors file is then not read
     model: LightningModule = hydra.utils.instantiate(
         cfg.model, _recursive_=False, read_pretrained=ckpt_path is None
@@ -98,7 +108,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = with_run_checkpoint(callbacks, output_dir, cfg.trainer)
     loggers = instantiate_loggers(cfg.get("logger"))
     check_devices(cfg.trainer)
-    log.info(f"Instantiating trainer <{cfg.trainer._target_}>")
+    log.debug(f"Instantiating trainer <{cfg.trainer._target_}>")
     trainer: Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
 
     if cfg.get("train"):
@@ -140,11 +150,14 @@ def train(cfg: DictConfig) -> dict[str, float]:
         }
 
     metrics = {**fit_metrics, **test_metrics}
+    best = saved_best(trainer) if cfg.get("train") else ckpt_path
+    result = RunResult(metrics, output_dir, Path(best) if best else None, test_metrics)
     if trainer.is_global_zero:
         report_single_tag(model)
         write_json(test_metrics or metrics, output_dir / "metrics.json")
         log_hparams(cfg, loggers, metrics)
-    return metrics
+        log_summary(result)
+    return result
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")

@@ -36,10 +36,15 @@ def _is_scalar(value: Any) -> bool:
         return False
 
 
+def saved_best(trainer: Trainer) -> str | None:
+    """The path of the fit's best checkpoint, None when none was saved."""
+    checkpoint = trainer.checkpoint_callback
+    return (checkpoint.best_model_path if checkpoint is not None else "") or None
+
+
 def best_checkpoint(trainer: Trainer) -> str | None:
     """The fit's best checkpoint; None (the trained weights as they are) when none was saved."""
-    checkpoint = trainer.checkpoint_callback
-    best = checkpoint.best_model_path if checkpoint is not None else ""
+    best = saved_best(trainer)
     if not best:
         log.warning("No best checkpoint was saved: testing the weights as trained")
     return best or None

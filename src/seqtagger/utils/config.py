@@ -54,7 +54,7 @@ def instantiate_group(group_cfg: DictConfig | None, group: str) -> list[Any]:
     objects: list[Any] = []
     for name, conf in (group_cfg or {}).items():
         if isinstance(conf, DictConfig) and "_target_" in conf:
-            log.info(f"Instantiating {group} <{conf._target_}>")
+            log.debug(f"Instantiating {group} <{conf._target_}>")
             objects.append(hydra.utils.instantiate(conf))
         elif conf is not None:
             raise ConfigError(f"{group}.{name}: expected a config with _target_, got {conf!r}")
