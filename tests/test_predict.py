@@ -359,7 +359,7 @@ def _tag_lazily(predictor: Predictor, count: int) -> tuple[int, int]:
             yield ["w"] * (1 + i % 7), 0
 
     done = ahead = 0
-    for tokens, tags in tag_stream(predictor, sentences()):
+    for tokens, tags, _ in tag_stream(predictor, sentences()):
         assert len(tags) == len(tokens)
         done += 1
         ahead = max(ahead, read - done)

@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--scheme", choices=SCHEMES, help="output tag scheme (default: the training file's)")
     add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
     add("--no-progress", action="store_true", help="no progress and no summary on stderr")
+    add("--scores", action="store_true", help="add each tag's probability and each span's score")
     return parser
 
 
@@ -137,11 +138,11 @@ def run(args: argparse.Namespace) -> Stats:
             progress = Progress(_wants_progress(args))
             stack.callback(progress.close)
             guard = stack.enter_context(WholeSentences())
-            for tokens, tags in tag_stream(predictor, sentences):
+            for tokens, tags, scores in tag_stream(predictor, sentences, args.scores):
                 if args.format == "jsonl":
-                    text = format_jsonl(predictor, tokens, tags)
+                    text = format_jsonl(predictor, tokens, tags, scores)
                 else:
-                    text = format_conll(tokens, tags)
+                    text = format_conll(tokens, tags, scores)
                 guard.begin_write()
                 out.write(text)
                 written += 1

@@ -6,7 +6,9 @@ device or ``/proc/self/fd/N`` is written through, as a shell's ``>`` writes it).
 a token (a CoNLL-U FORM like ``1 000``) is written as ``_``
 (:func:`seqtagger.metrics.conlleval.conll_token`), as in eval's ``predictions.conll``. ``jsonl``
 writes ``{"tokens", "tags", "spans"}`` per line (tokens as read), spans from
-:meth:`Predictor.spans` (the metric's span code; ``end`` exclusive).
+:meth:`Predictor.spans` (the metric's span code; ``end`` exclusive). With ``--scores`` each tag's
+probability (``seqtagger.inference.scores``, 4 decimals) is a third CoNLL column, and JSONL gets
+a ``scores`` list and a ``score`` per span.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ if TYPE_CHECKING:
     from seqtagger.inference.predictor import Predictor
 
 OUTPUT_FORMATS = ("conll", "jsonl")
+SCORE_DIGITS = 4  # decimals of the scores written (--scores)
 
 
 def tag_stream(
-    predictor: Predictor, sentences: Iterable[tuple[list[str], int]]
-) -> Iterator[tuple[list[str], list[str]]]:
-    """``(tokens, tags)`` per ``(tokens, document)`` input, in input order, as soon as each is
-    tagged.
+    predictor: Predictor, sentences: Iterable[tuple[list[str], int]], scored: bool = False
+) -> Iterator[tuple[list[str], list[str], list[float] | None]]:
+    """``(tokens, tags, scores)`` per ``(tokens, document)`` input, in input order, as soon as
+    each is tagged; ``scores`` (each tag's probability) only when ``scored``, else None.
 
     ``predict_stream`` yields tags only; the tokens it has read but not yet tagged wait in a
     queue (at most about one window of them), so no copy of the input is kept. The documents go
@@ -59,20 +62,38 @@ def tag_stream(
         while documents:
             yield documents.popleft()
 
-    for tags in predictor.predict_stream(remember(), their_documents() if context else None):
-        yield waiting.popleft(), tags
+    inputs = (remember(), their_documents() if context else None)
+    if scored:
+        for tags, scores in predictor.predict_scored_stream(*inputs):
+            yield waiting.popleft(), tags, scores
+    else:
+        for tags in predictor.predict_stream(*inputs):
+            yield waiting.popleft(), tags, None
 
 
-def format_conll(tokens: list[str], tags: list[str]) -> str:
-    """``token<TAB>tag`` lines and a blank line that ends the sentence (whitespace inside a token
-    becomes ``_``: :func:`~seqtagger.metrics.conlleval.conll_token`)."""
-    lines = (f"{conll_token(token)}\t{tag}\n" for token, tag in zip(tokens, tags, strict=True))
+def format_conll(tokens: list[str], tags: list[str], scores: list[float] | None = None) -> str:
+    """``token<TAB>tag`` lines (``<TAB>score`` added with ``scores``) and a blank line that ends
+    the sentence (whitespace inside a token becomes ``_``:
+    :func:`~seqtagger.metrics.conlleval.conll_token`)."""
+    columns = [map(conll_token, tokens), tags]
+    if scores is not None:
+        columns.append(f"{score:.{SCORE_DIGITS}f}" for score in scores)
+    lines = ("\t".join(fields) + "\n" for fields in zip(*columns, strict=True))
     return "".join(lines) + "\n"
 
 
-def format_jsonl(predictor: Predictor, tokens: list[str], tags: list[str]) -> str:
-    """One JSON object per sentence: tokens, tags and spans (``end`` exclusive)."""
-    record = {"tokens": tokens, "tags": tags, "spans": predictor.spans(tokens, tags)}
+def format_jsonl(
+    predictor: Predictor, tokens: list[str], tags: list[str], scores: list[float] | None = None
+) -> str:
+    """One JSON object per sentence: tokens, tags and spans (``end`` exclusive); with
+    ``scores``, a ``scores`` list (one a token) and a ``score`` per span."""
+    record: dict = {"tokens": tokens, "tags": tags}
+    if scores is not None:
+        record["scores"] = [round(score, SCORE_DIGITS) for score in scores]
+    record["spans"] = predictor.spans(tokens, tags, scores)
+    for span in record["spans"]:
+        if "score" in span:
+            span["score"] = round(span["score"], SCORE_DIGITS)
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 

@@ -2,6 +2,7 @@
 
     predictor = Predictor.from_checkpoint("logs/train/runs/ewt/checkpoints/last.ckpt")
     predictor.predict([["EU", "rejects", "German", "call"]])   # -> [["PROPN", "VERB", ...]]
+    predictor.predict_scored([["EU", "rejects"]])   # -> [(["PROPN", "VERB"], [0.98, 0.91])]
 
 Inputs are read a window at a time, sorted by length inside the window (little padding), run in
 batches under ``torch.inference_mode`` and put back in input order (``OrderedWriter``), so a
@@ -13,16 +14,17 @@ with document context (``data.context``) reads each sentence with its neighbours
 with a document memory (``model/memory=document``) is run on batches of whole documents, in input
 order, cut as training cut them (``data/documents.py``: ids >= 1 are marked documents, kept whole
 up to 256 sentences; ids <= 0, as readers give sentences before any mark, are text without marks,
-read in pieces of 16 sentences).
+read in pieces of 16 sentences). ``predict_scored`` also gives each tag's probability under the
+model (``inference/scores.py``), from the same batches.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import tee
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 
@@ -30,12 +32,14 @@ from seqtagger.data.collate import batch_to_device, collate_columns
 from seqtagger.data.context import encode_in_context, stream_contexts
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
 from seqtagger.errors import ConfigError
+from seqtagger.inference.scores import span_score
 from seqtagger.inference.streaming import OrderedWriter, document_batches, windowed_batches
 from seqtagger.lightning_module import TaggerModule
 
 EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"
 TAGS_MEMO_SIZE = 20_000
 """Converted tag sequences a ``Predictor`` remembers (cleared when full: memory stays bounded)."""
+Tagged = TypeVar("Tagged")  # what a batch gives per sentence: ids, or ids with scores
 
 
 def default_device() -> torch.device:
@@ -52,6 +56,8 @@ class Predictor:
         batch_size: sentences per forward pass.
         window: sentences read ahead and length-sorted at a time (bounds memory).
         scheme: scheme of the output tags; default: the training corpus file's scheme.
+        temperature: divides the model's scores for the confidences of ``predict_scored`` only
+            (the tags never depend on it).
     """
 
     def __init__(
@@ -62,6 +68,7 @@ class Predictor:
         batch_size: int = 64,
         window: int = 4096,
         scheme: str | None = None,
+        temperature: float = 1.0,
     ) -> None:
         if module.data_info is None:
             raise ValueError("Predictor needs a trained TaggerModule (one built with data_info)")
@@ -75,6 +82,9 @@ class Predictor:
         self.context = int(module.data_info.get("context", 0))
         self.reads_documents = getattr(module.tagger, "memory", None) is not None
         self.labels: list[str] = module.labels
+        if not temperature > 0:
+            raise ConfigError(f"Predictor: temperature={temperature}; it must be above 0")
+        self.temperature = float(temperature)
         self._tags_memo: dict[tuple[int, ...], list[str]] = {}
 
     @classmethod
@@ -105,6 +115,38 @@ class Predictor:
         ``documents``: each sentence's document, for a model with a document memory."""
         if not any(sentences):  # nothing to tag; without words char_ids collate to (N, 0)
             return [[] for _ in sentences]
+        batch = self._collate(sentences, contexts, documents)
+        logits = self.module(batch)  # (N, L, C)
+        tag_ids = self.module.tagger.head.decode(logits, batch["mask"]).cpu().tolist()  # (N, L)
+        return [ids[: len(tokens)] for ids, tokens in zip(tag_ids, sentences, strict=True)]
+
+    @torch.inference_mode()
+    def predict_batch_scored(
+        self,
+        sentences: Sequence[Sequence[str]],
+        contexts: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None,
+        documents: Sequence[int] | None = None,
+    ) -> list[tuple[list[int], list[float]]]:
+        """``predict_batch_ids``' ids with each one's probability: the head's marginal of the
+        decoded tag at ``temperature`` (``seqtagger.inference.scores``)."""
+        if not any(sentences):
+            return [([], []) for _ in sentences]
+        batch = self._collate(sentences, contexts, documents)
+        logits = self.module(batch)  # (N, L, C)
+        head, mask = self.module.tagger.head, batch["mask"]
+        tag_ids = head.decode(logits, mask)  # (N, L), -100 at padding
+        probabilities = head.marginals(logits, mask, self.temperature)  # (N, L, C)
+        scores = probabilities.gather(2, tag_ids.clamp(min=0).unsqueeze(2)).squeeze(2)
+        rows = zip(tag_ids.cpu().tolist(), scores.cpu().tolist(), sentences, strict=True)
+        return [(ids[: len(tokens)], row[: len(tokens)]) for ids, row, tokens in rows]
+
+    def _collate(
+        self,
+        sentences: Sequence[Sequence[str]],
+        contexts: Sequence[tuple[Sequence[str], Sequence[str]]] | None,
+        documents: Sequence[int] | None,
+    ) -> dict[str, torch.Tensor]:
+        """One batch on the device, featurized as in training (with context, documents)."""
         if contexts is None:
             columns = self.featurizer.encode(sentences)
         else:
@@ -113,10 +155,7 @@ class Predictor:
         if documents is not None:
             columns["document"] = list(documents)
         batch = collate_columns(columns, self.featurizer.pad_values)
-        batch = batch_to_device(batch, self.device)  # lengths_cpu stays on the host
-        logits = self.module(batch)  # (N, L, C)
-        tag_ids = self.module.tagger.head.decode(logits, batch["mask"]).cpu().tolist()  # (N, L)
-        return [ids[: len(tokens)] for ids, tokens in zip(tag_ids, sentences, strict=True)]
+        return batch_to_device(batch, self.device)  # lengths_cpu stays on the host
 
     def _to_tags(self, tag_ids: list[int]) -> list[str]:
         """The output tags of one sentence's ids. A scheme conversion (BIOES -> IOB1 for
@@ -140,6 +179,26 @@ class Predictor:
         """Tags for each sentence, yielded in input order; reads the input lazily.
         ``documents``: each sentence's document (read by a model with document context or a
         document memory; ``None``: the whole input is one document, without marks)."""
+        for tag_ids in self._in_order(sentences, documents, self.predict_batch_ids):
+            yield self._to_tags(tag_ids)
+
+    def predict_scored_stream(
+        self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
+    ) -> Iterator[tuple[list[str], list[float]]]:
+        """``predict_stream``'s tags with each tag's score (its probability under the model:
+        ``seqtagger.inference.scores``), yielded in input order."""
+        for tag_ids, scores in self._in_order(sentences, documents, self.predict_batch_scored):
+            yield self._to_tags(tag_ids), scores
+
+    def _in_order(
+        self,
+        sentences: Iterable[Sequence[str]],
+        documents: Iterable[int] | None,
+        tag_batch: Callable[..., list[Tagged]],
+    ) -> Iterator[Tagged]:
+        """What ``tag_batch(tokens, contexts, documents)`` returns for each sentence, in input
+        order, the input read lazily in batches (with context and documents as the model reads
+        them)."""
         if isinstance(sentences, (str, bytes)):
             raise ConfigError(f"Predictor: got one {_describe(sentences)}; {EXPECTED_SHAPE}")
         sentences = (check_sentence(s, i) for i, s in enumerate(sentences))
@@ -151,17 +210,17 @@ class Predictor:
             if self.context
             else ((sentence, None, None) for sentence in sentences)
         )
-        ready: deque[list[str]] = deque()
-        writer: OrderedWriter[list[str]] = OrderedWriter(lambda _, tags: ready.append(tags))
+        ready: deque[Tagged] = deque()
+        writer: OrderedWriter[Tagged] = OrderedWriter(lambda _, tagged: ready.append(tagged))
         total = 0
         for batch in self._batches(items, for_memory):
             positions = [position for position, _, _ in batch]
             tokens = [list(item[0]) for _, item, _ in batch]
             contexts = [(item[1], item[2]) for _, item, _ in batch] if self.context else None
             docs = [document for _, _, document in batch] if self.reads_documents else None
-            tag_ids_of = self.predict_batch_ids(tokens, contexts, docs)
-            for position, tag_ids in zip(positions, tag_ids_of, strict=True):
-                writer.add(position, self._to_tags(tag_ids))
+            tagged_of = tag_batch(tokens, contexts, docs)
+            for position, tagged in zip(positions, tagged_of, strict=True):
+                writer.add(position, tagged)
             total += len(batch)
             while ready:
                 yield ready.popleft()
@@ -191,11 +250,25 @@ class Predictor:
         """Tags for each sentence (a list of tokens), in input order."""
         return list(self.predict_stream(sentences, documents))
 
-    def spans(self, tokens: Sequence[str], tags: Sequence[str]) -> list[dict[str, Any]]:
-        """Entity spans of a tagged sentence (the metric's span code): type, start, end, text."""
+    def predict_scored(
+        self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
+    ) -> list[tuple[list[str], list[float]]]:
+        """``(tags, scores)`` for each sentence, in input order: the tags ``predict`` returns
+        and each one's probability under the model (``seqtagger.inference.scores``)."""
+        return list(self.predict_scored_stream(sentences, documents))
+
+    def spans(
+        self, tokens: Sequence[str], tags: Sequence[str], scores: Sequence[float] | None = None
+    ) -> list[dict[str, Any]]:
+        """Entity spans of a tagged sentence (the metric's span code): type, start, end, text,
+        and with the tokens' ``scores`` the span's ``score`` (:func:`span_score`)."""
         if self.scheme == "plain":
             return []
-        return [span_record(span, tokens) for span in get_spans(tags, self.scheme)]
+        records = [span_record(span, tokens) for span in get_spans(tags, self.scheme)]
+        if scores is not None:
+            for record in records:
+                record["score"] = span_score(scores, record["start"], record["end"])
+        return records
 
 
 def _window_length(item: tuple[Sequence[str], Sequence[str] | None, Sequence[str] | None]) -> int:
