@@ -1,4 +1,4 @@
-"""flair's training step on UD English-EWT, sized like seqtagger's default BiLSTM, for the README.
+"""flair's training step on UD English-EWT, sized like seqtagger's default BiLSTM.
 
     python -m venv .venv-flair
     .venv-flair/bin/pip install torch==2.13.0 && .venv-flair/bin/pip install flair==0.15.1

@@ -26,13 +26,22 @@ from seqtagger.models.loss import IGNORE_INDEX, sequence_cross_entropy
 N, L = 32, 40
 
 
-def make_inputs(c: int, device: torch.device, dtype: torch.dtype):
-    g = torch.Generator().manual_seed(c)
-    logits = torch.randn(N, L, c, generator=g).to(device=device, dtype=dtype).requires_grad_(True)
-    targets = torch.randint(0, c, (N, L), generator=g)
-    lengths = torch.randint(L // 4, L + 1, (N,), generator=g)
-    targets[torch.arange(L).unsqueeze(0) >= lengths.unsqueeze(1)] = IGNORE_INDEX
-    return logits, targets.to(device)
+def make_inputs(
+    shape: tuple[int, int],
+    classes: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    min_length: int = 1,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ``(N, L, C)`` logits that require grad and ``(N, L)`` targets, each row padded
+    with ``IGNORE_INDEX`` after a random length of at least ``min_length``; seeded by ``C``."""
+    n, length = shape
+    g = torch.Generator().manual_seed(classes)
+    logits = torch.randn(n, length, classes, generator=g).to(device=device, dtype=dtype)
+    targets = torch.randint(0, classes, (n, length), generator=g)
+    lengths = torch.randint(min_length, length + 1, (n,), generator=g)
+    targets[torch.arange(length)[None] >= lengths[:, None]] = IGNORE_INDEX
+    return logits.requires_grad_(True), targets.to(device)
 
 
 def path_ncl(logits, targets):
@@ -91,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print("-" * len(header))
     for dtype in dtypes:
         for c in args.classes:
-            logits, targets = make_inputs(c, device, dtype)
+            logits, targets = make_inputs((N, L), c, device, dtype, min_length=L // 4)
             reps = 5 if c >= 10_000 else args.reps
             ref, fast = path_ncl(logits, targets), path_flat(logits, targets)
             tol = 1e-2 if dtype == torch.bfloat16 else 1e-5

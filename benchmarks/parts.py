@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 from omegaconf import DictConfig
 
-from benchmarks.loss import path_flat, path_ncl, time_paths
+from benchmarks.loss import make_inputs, path_flat, path_ncl, time_paths
 from seqtagger.constants import IGNORE_INDEX
 from seqtagger.data.collate import batch_to_device, collate_batch
 from seqtagger.inference import Predictor
@@ -259,15 +259,8 @@ def loss_layouts(
 ) -> tuple[float, float]:
     """Median ms of cross-entropy forward + backward from ``(N, L, C)`` logits: the permuted
     ``(N, C, L)`` path and the flattened ``(N*L, C)`` one (values checked equal)."""
-    n, length = shape
-    g = torch.Generator().manual_seed(classes)
     dtype = torch.bfloat16 if cell.precision == "bf16" else torch.float32
-    logits = torch.randn(n, length, classes, generator=g).to(cell.device, dtype)
-    logits.requires_grad_(True)
-    targets = torch.randint(0, classes, (n, length), generator=g)
-    lengths = torch.randint(1, length + 1, (n,), generator=g)
-    targets[torch.arange(length) >= lengths[:, None]] = IGNORE_INDEX
-    targets = targets.to(cell.device)
+    logits, targets = make_inputs(shape, classes, cell.device, dtype)
     tolerance = 3e-2 if dtype == torch.bfloat16 else 1e-4  # bf16: ~1% apart at C = 32,000
     torch.testing.assert_close(
         path_flat(logits, targets), path_ncl(logits, targets), atol=tolerance, rtol=tolerance

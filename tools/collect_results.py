@@ -4,8 +4,9 @@
 
 Writes ``docs/results/<experiment>/seed<seed>/metrics.json`` (the run's own file, unchanged) and
 ``run.json`` beside it: the command as run (from ``.hydra/overrides.yaml``), the headline metric,
-epochs trained, the best (checkpointed) epoch, wall time and hardware. ``results_table.py`` turns
-these into the README's Results table, so every number there is backed by a file here.
+epochs trained, the best (checkpointed) epoch, wall time and hardware. ``python -m
+tools.results_table`` turns these into the results page and the README's table, so every number
+there is backed by a file here.
 
 ``--as-recipe EXPERIMENT`` files a run made with overrides under a recipe that now holds them:
 the recipe's config (``experiment=EXPERIMENT`` and the run's seed) is composed and compared with

@@ -1,4 +1,4 @@
-"""Screenshots of TensorBoard for the README: the scalars dashboard and the confusion matrix.
+"""Screenshots of TensorBoard for the docs: the scalars dashboard and the confusion matrix.
 
 Usage:
     python -m tools.tensorboard_screenshots                  # train a short EWT run first
