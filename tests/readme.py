@@ -37,7 +37,7 @@ SKIPS: dict[str, str] = {
     "tests/test_datamodule.py read a local folder in the hub's layout",
     r"^tensorboard\b": "a server that runs until stopped: tests/test_tensorboard_server.py starts "
     "one and queries its HTTP API (-m slow)",
-    r"scripts/tensorboard_screenshots\.py": "needs Chromium (apt-get install chromium) and "
+    r"tools\.tensorboard_screenshots\b": "needs Chromium (apt-get install chromium) and "
     "rewrites docs/tensorboard_*.png",
     r"^\.ci/run\b": "CI itself: installs packages and runs every test tier",
     r"\.venv-flair\b": "flair's own virtualenv (flair 0.15.1 pins its own dependencies): "
@@ -50,27 +50,27 @@ PROGRAMS: dict[str, str] = {
     "seqtagger-train": "a few batches of one epoch, outputs under a temporary paths.log_dir",
     "seqtagger-eval": "the checkpoint named is replaced by one trained in the test",
     "seqtagger-predict": "the checkpoint named is replaced by one trained in the test",
-    "python": "the scripts of SCRIPT_ARGS, with arguments that make them quick",
+    "python": "the modules of SCRIPT_ARGS, with arguments that make them quick",
     "printf": "as written",
     "echo": "as written",
     "cat": "as written",
 }
-# python scripts a README command may run: flags set to quick values (a flag's old values are
+# what `python -m ...` a command may run (a benchmark by its name, ``benchmarks crf``; a tool by
+# its module, ``tools.count_corpora``): flags set to quick values (a flag's old values are
 # replaced), then arguments appended ("{tmp}": a fresh temporary folder)
 SCRIPT_ARGS: dict[str, tuple[dict[str, list[str]], list[str]]] = {
-    "scripts/bench_crf.py": ({"--batches": ["2"], "--repeats": ["1"]}, []),
-    "scripts/bench_train.py": ({"--batches": ["3"], "--repeats": ["1"]}, []),
-    "scripts/bench_loss.py": ({"--device": ["cpu"], "--classes": ["9"], "--reps": ["2"]}, []),
-    "scripts/bench_data.py": ({}, []),
-    "scripts/count_corpora.py": ({}, []),
-    "scripts/make_format_examples.py": ({}, ["{tmp}"]),  # not over the committed examples
-    "scripts/benchmark.py": (
+    "benchmarks crf": ({"--batches": ["2"], "--repeats": ["1"]}, []),
+    "benchmarks loss": ({"--device": ["cpu"], "--classes": ["9"], "--reps": ["2"]}, []),
+    "benchmarks data": ({}, []),
+    "tools.count_corpora": ({}, []),
+    "tools.format_examples": ({}, ["{tmp}"]),  # not over the committed examples
+    "benchmarks train": (
         {"--corpus": ["synthetic"], "--synthetic-sentences": ["64"], "--settings": ["bilstm"]}
         | {"--batch-sizes": ["8"], "--batches": ["2"], "--warmup": ["1"], "--val-batches": ["1"]}
         | {"--repeats": ["1"], "--loss-reps": ["1"], "--out": ["{tmp}/b.json"]},
         [],
     ),
-    "scripts/scaling.py": (
+    "benchmarks scaling": (
         {"--scales": ["1"], "--max-batches": ["2"], "--val-batches": ["1"]}
         | {"--out": ["{tmp}/s.json"], "--workdir": ["{tmp}/corpora"]},
         [],
@@ -229,6 +229,16 @@ def python_blocks(path: Path | None = None) -> list[Block]:
     return [block for block in readme_blocks(path) if block.language in {"python", "py"}]
 
 
+def script_key(stage: tuple[str, ...]) -> str | None:
+    """What a ``python`` stage runs, as :data:`SCRIPT_ARGS` names it: ``benchmarks NAME`` for
+    ``python -m benchmarks NAME``, the module for another ``python -m``; None for anything else."""
+    if len(stage) < 3 or stage[1] != "-m":
+        return None
+    if stage[2] == "benchmarks":
+        return " ".join(stage[2:4])
+    return stage[2]
+
+
 def skip_reason(command: ShellCommand) -> str | None:
     """Why ``command`` cannot run in a test (the first row of :data:`SKIPS` it matches)."""
     return next((why for pattern, why in SKIPS.items() if re.search(pattern, command.text)), None)
@@ -242,12 +252,12 @@ def unexercised(command: ShellCommand) -> str | None:
     unknown += [
         " ".join(stage[:2])
         for stage in command.stages
-        if stage[0] == "python" and (len(stage) < 2 or stage[1] not in SCRIPT_ARGS)
+        if stage[0] == "python" and script_key(stage) not in SCRIPT_ARGS
     ]
     if unknown:
         return (
             f"{command.where}: no runner for {unknown} and no skip reason: "
             f"{command.text}\n  add the program to tests/readme.py PROGRAMS (and a runner to "
-            "tests/test_readme_commands.py), a script to SCRIPT_ARGS, or a row to SKIPS"
+            "tests/test_readme_commands.py), a module to SCRIPT_ARGS, or a row to SKIPS"
         )
     return None

@@ -10,7 +10,8 @@ How each program is run (``tests/readme.py`` PROGRAMS):
   test trains the same way, with a small model, on the corpus the command names (CoNLL-2003
   when it mentions ``conll``, else UD English-EWT; for predict without the real corpora,
   ``docs/examples``); for ``seqtagger-train train=false`` at the size the command builds.
-- ``python scripts/X.py``: with the quick arguments of ``SCRIPT_ARGS``.
+- ``python -m benchmarks NAME`` and ``python -m tools.NAME``: with the quick arguments of
+  ``SCRIPT_ARGS``.
 A command of one program runs in this process through the program's own entry point (imports
 are most of a tiny run's time); pipelines, redirections, DDP and multiruns run in ``bash`` with
 ``seqtagger-*`` and ``python`` on PATH bound to this checkout. Identical commands run once.
@@ -38,7 +39,7 @@ from tests.helpers import (
     shared_data_dir,
     write_tiny_bert,
 )
-from tests.readme import SCRIPT_ARGS, ShellCommand, shell_commands, skip_reason
+from tests.readme import SCRIPT_ARGS, ShellCommand, script_key, shell_commands, skip_reason
 
 pytestmark = pytest.mark.slow
 
@@ -71,8 +72,8 @@ CHECKPOINT_DATA: dict[str, list[str]] = {
         "data.headline=f1",
     ],
 }
-SCRIPTS_ON_CORPORA = {"bench_crf.py", "bench_train.py", "bench_data.py", "count_corpora.py"}
-SCRIPTS_ON_CORPORA |= {"scaling.py"}
+SCRIPTS_ON_CORPORA = {"benchmarks crf", "benchmarks data", "tools.count_corpora"}
+SCRIPTS_ON_CORPORA |= {"benchmarks scaling"}
 NO_CORPORA = "no real corpora: set SEQTAGGER_DATA_DIR to a folder with ud_en_ewt/, conll2003/"
 # Hydra's flags and those that take a value: moved before the overrides, so that the overrides
 # the test appends still follow the command's own
@@ -109,7 +110,7 @@ COMMANDS = unique_commands()
 @dataclass
 class Workspace:
     """Where README commands run: ``cwd`` links to the checkout's files (``docs/``,
-    ``scripts/``, ...) but holds its own ``logs/``; ``bin`` holds the command shims."""
+    ``benchmarks/``, ...) but holds its own ``logs/``; ``bin`` holds the command shims."""
 
     root: Path
     cwd: Path
@@ -248,13 +249,14 @@ def rewrite(
         kind = corpus_named(command) if on_corpora else "examples"
         return [program, *swap_checkpoints(args, lambda: space.checkpoint(kind))]
     if program == "python":
-        script = Path(args[0])
-        if script.name in SCRIPTS_ON_CORPORA and not on_corpora:
-            pytest.skip(f"{script} reads the real corpora: {NO_CORPORA}")
-        flags, extra = SCRIPT_ARGS[args[0]]
+        key = script_key(stage)
+        if key in SCRIPTS_ON_CORPORA and not on_corpora:
+            pytest.skip(f"python -m {key} reads the real corpora: {NO_CORPORA}")
+        flags, extra = SCRIPT_ARGS[key]
         extra = [arg.replace("{tmp}", str(out)) for arg in extra]
         flags = {flag: [v.replace("{tmp}", str(out)) for v in vs] for flag, vs in flags.items()}
-        return [program, args[0], *set_flags(args[1:], flags), *extra]
+        head = ["-m", *key.split()]  # python -m benchmarks NAME, python -m tools.NAME
+        return [program, *head, *set_flags(args[len(head) :], flags), *extra]
     return [program, *args]  # printf, echo, cat: as written
 
 
@@ -277,10 +279,10 @@ def run_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
 
         code = predict_main(argv[1:])
         return code, capsys.readouterr().err
-    monkeypatch.setattr("sys.argv", argv[1:])  # python SCRIPT ARGS
-    monkeypatch.syspath_prepend(str(Path(argv[1]).resolve().parent))  # as `python SCRIPT` does
+    monkeypatch.setattr("sys.argv", [argv[2], *argv[3:]])  # python -m MODULE ARGS
+    monkeypatch.syspath_prepend(str(REPO_ROOT))  # as `python -m` from the checkout's root does
     try:
-        runpy.run_path(argv[1], run_name="__main__")
+        runpy.run_module(argv[2], run_name="__main__", alter_sys=True)
         code = 0
     except SystemExit as exit_info:
         code = exit_info.code if isinstance(exit_info.code, int) else int(bool(exit_info.code))
@@ -291,11 +293,13 @@ def in_process(stages: list[list[str]]) -> bool:
     """One stage, no redirection, that starts no other process (DDP and multirun re-run or
     submit their command line): run in this process, where the imports are already paid."""
     argv = stages[0]
-    shell = {">", ">>", "<", "-m", "--multirun"}
+    shell = {">", ">>", "<", "--multirun"}
+    multirun = argv[0] != "python" and "-m" in argv  # python's -m names a module
     return (
         len(stages) == 1
         and argv[0] in {"seqtagger-train", "seqtagger-eval", "seqtagger-predict", "python"}
         and not shell.intersection(argv)
+        and not multirun
         and not any(arg.startswith("trainer=ddp") for arg in argv)
     )
 
