@@ -7,7 +7,7 @@ import unicodedata
 
 import pytest
 
-from seqtagger.inference.tokenizer import mark_ranges, tokenize
+from seqtagger.inference.tokenizer import mark_ranges, tokenize, tokenize_with_offsets
 
 
 def test_whitespace_and_punctuation() -> None:
@@ -96,7 +96,10 @@ def test_urls_and_emails(text: str, expected: list[str]) -> None:
         ("the U.S. and", ["the", "U.S.", "and"]),
         ("e.g., i.e.", ["e.g.", ",", "i.e."]),
         ("U.S.A. won", ["U.S.A.", "won"]),
-        ("Mr. Smith", ["Mr", ".", "Smith"]),
+        ("Mr. Smith", ["Mr.", "Smith"]),
+        ("approx. 3", ["approx", ".", "3"]),
+        ("Acme Inc.'s", ["Acme", "Inc.", "'s"]),
+        ("the U.S.’s", ["the", "U.S.", "’s"]),
         ("end.Start", ["end", ".", "Start"]),
     ],
 )
@@ -167,3 +170,26 @@ def test_long_lines_without_spaces_are_tagged_whole(unit: str, expected: list[st
     timing is in scripts/bench_data.py, not here)."""
     repeats = 200_000 // len(unit)
     assert tokenize(unit * repeats) == expected * repeats
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ok 👍🏽!", ["ok", "👍🏽", "!"]),  # a skin-tone modifier
+        ("👩🏽\u200d💻 at work", ["👩🏽\u200d💻", "at", "work"]),  # a zero-width-joiner sequence
+        ("🏳️\u200d🌈🇩🇪🇫🇷", ["🏳️\u200d🌈", "🇩🇪", "🇫🇷"]),  # flags: regional indicator pairs
+        ("🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f", None),  # tag sequence
+        ("1️⃣ ❤️", ["1️⃣", "❤️"]),  # a keycap, a variation selector
+    ],
+)
+def test_emoji_grapheme_clusters_stay_whole(text: str, expected: list[str] | None) -> None:
+    assert tokenize(text) == (expected if expected is not None else [text])
+
+
+def test_offsets_slice_the_input() -> None:
+    text = "  “Hi,” said Mr. Smith\tof Acme Inc.’s office 👍🏽 e\u0301te\u0301 — €1,250.50, don't!\n"
+    triples = tokenize_with_offsets(text)
+    assert [token for token, _, _ in triples] == tokenize(text)
+    assert all(text[start:end] == token for token, start, end in triples)
+    assert triples[:2] == [("“", 2, 3), ("Hi", 3, 5)]
+    assert tokenize_with_offsets("") == []
