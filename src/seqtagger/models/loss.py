@@ -16,7 +16,7 @@ Why a hand-written wrapper when ``F.cross_entropy`` exists
 2. *Probabilities instead of logits.* ``F.cross_entropy`` applies ``log_softmax`` itself; feeding it
    softmax output trains silently but badly. We detect it (cheaply, see ``probability_check``).
 3. *Speed.* The value is computed on the flattened ``(N*L, C)`` layout, which is faster than the
-   permuted ``(N, C, L)`` path on GPUs at every label count (the figures are in the README,
+   permuted ``(N, C, L)`` path on GPUs at every label count (the figures are in docs/performance.md,
    measured by ``python -m benchmarks loss``). When ``logits_ncl`` is a permuted view of contiguous
    ``(N, L, C)`` memory, ``logits_ncl.transpose(1, 2)`` is contiguous again and the flattening is
    free (no copy).

@@ -18,7 +18,7 @@ optimizer factory whose signature asks for them.
 
 An optimizer that can run fused (Adam, AdamW, SGD, Adagrad) is built fused unless its config
 sets ``fused`` or ``foreach``: on the CPU torch otherwise updates one tensor at a time, which was
-16% of a batch-32 BiLSTM-CRF step (fused, training ran 1.16x faster; README, Performance). Not
+16% of a batch-32 BiLSTM-CRF step (fused, training ran 1.16x faster; docs/performance.md). Not
 under Lightning's mixed precision, which refuses gradient clipping with a fused optimizer.
 """
 
