@@ -136,3 +136,19 @@ def test_every_benchmark_module_imports_as_part_of_the_package() -> None:
         if name == "flair" and importlib.util.find_spec("flair") is None:
             continue
         assert callable(importlib.import_module(f"benchmarks.{module}").main), name
+
+
+def test_benchmarks_and_tools_are_imported_as_packages_not_by_path() -> None:
+    """No test loads a module from a file path, and no benchmark or tool edits ``sys.path``:
+    ``benchmarks`` and ``tools`` import each other as the packages they are."""
+    root = Path(__file__).resolve().parents[1]
+    by_path = ["spec_from_file_" + "location", "run_" + "path("]
+    path_edits = ["sys.path." + "insert", "sys.path." + "append", "sys.path" + " ="]
+    patterns = {"tests": by_path, "benchmarks": by_path + path_edits, "tools": by_path + path_edits}
+    offenders = [
+        str(file.relative_to(root))
+        for folder, forbidden in patterns.items()
+        for file in sorted((root / folder).rglob("*.py"))
+        if any(pattern in file.read_text(encoding="utf-8") for pattern in forbidden)
+    ]
+    assert offenders == []
