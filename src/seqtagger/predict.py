@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--scheme", choices=SCHEMES, help="output tag scheme (default: the training file's)")
     add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
     add("--no-progress", action="store_true", help="no progress and no summary on stderr")
+    add(
+        "--sentence-per-line",
+        action="store_true",
+        help="raw text: each line is one sentence (default: lines are split into sentences)",
+    )
     add("--scores", action="store_true", help="add each tag's probability and each span's score")
     return parser
 
@@ -130,7 +135,7 @@ def run(args: argparse.Namespace) -> Stats:
     predictor = load_predictor(args)
     stats = Stats()
     start = time.monotonic()
-    sentences = iter_input(sources, args.input_format, stats)
+    sentences = iter_input(sources, args.input_format, stats, args.sentence_per_line)
     written = 0
     try:
         with ExitStack() as stack:

@@ -1,7 +1,9 @@
 """The inputs of ``seqtagger-predict``: which format each input has, and its sentences, lazily.
 
-Formats (``--input-format``): ``text`` (one sentence or paragraph per line, tokenised by
-:func:`seqtagger.inference.tokenizer.tokenize`; blank lines are skipped and counted), ``tokens``
+Formats (``--input-format``): ``text`` (raw text, tokenised with character offsets by
+:func:`seqtagger.inference.tokenizer.tokenize_with_offsets` and cut into sentences by
+:mod:`seqtagger.inference.sentences` line by line, a sentence never crossing a line end;
+``--sentence-per-line``: each line is one sentence; blank lines are skipped and counted), ``tokens``
 (one pre-tokenised sentence per line, tokens separated by whitespace), and every format of the
 readers' table :data:`seqtagger.data.readers.FORMATS` (``conll``, ``conllu``, ``jsonl``,
 ``json``, ``parquet``, ``disk`` = a ``save_to_disk`` folder), read by the corpus readers with tags
@@ -27,16 +29,18 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from pathlib import Path
 
 from seqtagger.constants import DOCSTART
 from seqtagger.data.readers.formats import FORMATS, format_for_path
 from seqtagger.errors import CorpusError, InputError
-from seqtagger.inference.tokenizer import tokenize
+from seqtagger.inference.sentences import split_sentences
+from seqtagger.inference.tokenizer import tokenize_with_offsets
 
 STDIN = "-"
 LINE_FORMATS = ("text", "tokens")  # predict's own formats, one sentence per line
@@ -54,6 +58,26 @@ class Stats:
     tokens: int = 0
     blank_lines: int = 0
     seconds: float = 0.0  # reading, tagging and writing; the model load is not counted
+
+
+class LineTokens(list[str]):
+    """The tokens of a sentence of raw text, with where they are: ``line`` (from 1) and each
+    token's character offsets in that line (``char_starts``, ``char_ends``: end exclusive)."""
+
+    def __init__(self, triples: list[tuple[str, int, int]], line: int) -> None:
+        super().__init__(token for token, _, _ in triples)
+        self.line = line
+        self.char_starts = [start for _, start, _ in triples]
+        self.char_ends = [end for _, _, end in triples]
+
+    def add_offsets(self, record: dict) -> None:
+        """Add ``line``, ``char_start`` and ``char_end`` (one a token) to a JSONL ``record``,
+        and ``char_start``/``char_end`` to each of its spans (whose ``start``/``end`` are token
+        indices)."""
+        record.update(line=self.line, char_start=self.char_starts, char_end=self.char_ends)
+        for span in record["spans"]:
+            span["char_start"] = self.char_starts[span["start"]]
+            span["char_end"] = self.char_ends[span["end"] - 1]
 
 
 def source_name(source: str) -> str:
@@ -138,20 +162,21 @@ def check_inputs(sources: list[str], input_format: str) -> None:
 
 
 def iter_input(
-    sources: list[str], input_format: str, stats: Stats
+    sources: list[str], input_format: str, stats: Stats, sentence_per_line: bool = False
 ) -> Iterator[tuple[list[str], int]]:
     """``(tokens, document)`` of every sentence of ``sources`` in order, read lazily. Each source
     starts a document, and so does each document its format marks (``-DOCSTART-``, CoNLL-U
     ``# newdoc``): a model with document context reads a sentence's neighbours within it. As in
     the readers, marked documents have ids >= 1 (counted over all sources) and text without
     marks ids <= 0 (``-k`` in source ``k``): a document memory reads the two apart
-    (``data/documents.py``)."""
+    (``data/documents.py``). Raw text gives :class:`LineTokens`, its lines cut into sentences
+    unless ``sentence_per_line``."""
     document = 0
     for index, source in enumerate(sources):
         fmt = detect_format(source) if input_format == "auto" else input_format
         count = stats.sentences
         marked_before = None
-        for tokens, marked in _iter_source(source, fmt, stats):
+        for tokens, marked in _iter_source(source, fmt, stats, sentence_per_line):
             if marked and marked != marked_before:
                 document += 1
             marked_before = marked
@@ -162,23 +187,43 @@ def iter_input(
             raise InputError(f"no sentences in {source_name(source)}")
 
 
-def _iter_source(source: str, fmt: str, stats: Stats) -> Iterator[tuple[list[str], int]]:
+def _iter_source(
+    source: str, fmt: str, stats: Stats, sentence_per_line: bool
+) -> Iterator[tuple[list[str], int]]:
     """``(tokens, document within the source)`` per sentence."""
     if fmt in FORMATS:
         return _iter_reader(source, fmt)
-    return ((tokens, 0) for tokens in _iter_lines(source, fmt == "text", stats))
+    if fmt == "text":
+        split = partial(_text_sentences, sentence_per_line=sentence_per_line)
+        return ((tokens, 0) for tokens in _iter_lines(source, stats, split))
+    return ((tokens, 0) for tokens in _iter_lines(source, stats, _token_sentence))
 
 
-def _iter_lines(source: str, raw_text: bool, stats: Stats) -> Iterator[list[str]]:
-    """One sentence per line: tokenised (text) or split on whitespace (tokens)."""
-    split = tokenize if raw_text else str.split
+def _iter_lines(
+    source: str, stats: Stats, sentences_of: Callable[[str, int], list[list[str]]]
+) -> Iterator[list[str]]:
+    """``sentences_of(line, line number)`` for each line; a line without any is counted."""
     with _open_lines(source) as lines:
         for lineno, line in enumerate(lines, 1):
-            tokens = split(_decode(line, source, lineno))
-            if tokens:
-                yield tokens
-            else:
+            sentences = sentences_of(_decode(line, source, lineno), lineno)
+            if not sentences:
                 stats.blank_lines += 1
+            yield from sentences
+
+
+def _token_sentence(line: str, lineno: int) -> list[list[str]]:
+    """A line of pre-tokenised text: one sentence, its tokens split on whitespace."""
+    tokens = line.split()
+    return [tokens] if tokens else []
+
+
+def _text_sentences(line: str, lineno: int, sentence_per_line: bool) -> list[list[str]]:
+    """A line of raw text: its sentences (the whole line with ``sentence_per_line``)."""
+    triples = tokenize_with_offsets(line)
+    if not triples:
+        return []
+    sentences = [triples] if sentence_per_line else split_sentences(triples)
+    return [LineTokens(sentence, lineno) for sentence in sentences]
 
 
 @contextmanager

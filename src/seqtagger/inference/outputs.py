@@ -6,9 +6,11 @@ device or ``/proc/self/fd/N`` is written through, as a shell's ``>`` writes it).
 a token (a CoNLL-U FORM like ``1 000``) is written as ``_``
 (:func:`seqtagger.metrics.conlleval.conll_token`), as in eval's ``predictions.conll``. ``jsonl``
 writes ``{"tokens", "tags", "spans"}`` per line (tokens as read), spans from
-:meth:`Predictor.spans` (the metric's span code; ``end`` exclusive). With ``--scores`` each tag's
-probability (``seqtagger.inference.scores``, 4 decimals) is a third CoNLL column, and JSONL gets
-a ``scores`` list and a ``score`` per span.
+:meth:`Predictor.spans` (the metric's span code; ``start``/``end``: token indices, ``end``
+exclusive); on raw text also ``line`` (from 1) and ``char_start``/``char_end``, per token (lists)
+and per span: character offsets in that line, ``line[char_start:char_end]`` being the token's or
+span's own characters. With ``--scores`` each tag's probability (``seqtagger.inference.scores``,
+4 decimals) is a third CoNLL column, and JSONL gets a ``scores`` list and a ``score`` per span.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from seqtagger.errors import InputError
-from seqtagger.inference.inputs import STDIN
+from seqtagger.inference.inputs import STDIN, LineTokens
 from seqtagger.metrics.conlleval import conll_token
 from seqtagger.utils.files import file_mode
 
@@ -94,6 +96,8 @@ def format_jsonl(
     for span in record["spans"]:
         if "score" in span:
             span["score"] = round(span["score"], SCORE_DIGITS)
+    if isinstance(tokens, LineTokens):  # raw text: where the tokens and spans are in its line
+        tokens.add_offsets(record)
     return json.dumps(record, ensure_ascii=False) + "\n"
 
 

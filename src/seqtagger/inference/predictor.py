@@ -3,6 +3,7 @@
     predictor = Predictor.from_checkpoint("logs/train/runs/ewt/checkpoints/last.ckpt")
     predictor.predict([["EU", "rejects", "German", "call"]])   # -> [["PROPN", "VERB", ...]]
     predictor.predict_scored([["EU", "rejects"]])   # -> [(["PROPN", "VERB"], [0.98, 0.91])]
+    predictor("EU rejects German call.")  # -> [Document]: character offsets (inference/text.py)
 
 Inputs are read a window at a time, sorted by length inside the window (little padding), run in
 batches under ``torch.inference_mode`` and put back in input order (``OrderedWriter``), so a
@@ -24,7 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import tee
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -35,6 +36,9 @@ from seqtagger.errors import ConfigError
 from seqtagger.inference.scores import span_score
 from seqtagger.inference.streaming import OrderedWriter, document_batches, windowed_batches
 from seqtagger.lightning_module import TaggerModule
+
+if TYPE_CHECKING:
+    from seqtagger.inference.text import Document
 
 EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"
 TAGS_MEMO_SIZE = 20_000
@@ -256,6 +260,16 @@ class Predictor:
         """``(tags, scores)`` for each sentence, in input order: the tags ``predict`` returns
         and each one's probability under the model (``seqtagger.inference.scores``)."""
         return list(self.predict_scored_stream(sentences, documents))
+
+    def __call__(
+        self, text: str | Sequence[str], *, sentence_per_line: bool = False
+    ) -> list[Document]:
+        """Tag raw text (a string, or a list of strings: each a document): documents, sentences,
+        tokens and spans with character offsets into the input (``inference/text.py``); a blank
+        line starts a new document; ``sentence_per_line``: each line is one sentence."""
+        from seqtagger.inference.text import tag_text
+
+        return tag_text(self, text, sentence_per_line=sentence_per_line)
 
     def spans(
         self, tokens: Sequence[str], tags: Sequence[str], scores: Sequence[float] | None = None
