@@ -59,7 +59,22 @@ def check_search(sweep: Path, trials: int) -> dict[str, Any]:
         params = dict(item.split("=", 1) for item in overrides)
         finished.append(all(params[name] == best[name] for name in searched))
     assert any(finished), "the best parameters are those of a trial that finished"
+    check_trial_table(sweep, trials, summary["best_value"])
     return summary
+
+
+def check_trial_table(sweep: Path, trials: int, best_value: float) -> None:
+    """Assert that the search's ``trials.txt`` has a row per trial, trial 1 failed, and names
+    the best trial (Optuna's best value), its folder and checkpoint."""
+    lines = (sweep / "trials.txt").read_text(encoding="utf-8").splitlines()
+    rows = [line.split() for line in lines[2 : 2 + trials]]
+    assert [row[0] for row in rows] == [str(n) for n in range(trials)] and rows[1][1] == "failed"
+    best = next(line for line in lines if line.startswith("Best: trial "))
+    number = best.split()[2]
+    assert f"({best_value:.4f}), folder {sweep / number}" in best
+    checkpoint = next(line for line in lines if line.startswith("Best trial's checkpoint: "))
+    assert Path(checkpoint.split(": ", 1)[1]).parent == sweep / number / "checkpoints"
+    assert any(line.startswith("Failed: trial 1: the training loss is nan") for line in lines)
 
 
 class PoisonTrial(Callback):

@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from seqtagger.errors import SweepConfigError, find_in_chain
+from seqtagger.training.trials import write_trial
 from seqtagger.utils.cli import describe, find_user_error
 from seqtagger.utils.pylogger import RankedLogger
 
@@ -141,5 +143,18 @@ def run_trial(
             f"{trial_label(hydra_cfg)} failed, scored {worst} so that the search goes on: {reason}",
             exc_info=found is None,  # a bug in seqtagger keeps its traceback, in the log
         )
+        record_trial(cfg, hydra_cfg, worst, reason)
         return worst
-    return optimized_value(cfg, metrics)
+    value = optimized_value(cfg, metrics)
+    record_trial(cfg, hydra_cfg, value)
+    return value
+
+
+def record_trial(
+    cfg: DictConfig, hydra_cfg: DictConfig | None, value: float, error: str | None = None
+) -> None:
+    """Write the trial's ``trial.json`` in its run folder (when it has one), for the search's
+    summary (:mod:`seqtagger.training.trials`)."""
+    output_dir = OmegaConf.select(cfg, "paths.output_dir", default=None)
+    if output_dir:
+        write_trial(Path(output_dir), hydra_cfg, value, error)
