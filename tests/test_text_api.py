@@ -151,3 +151,19 @@ def test_predict_sentence_per_line_keeps_each_line_one_sentence(
     records = jsonl(out)
     assert [r["line"] for r in records] == [1, 2]
     assert [r["char_start"][0] for r in records] == [0, 0]
+
+
+def test_scores_give_each_span_the_least_score_of_its_tokens(predictor: Predictor) -> None:
+    text = "Anna Smith visited Oslo. Then Boris met the Red Cross!"
+    documents = predictor(text, scores=True)
+    assert [[t.tag for t in s.tokens] for s in documents[0].sentences] == [
+        [t.tag for t in s.tokens] for s in predictor(text)[0].sentences
+    ]
+    words = [[t.text for t in s.tokens] for s in documents[0].sentences]
+    token_scores = [scores for _, scores in predictor.predict_scored(words, [1, 1])]
+    for sentence, scores in zip(documents[0].sentences, token_scores, strict=True):
+        assert sentence.spans
+        for span in sentence.spans:
+            inside = [i for i, t in enumerate(sentence.tokens) if span.start <= t.start < span.end]
+            assert span.score == min(scores[i] for i in inside)
+            assert 0 < span.score <= 1 and span.to_dict()["score"] == span.score

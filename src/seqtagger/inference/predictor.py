@@ -262,14 +262,15 @@ class Predictor:
         return list(self.predict_scored_stream(sentences, documents))
 
     def __call__(
-        self, text: str | Sequence[str], *, sentence_per_line: bool = False
+        self, text: str | Sequence[str], *, sentence_per_line: bool = False, scores: bool = False
     ) -> list[Document]:
         """Tag raw text (a string, or a list of strings: each a document): documents, sentences,
         tokens and spans with character offsets into the input (``inference/text.py``); a blank
-        line starts a new document; ``sentence_per_line``: each line is one sentence."""
+        line starts a new document; ``sentence_per_line``: each line is one sentence;
+        ``scores``: each span gets its ``score``."""
         from seqtagger.inference.text import tag_text
 
-        return tag_text(self, text, sentence_per_line=sentence_per_line)
+        return tag_text(self, text, sentence_per_line=sentence_per_line, scores=scores)
 
     def spans(
         self, tokens: Sequence[str], tags: Sequence[str], scores: Sequence[float] | None = None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from seqtagger.data.schemes import get_spans
 from seqtagger.errors import ConfigError
+from seqtagger.inference.scores import span_score
 from seqtagger.inference.sentences import split_sentences
 from seqtagger.inference.tokenizer import tokenize_with_offsets
 
@@ -48,7 +49,8 @@ class Token:
 @dataclass
 class Span:
     """An entity: character offsets (``end`` exclusive), the input's own ``text``, its label.
-    ``score``: its confidence where the model gives one (``None``: not computed)."""
+    ``score``: its confidence, with ``scores=True`` (:mod:`seqtagger.inference.scores`: the
+    least probability of its tokens' tags); ``None``: not computed."""
 
     start: int
     end: int
@@ -105,9 +107,15 @@ class Document:
 
 
 def tag_text(
-    predictor: Predictor, texts: str | Sequence[str], *, sentence_per_line: bool = False
+    predictor: Predictor,
+    texts: str | Sequence[str],
+    *,
+    sentence_per_line: bool = False,
+    scores: bool = False,
 ) -> list[Document]:
-    """The tagged documents of ``texts`` (one string or a list of them), in input order."""
+    """The tagged documents of ``texts`` (one string or a list of them), in input order; with
+    ``scores``, each span's ``score`` (:func:`~seqtagger.inference.scores.span_score` of
+    :meth:`Predictor.predict_scored`'s token scores)."""
     if isinstance(texts, str):
         texts = [texts]
     elif not isinstance(texts, Sequence) or not all(isinstance(t, str) for t in texts):
@@ -118,10 +126,15 @@ def tag_text(
     ]
     sentences = [tokens for document in documents for tokens in document]
     ids = [number for number, document in enumerate(documents, 1) for _ in document]
-    tags = iter(predictor.predict([[t[0] for t in tokens] for tokens in sentences], ids))
+    words = [[t[0] for t in tokens] for tokens in sentences]
+    if scores:
+        results = iter(predictor.predict_scored(words, ids))
+    else:
+        results = ((tags, None) for tags in predictor.predict(words, ids))
     out = []
     for (source, start, end), document in zip(bounds, documents, strict=True):
-        tagged = [_sentence(predictor, texts[source], tokens, next(tags)) for tokens in document]
+        text = texts[source]
+        tagged = [_sentence(predictor, text, tokens, *next(results)) for tokens in document]
         out.append(Document(source, start, end, texts[source][start:end], tagged))
     return out
 
@@ -168,9 +181,14 @@ def _shifted(tokens: list[tuple[str, int, int]], by: int) -> list[tuple[str, int
 
 
 def _sentence(
-    predictor: Predictor, text: str, tokens: list[tuple[str, int, int]], tags: list[str]
+    predictor: Predictor,
+    text: str,
+    tokens: list[tuple[str, int, int]],
+    tags: list[str],
+    token_scores: list[float] | None,
 ) -> Sentence:
-    """One tagged sentence, its spans' offsets from their first and last tokens."""
+    """One tagged sentence, its spans' offsets from their first and last tokens (and their
+    scores from the tokens' scores, when given)."""
     words = [
         Token(token, start, end, tag) for (token, start, end), tag in zip(tokens, tags, strict=True)
     ]
@@ -178,6 +196,8 @@ def _sentence(
     if predictor.scheme != "plain":
         for span in get_spans(tags, predictor.scheme):
             start, end = words[span.start].start, words[span.end - 1].end
-            spans.append(Span(start, end, text[start:end], span.type))
+            scored = token_scores is not None
+            score = span_score(token_scores, span.start, span.end) if scored else None
+            spans.append(Span(start, end, text[start:end], span.type, score))
     start, end = words[0].start, words[-1].end
     return Sentence(start, end, text[start:end], words, spans)
