@@ -124,6 +124,9 @@ def tokenize_with_offsets(text: str) -> list[tuple[str, int, int]]:
     out: list[tuple[str, int, int]] = []
     for chunk_match in _CHUNK.finditer(text):
         chunk, offset = chunk_match.group(), chunk_match.start()
+        if chunk.isalnum():  # most chunks: one token
+            out.append((chunk, offset, chunk_match.end()))
+            continue
         cursor = 0
         for token in _chunk_tokens(chunk):
             start = chunk.index(token, cursor)  # tokens are slices of the chunk, in order
