@@ -1,7 +1,9 @@
 """Tagging new text with a trained checkpoint: what only inference uses.
 
-``predictor`` (:class:`Predictor`, the Python API), ``streaming`` (bounded-window batching in
-input order), ``tokenizer`` (the simple raw-text tokenizer), and the parts of
+``predictor`` (:class:`Predictor`, the Python API), ``text`` (its raw-text API: documents,
+sentences, tokens and spans with character offsets), ``streaming`` (bounded-window batching in
+input order), ``tokenizer`` (the simple raw-text tokenizer), ``sentences`` (sentence splitting),
+``scores`` (span scores), and the parts of
 ``seqtagger-predict``: ``inputs`` (input formats, detection, reading), ``outputs`` (CoNLL and
 JSONL writing, the output file) and ``progress``. :class:`Predictor` is imported on first use, so
 that ``seqtagger-predict`` loads its input readers without torch for ``--help`` and option errors.

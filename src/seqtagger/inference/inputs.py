@@ -43,7 +43,7 @@ from seqtagger.inference.sentences import split_sentences
 from seqtagger.inference.tokenizer import tokenize_with_offsets
 
 STDIN = "-"
-LINE_FORMATS = ("text", "tokens")  # predict's own formats, one sentence per line
+LINE_FORMATS = ("text", "tokens")  # predict's own formats, read line by line
 INPUT_FORMATS = ("auto", *LINE_FORMATS, *FORMATS)
 FOLDER_FORMATS = tuple(name for name, fmt in FORMATS.items() if fmt.folder)
 DETECT_MAX_LINES = 100
