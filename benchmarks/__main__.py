@@ -1,7 +1,7 @@
 """``python -m benchmarks NAME [ARGS...]``: run one benchmark; ``NAME --help`` for its options.
 
 Each name is a module of this package (imported only when run) and the arguments put before the
-user's: ``predict`` is ``train --parts predict``.
+user's: ``predict`` is ``train --parts predict``, ``parts NAME...`` is ``train --parts NAME...``.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "train": ("benchmark", [], "seqtagger against plain PyTorch: train, predict, data, loss"),
     "predict": ("benchmark", ["--parts", "predict"], "prediction only: a plain loop, Predictor"),
+    "parts": ("benchmark", ["--parts"], "train's named parts only: parts predict loss [ARGS]"),
     "data": ("data", [], "EWT read + encode cold and warm, padding per batching, tokenizer"),
     "loss": ("loss", [], "cross-entropy on (N, C, L) against flattened, per class count"),
     "crf": ("crf", [], "CRF head against the linear head: training step and decoding"),
@@ -21,6 +22,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "ab": ("ab", [], "one training setting against itself with other overrides"),
     "memory": ("memory", [], "seqtagger-predict's peak memory against the input's size"),
     "flair": ("flair", [], "flair's training step, in flair's own environment"),
+    "corpus": ("corpus", [], "write a generated corpus, or EWT scaled, and its overrides"),
 }
 
 

@@ -7,9 +7,10 @@ memory.
 
 from __future__ import annotations
 
+import argparse
 import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 UPOS = ["ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON"]
@@ -135,3 +136,18 @@ def conll2003_overrides() -> list[str]:
     """Hydra overrides for CoNLL-2003 from the shared corpora (documents, for
     ``data.batch_unit=documents``)."""
     return ["data=conll2003", f"paths.data_dir={data_dir()}", "+data.download=false"]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Write a benchmark corpus to a folder and print the overrides that train on it."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("out", type=Path, help="folder for train, dev and test .conllu")
+    parser.add_argument("--sentences", type=int, default=2000, help="generated train sentences")
+    parser.add_argument("--scale", type=int, default=None, help="EWT's train split N times over")
+    parser.add_argument("--base", type=Path, default=None, help="what --scale scales (EWT)")
+    args = parser.parse_args(argv)
+    if args.scale is None:
+        write_synthetic(args.out, train=args.sentences)
+    else:
+        write_scaled(args.base or data_dir() / EWT_FOLDER, args.out, args.scale)
+    print("seqtagger-train " + " ".join(files_overrides(args.out)))

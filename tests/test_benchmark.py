@@ -122,6 +122,26 @@ def test_predict_runs_the_prediction_part_alone(
     assert "predict tokens/s" in capsys.readouterr().out
 
 
+def test_parts_runs_the_named_parts_and_corpus_writes_a_corpus_to_train_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``parts data loss`` times those two parts alone; ``corpus OUT`` writes the three splits
+    of a generated corpus and prints the ``seqtagger-train`` overrides that read them."""
+    monkeypatch.setattr(sys, "argv", ["python -m benchmarks"])
+    out = tmp_path / "parts.json"
+    assert command.main(["parts", "data", "loss", *tiny_argv(out)]) == 0
+    assert {r["part"] for r in json.loads(out.read_text(encoding="utf-8"))["rows"]} == {
+        "data",
+        "loss",
+    }
+    capsys.readouterr()
+    assert command.main(["corpus", str(tmp_path / "corpus"), "--sentences", "40"]) == 0
+    train = (tmp_path / "corpus" / "train.conllu").read_text(encoding="utf-8")
+    assert train.count("\n\n") == 40
+    printed = capsys.readouterr().out
+    assert printed.startswith("seqtagger-train data=files") and str(tmp_path / "corpus") in printed
+
+
 def test_an_unknown_benchmark_is_refused_with_the_names(capsys: pytest.CaptureFixture) -> None:
     assert command.main(["nope"]) == 2
     error = capsys.readouterr().err
