@@ -70,8 +70,14 @@ def test_blank_lines_and_list_items_are_documents(predictor: Predictor) -> None:
     assert predictor("") == [] and predictor([]) == []
 
 
-def test_documents_are_tagged_as_the_token_api_tags_them(predictor: Predictor) -> None:
-    """Same tags as ``predict`` given the sentences and their document ids."""
+@pytest.mark.parametrize("model", ["crf", "context", "memory"])
+def test_documents_are_tagged_as_the_token_api_tags_them(model: str) -> None:
+    """Same tags as ``predict`` given the sentences and their document ids, also for a model
+    with document context or a document memory (which read the documents' other sentences)."""
+    predictor = Predictor.from_checkpoint(
+        CRF_CHECKPOINT.parents[1] / model / "last.ckpt", device="cpu"
+    )
+    assert predictor.context or predictor.reads_documents or model == "crf"
     text = "Anna Smith visited Oslo. Then Boris met the Red Cross!\n\nDana flew to Lima."
     documents = predictor(text)
     sentences = [[t.text for t in s.tokens] for d in documents for s in d.sentences]
