@@ -12,8 +12,8 @@ sentence a run of whole tokens with their character offsets, and the rules are f
 
        "Obama visited Berlin. Then he flew to Tokyo! Merkel stayed home."  -> 3 sentences
 
-2. ...unless the next token starts with a lowercase letter (``wait... what``, ``approx. 3 cm``
-   and other abbreviations the tokenizer splits)::
+2. ...unless the next token starts with a lowercase letter (``wait... what``, and abbreviations
+   the tokenizer splits, as ``approx.`` or ``fig.``, when a lowercase word follows them)::
 
        "It costs approx. nothing."  -> 1 sentence
 
