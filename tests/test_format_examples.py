@@ -1,5 +1,5 @@
 """``docs/examples/``: one small file per corpus format, each read by seqtagger's own reader and
-trained on, so the files the README points newcomers at are known to work."""
+trained on, so the files the docs (Your own corpus) point newcomers at are known to work."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_example_reads_every_sentence(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", list(EXAMPLES))
 def test_example_trains(name: str, tmp_path: Path) -> None:
-    """The README's command for this format, shrunk: one epoch of a small model."""
+    """The docs' command for this format, shrunk: one epoch of a small model."""
     from seqtagger.train import train
 
     _, scheme, headline = EXAMPLES[name]

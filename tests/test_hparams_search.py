@@ -44,7 +44,7 @@ def test_search_configs_optimise_the_best_dev_headline(search: str, tmp_path: Pa
 
 
 def test_a_search_composes_with_the_slurm_launcher(tmp_path: Path) -> None:
-    """The README's SLURM command: the Optuna sweeper hands each trial to submitit."""
+    """The search page's SLURM command: the Optuna sweeper hands each trial to submitit."""
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher", reason='pip install ".[slurm]"')
     overrides = ["experiment=conll2003_bilstm", "hparams_search=bilstm_optuna"]
     overrides += ["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.sweeper.n_jobs=8"]
