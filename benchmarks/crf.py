@@ -20,15 +20,11 @@ from collections.abc import Sequence
 import hydra
 import lightning as L
 import torch
-from hydra import compose, initialize_config_dir
 
-from seqtagger.train import CONFIG_DIR
+from benchmarks.benchmark import compose_train
+from benchmarks.parts import build_model
 
-
-def build(head: str):
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        cfg = compose(config_name="train", overrides=["data=conll2003", f"model/head={head}"])
-    return cfg
+HEADS = ("linear", "crf")
 
 
 def timed(function, batches) -> float:
@@ -44,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     torch.set_num_threads(max(torch.get_num_threads(), 1))
-    cfgs = {head: build(head) for head in ("linear", "crf")}
+    cfgs = {head: compose_train(["data=conll2003", f"model/head={head}"]) for head in HEADS}
     datamodule = hydra.utils.instantiate(cfgs["linear"].data)
     datamodule.setup("fit")
     loader = iter(datamodule.train_dataloader())
@@ -52,9 +48,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     modules, optimizers = {}, {}
     for head, cfg in cfgs.items():
         L.seed_everything(0, verbose=False)
-        module = hydra.utils.instantiate(cfg.model, _recursive_=False)
-        module._build(datamodule.data_info())
-        modules[head] = module
+        modules[head] = module = build_model(cfg.model, datamodule.data_info())
         optimizers[head] = torch.optim.Adam(module.parameters(), lr=1e-3)
 
     def train_step(head):

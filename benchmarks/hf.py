@@ -33,11 +33,10 @@ from typing import Any
 import hydra
 import lightning as L
 import torch
-from hydra import compose, initialize_config_dir
 
+from benchmarks.benchmark import compose_train
 from benchmarks.parts import TRAINING_ONLY, build_model
 from seqtagger.inference import Predictor
-from seqtagger.train import CONFIG_DIR
 from seqtagger.utils.config import to_plain
 
 
@@ -110,8 +109,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. data.batch_size=64")
     args = parser.parse_args(argv)
     experiment = [f"experiment={args.experiment}"] if args.experiment else []
-    with initialize_config_dir(version_base="1.3", config_dir=CONFIG_DIR):
-        cfg = compose(config_name="train", overrides=[*experiment, *args.overrides])
+    cfg = compose_train([*experiment, *args.overrides])
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.set_embedding(to_plain(cfg.model.embedding))
     datamodule.setup("fit")
