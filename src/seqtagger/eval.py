@@ -15,6 +15,7 @@ one message naming the file, line or config key, and exit code 2.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -34,6 +35,13 @@ from seqtagger.training.faults import reraise_out_of_memory
 from seqtagger.training.settings import settings_given
 from seqtagger.utils.cli import run_hydra_entry, user_errors
 from seqtagger.utils.config import apply_extras, write_json
+from seqtagger.utils.console import (
+    NORMAL,
+    VERBOSE,
+    quiet_known_noise,
+    set_console_verbosity,
+    take_verbosity_flags,
+)
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
@@ -132,9 +140,15 @@ def _tensorboard(output_dir: Path) -> Any:
     return SummaryWriter(log_dir=str(output_dir / "tensorboard"))
 
 
+# -q/--quiet or -v/--verbose of this process's command line (Hydra's parser knows no such flags)
+verbosity = NORMAL
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def hydra_main(cfg: DictConfig) -> None:
     """Evaluate the composed config: one clear message and exit code 2 on bad input."""
+    quiet_known_noise()
+    set_console_verbosity(verbosity)
     apply_extras(cfg)
     with user_errors("seqtagger-eval"):
         evaluate(cfg)
@@ -142,7 +156,14 @@ def hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (``seqtagger-eval``); Hydra's own errors on bad input end in one
-    line and exit code 2 too."""
+    line and exit code 2 too. ``-q/--quiet``: warnings and errors only on the console (the
+    run's ``eval.log`` keeps everything); ``-v/--verbose``: the config tree and seqtagger's
+    debug messages too."""
+    global verbosity
+    with user_errors("seqtagger-eval"):
+        verbosity, arguments = take_verbosity_flags(sys.argv[1:])
+    extra = ["extras.print_config=true"] if verbosity == VERBOSE else []
+    sys.argv = [sys.argv[0], *arguments, *extra]
     run_hydra_entry("seqtagger-eval", hydra_main, CONFIG_DIR)
 
 

@@ -27,7 +27,9 @@ readers know come from their table (:data:`seqtagger.data.readers.FORMATS`), so 
 everything train and eval read. Output formats: :mod:`seqtagger.inference.outputs`. Progress
 (sentences and sentences/s) goes to stderr only, when stderr is a terminal or an input file is
 larger than 1 MB, and a one-line summary ends a successful run there; ``--no-progress`` turns
-both off, leaving stderr to errors and to the message of an interrupted run.
+both off, leaving stderr to errors and to the message of an interrupted run. ``-q/--quiet``
+also silences warnings (errors only); ``-v/--verbose`` names the model's device and schemes and
+shows progress whatever stderr is.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from seqtagger.inference.outputs import (
 )
 from seqtagger.inference.progress import Progress, counted
 from seqtagger.utils.cli import report_user_error
+from seqtagger.utils.console import QUIET, VERBOSE, add_verbosity_flags, set_console_verbosity
 
 if TYPE_CHECKING:
     from seqtagger.inference import Predictor
@@ -87,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--scheme", choices=SCHEMES, help="output tag scheme (default: the training file's)")
     add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
     add("--no-progress", action="store_true", help="no progress and no summary on stderr")
+    add_verbosity_flags(
+        parser,
+        quiet="errors only on stderr: no progress, no summary, no warnings",
+        verbose="also name the model's device and schemes, and show progress in a log file too",
+    )
     add(
         "--sentence-per-line",
         action="store_true",
@@ -121,7 +129,11 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
 
 def _wants_progress(args: argparse.Namespace) -> bool:
     # Predictions scrolling on the terminal are progress enough (and would break a bar).
-    if args.no_progress or (args.output is None and sys.stdout.isatty()):
+    if args.no_progress or args.verbosity == QUIET:
+        return False
+    if args.verbosity == VERBOSE:
+        return True
+    if args.output is None and sys.stdout.isatty():
         return False
     files = [Path(s) for s in args.inputs if s != STDIN]
     return sys.stderr.isatty() or any(p.stat().st_size > PROGRESS_MIN_BYTES for p in files)
@@ -133,6 +145,8 @@ def run(args: argparse.Namespace) -> Stats:
     check_inputs(sources, args.input_format)
     check_output(args.output, sources)
     predictor = load_predictor(args)
+    if args.verbosity == VERBOSE:
+        print(_described(args, predictor), file=sys.stderr)
     stats = Stats()
     start = time.monotonic()
     sentences = iter_input(sources, args.input_format, stats, args.sentence_per_line)
@@ -160,6 +174,14 @@ def run(args: argparse.Namespace) -> Stats:
     return stats
 
 
+def _described(args: argparse.Namespace, predictor: Predictor) -> str:
+    """``--verbose``: the checkpoint, the device and the tag schemes of the run."""
+    return (
+        f"{PROG}: {args.ckpt} on {predictor.device}: tags in {predictor.scheme} (trained in "
+        f"{predictor.train_scheme}), {args.batch_size} sentences a batch, window {args.window}"
+    )
+
+
 def _summary(stats: Stats) -> str:
     rate = stats.sentences / max(stats.seconds, 1e-9)
     return (
@@ -176,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # argparse has printed usage and the error (or --help)
         return int(exit_.code or 0)
+    set_console_verbosity(args.verbosity)
     try:
         stats = run(args)
     except BrokenPipeError:  # e.g. `| head`: the reader is gone, that is not an error
@@ -191,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{PROG}: error: {error}", file=sys.stderr)
             return 2
         raise
-    if not args.no_progress:
+    if not args.no_progress and args.verbosity != QUIET:
         print(_summary(stats), file=sys.stderr)
     return 0
 
