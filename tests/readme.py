@@ -40,6 +40,7 @@ SKIPS: dict[str, str] = {
     r"tools\.tensorboard_screenshots\b": "needs Chromium (apt-get install chromium) and "
     "rewrites docs/tensorboard_*.png",
     r"^\.ci/run\b": "CI itself: installs packages and runs every test tier",
+    r"^sphinx-build\b": "builds the documentation site: CI does, and tests/test_docs.py (-m slow)",
     r"\.venv-flair\b": "flair's own virtualenv (flair 0.15.1 pins its own dependencies): "
     "not installed in CI",
 }
