@@ -77,3 +77,13 @@ def test_a_search_without_a_finished_trial_says_so(tmp_path: Path) -> None:
         "Failed: trial 1: no result (trial.json missing: killed, or still running)",
         "No trial finished: there is no best trial",
     ]
+
+
+def test_the_best_trial_folder_is_named_in_full_when_the_sweep_folder_is_relative(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """``paths.log_dir`` is ``./logs`` by default: the folders named can be copied from anywhere."""
+    monkeypatch.chdir(tmp_path)
+    write_sweep(tmp_path / "sweep", [0.5])
+    lines = end_search(Path("sweep")).splitlines()
+    assert lines[3] == f"Best: trial 0 (0.5000), folder {tmp_path / 'sweep' / '0'}"

@@ -136,7 +136,7 @@ class TrialTable(Callback):
     """Hydra callback: print and keep (``trials.txt``) the search's summary when it ends."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()  # folders a user can copy
         if not sweep_dir.is_dir():
             return
         from seqtagger.training.sweep import worst_value  # sweep records trials: imports us
