@@ -52,7 +52,8 @@ def train_args(run_dir: Path, data_dir: Path) -> list[str]:
         "data.eval_batch_size=32",
         "model.optimizer.lr=0.005",
         f"hydra.run.dir={run_dir}",
-        "callbacks.rich_progress_bar=null",  # the config tree is printed (and counted)
+        "callbacks.rich_progress_bar=null",
+        "extras.print_config=true",  # the config tree is printed (and counted: rank 0 only)
     ]
 
 
