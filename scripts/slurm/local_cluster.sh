@@ -23,14 +23,20 @@ log() { echo "local_cluster: $*" >&2; }
 
 cluster_up() { timeout 10 sinfo --noheader >/dev/null 2>&1; }
 
-# run `command...`, which starts daemon `name`, and record the pids of `name` it added
+# run `command...`, which starts daemon `name`, and record the pids of `name` it added; a daemon
+# that forks into the background can appear a moment after the command returns (slurmd does)
 start_recorded() {
-    local name=$1 before pid
+    local name=$1 before pid added
     shift
     before=" $(pgrep -x "$name" | tr '\n' ' ' || true) "
     "$@"
-    for pid in $(pgrep -x "$name" || true); do
-        [[ $before == *" $pid "* ]] || echo "$name $pid" >>"$STARTED"
+    for _ in $(seq 25); do
+        added=0
+        for pid in $(pgrep -x "$name" || true); do
+            [[ $before == *" $pid "* ]] || { echo "$name $pid" >>"$STARTED"; added=1; }
+        done
+        [ "$added" -eq 1 ] && return
+        sleep 0.2
     done
 }
 
