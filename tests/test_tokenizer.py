@@ -155,7 +155,7 @@ def test_mark_planes_hold_every_combining_mark() -> None:
 
 
 def test_large_input_is_tokenized_like_its_parts() -> None:
-    """1.5 MB of text gives the tokens of its sentences (speed: scripts/bench_data.py)."""
+    """1.5 MB of text gives the tokens of its sentences (speed: python -m benchmarks data)."""
     sentence = "The U.S. economy grew 3.5% in 2023, didn't it? Officials said it's fine. "
     tokens = tokenize(sentence * 20_000)
     assert tokens == tokenize(sentence) * 20_000
@@ -167,7 +167,7 @@ def test_large_input_is_tokenized_like_its_parts() -> None:
 )
 def test_long_lines_without_spaces_are_tagged_whole(unit: str, expected: list[str]) -> None:
     """200 KB without a space (quadratic before: about a minute each; the
-    timing is in scripts/bench_data.py, not here)."""
+    timing is in python -m benchmarks data, not here)."""
     repeats = 200_000 // len(unit)
     assert tokenize(unit * repeats) == expected * repeats
 
@@ -187,7 +187,9 @@ def test_emoji_grapheme_clusters_stay_whole(text: str, expected: list[str] | Non
 
 
 def test_offsets_slice_the_input() -> None:
-    text = "  “Hi,” said Mr. Smith\tof Acme Inc.’s office 👍🏽 e\u0301te\u0301 — €1,250.50, don't!\n"
+    text = (
+        "  “Hi,” said Mr. Smith\tof Acme Inc.’s office 👍🏽 e\u0301te\u0301 — €1,250.50, don't!\n"
+    )
     triples = tokenize_with_offsets(text)
     assert [token for token, _, _ in triples] == tokenize(text)
     assert all(text[start:end] == token for token, start, end in triples)
