@@ -32,6 +32,7 @@ writes everything as JSON. ``--parts`` keeps some of them (train keeps epoch and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import platform
@@ -39,7 +40,7 @@ import shutil
 import statistics
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -355,8 +356,27 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    logging.getLogger("lightning").setLevel(logging.WARNING)  # the table, not set-up chatter
-    logging.getLogger("seqtagger").setLevel(logging.WARNING)
+    with quiet_loggers("lightning", "seqtagger"):  # the table, not set-up chatter
+        return run(argv)
+
+
+@contextlib.contextmanager
+def quiet_loggers(*names: str) -> Iterator[None]:
+    """Warnings and errors only from these loggers, their levels restored afterwards (a caller
+    in the same process, a test, trains with its own log lines after)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """Time every setting and part that ``argv`` asks for; print the table, write the JSON."""
     args = parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="seqtagger_bench_corpus_"))
     report: dict[str, Any] = {"meta": meta(args), "settings": {}, "rows": [], "skipped": []}
