@@ -403,7 +403,8 @@ def test_seqtagger_predict_on_a_transformer_checkpoint(hf_run, tmp_path, capsys)
     text = tmp_path / "in.txt"
     text.write_text("Anna Smith visited Paris today.\n" + "The United Nations met. " * 8 + "\n")
     checkpoint = hf_run / "checkpoints" / "last.ckpt"
-    code = main(["--ckpt", str(checkpoint), str(text), "--format", "jsonl", "--device", "cpu"])
+    args = [str(text), "--format", "jsonl", "--device", "cpu", "--sentence-per-line"]
+    code = main(["--ckpt", str(checkpoint), *args])  # the second line: one 40-token sentence
     out, err = capsys.readouterr()
     assert code == 0, err
     records = [json.loads(line) for line in out.splitlines()]
