@@ -46,6 +46,7 @@ from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
 from seqtagger.models.dropout import sequence_dropout
+from seqtagger.models.scalar_mix import ScalarMix
 from seqtagger.models.subwords import (
     POOLINGS,
     encode_by_length,
@@ -213,20 +214,6 @@ class SubwordFeaturizer(Featurizer):
 
 
 # ----- embedder -----
-class ScalarMix(nn.Module):
-    """``gamma * sum_k softmax(w)_k * layer_k`` over the last ``k`` layers (ELMo's mix)."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.weights = nn.Parameter(torch.zeros(count))
-        self.gamma = nn.Parameter(torch.ones(()))
-
-    def forward(self, layers: Sequence[Tensor]) -> Tensor:
-        """``count`` tensors ``(B, T, H)`` -> ``(B, T, H)``."""
-        weights = torch.softmax(self.weights, dim=0)
-        return self.gamma * sum(w * layer for w, layer in zip(weights, layers, strict=True))
-
-
 class TransformerEmbedder(nn.Module):
     """``forward(batch) -> (N, L, output_size)`` from a Hugging Face ``AutoModel``.
 
