@@ -22,7 +22,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
 from lightning import LightningModule
 from torch import Tensor, nn
@@ -45,7 +44,7 @@ from seqtagger.metrics.predicted import PredictedTags
 from seqtagger.metrics.stages import STAGES, StageMetrics, stage_scores
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.options import check_model_options
-from seqtagger.models.tagger import Tagger, build_tagger
+from seqtagger.models.tagger import Tagger, build_tagger, embedding_config
 from seqtagger.models.vectors import relocate_stores
 from seqtagger.training.optim import build_optimizer, build_scheduler, total_steps
 from seqtagger.utils.config import to_plain
@@ -149,7 +148,9 @@ class TaggerModule(LightningModule):
         words = self.vocabs["words"]
         self.labels: list[str] = list(self.vocabs["labels"].itos)
         self.tagger = build_tagger(
-            self._embedding_config(),
+            embedding_config(
+                self.hparams.embedding, self.data_info.get("featurizer") or {}, self.read_pretrained
+            ),
             self.hparams.encoder,
             self.hparams.head,
             num_words=len(words),
@@ -181,22 +182,6 @@ class TaggerModule(LightningModule):
         self.val_acc_best = MaxMetric()
         self.val_f1_best = MaxMetric()
         self.predicted_tags = PredictedTags(self.labels, self.has_spans)
-
-    def _embedding_config(self) -> dict[str, Any]:
-        """The embedding config, without its vectors file when a checkpoint gives the weights.
-
-        An embedder class with ``complete_config(config, featurizer, read_weights)`` (a
-        pretrained transformer) completes its own config from its featurizer's stored data
-        (``data_info["featurizer"]``: the model's config), so a checkpoint rebuilds it offline.
-        """
-        config = dict(self.hparams.embedding)
-        complete = getattr(_target_class(config), "complete_config", None)
-        if complete is not None:
-            featurizer = self.data_info.get("featurizer") or {}
-            return complete(config, featurizer, read_weights=self.read_pretrained)
-        if not self.read_pretrained and config.get("pretrained"):
-            config["pretrained"] = None
-        return config
 
     @property
     def max_word_length(self) -> int:
@@ -411,12 +396,3 @@ class TaggerModule(LightningModule):
         module.load_state_dict(checkpoint["state_dict"])
         module.eval()
         return module
-
-
-def _target_class(config: Mapping[str, Any]) -> Any:
-    """The object a ``_target_`` config names, or None when it names none that imports (the
-    tagger's builder then reports the config)."""
-    try:
-        return hydra.utils.get_object(str(config["_target_"]))
-    except Exception:  # a missing key or a bad path: build_tagger names the config key
-        return None

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
@@ -103,6 +103,34 @@ def _partial(config: Mapping, key: str):
     if not isinstance(config, DictConfig):
         config = dict(config)
     return instantiate(config, _partial_=True)
+
+
+def embedding_config(
+    config: Mapping[str, Any], featurizer: Mapping[str, Any], read_weights: bool
+) -> dict[str, Any]:
+    """The embedding config to build from, without its vectors file when a checkpoint gives the
+    weights (``read_weights=False``).
+
+    An embedder class with ``complete_config(config, featurizer, read_weights)`` (a pretrained
+    transformer) completes its own config from its featurizer's stored data (the model's
+    config), so a checkpoint rebuilds it offline.
+    """
+    config = dict(config)
+    complete = getattr(_target_class(config), "complete_config", None)
+    if complete is not None:
+        return complete(config, featurizer, read_weights=read_weights)
+    if not read_weights and config.get("pretrained"):
+        config["pretrained"] = None
+    return config
+
+
+def _target_class(config: Mapping[str, Any]) -> Any:
+    """The object a ``_target_`` config names, or None when it names none that imports (the
+    tagger's builder then reports the config)."""
+    try:
+        return get_object(str(config["_target_"]))
+    except Exception:  # a missing key or a bad path: build_tagger names the config key
+        return None
 
 
 def build_tagger(
