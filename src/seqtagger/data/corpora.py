@@ -1,4 +1,5 @@
-"""Named corpora: the one place that knows each corpus' files, format, tag scheme and licence.
+"""Named corpora: the one place that knows each corpus' files, format, tag schemes, tag layers
+and licence.
 
 ``data.corpus=ud_ewt`` (or ``{corpus: conll2003}`` as an eval set) takes the files, the reader and
 the file scheme from here; ``configs/data/<corpus>.yaml`` sets only what training chooses (the
@@ -9,8 +10,8 @@ file. A corpus lives in ``<data_dir>/<folder>/``; public ones are downloaded by
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 
 from seqtagger.data.readers import ConllReader, ConlluReader, Reader
@@ -25,6 +26,8 @@ class CorpusSpec:
     ``blob_sha1`` (optional): git blob SHA-1 per split of the published file, checked after a
     download. ``scheme``: tag scheme of the files ("plain" for POS, "iob1" for CoNLL-2003 NER).
     ``reader``: builds the reader of the files (format and tag column).
+    ``layers``: the named tag layers of the files, which a config can pick as tasks: layer name
+    -> (its column for the reader's ``tag_columns``, its tag scheme in the files).
     """
 
     name: str
@@ -35,11 +38,15 @@ class CorpusSpec:
     instructions: str
     blob_sha1: dict[str, str] | None = None
     scheme: str = "plain"
-    reader: Callable[[], Reader] = ConllReader
+    reader: Callable[..., Reader] = ConllReader
+    layers: dict[str, tuple[str | int, str]] = field(default_factory=dict)
 
-    def make_reader(self) -> Reader:
-        """A reader for the corpus files, configured for this corpus."""
-        return self.reader()
+    def make_reader(self, tag_columns: Mapping[str, str | int] | None = None) -> Reader:
+        """A reader for the corpus files, configured for this corpus; ``tag_columns`` (task name
+        -> column, e.g. from :attr:`layers`) makes it read one tag column per task."""
+        if tag_columns is None:
+            return self.reader()
+        return self.reader(tag_columns=tag_columns)
 
 
 _UD_EWT_BASE = "https://raw.githubusercontent.com/UniversalDependencies/UD_English-EWT/r2.16/"
@@ -69,6 +76,7 @@ CORPORA: dict[str, CorpusSpec] = {
         },
         scheme="plain",
         reader=partial(ConlluReader, tag_column="upos"),
+        layers={"upos": ("upos", "plain"), "xpos": ("xpos", "plain"), "feats": ("feats", "plain")},
     ),
     "conll2003": CorpusSpec(
         name="conll2003",
@@ -89,5 +97,8 @@ CORPORA: dict[str, CorpusSpec] = {
         ),
         scheme="iob1",
         reader=partial(ConllReader, token_column=0, tag_column=-1),
+        # Columns: token, POS, chunk, NER; chunks are IOB1 like the entities (B- only where a
+        # chunk follows one of the same type).
+        layers={"pos": (1, "plain"), "chunk": (2, "iob1"), "ner": (3, "iob1")},
     ),
 }

@@ -1,14 +1,19 @@
-"""The reader base class and what every reader shares: caching, locations, skips, errors.
+"""The reader base class and what every reader shares: caching, locations, skips, errors, tasks.
 
 :meth:`Reader.read` turns the lazy :meth:`Reader.iter_sentences` generator into a cached
-``datasets.Dataset`` with the columns of :data:`FEATURES`. ``datasets`` caches
-``from_generator`` by its *arguments*, not by file content, so the generator arguments carry the
-path, size, mtime and ctime of the file plus the reader options: an edited file is re-read,
-never served stale.
+``datasets.Dataset`` with the columns of :func:`features` (:data:`FEATURES` for one tag
+column). ``datasets`` caches ``from_generator`` by its *arguments*, not by file content, so the
+generator arguments carry the path, size, mtime and ctime of the file plus the reader options:
+an edited file is re-read, never served stale.
 
 Where: ``iter_sentences(..., located=True)`` adds ``"where"`` to each sentence (``path:LINE``
 of its first token, or ``path: record N`` / ``... row N`` for non-line formats); checks that run
 after reading (tag schemes) use it, or :meth:`Reader.locate`, to say where a sentence is.
+
+Tasks: a reader built with ``tag_columns`` (task name -> column or key) writes one tag list per
+task under the task's name instead of ``tags`` (:attr:`Reader.tag_keys`); :func:`task_columns`
+checks the names, :func:`tag_getter` and :func:`task_tags` turn a line's columns into one tag per
+task and a sentence's tags into one list per task.
 
 Errors: bad input raises :class:`CorpusFormatError` (``"path:LINE: what is wrong (expected ...)"``)
 or :class:`CorpusNotFoundError`; :meth:`Reader.read` unwraps the ``DatasetGenerationError`` that
@@ -19,29 +24,42 @@ counted and reported with a logged warning (:class:`SkipCounter`): nothing is dr
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 
 import datasets
-from datasets import Sequence, Value
+from datasets import Value
 from datasets.exceptions import DatasetGenerationError
 
-from seqtagger.errors import CorpusFormatError, CorpusNotFoundError, find_in_chain
+from seqtagger.errors import ConfigError, CorpusFormatError, CorpusNotFoundError, find_in_chain
 
 log = logging.getLogger(__name__)
 
-FEATURES = datasets.Features(
-    {
-        "tokens": Sequence(Value("string")),
-        "tags": Sequence(Value("string")),
-        "document": Value("int32"),
-    }
-)
-"""``document``: the sentence's document within its file (0-based, counted at ``-DOCSTART-``
-lines, records of the one token ``-DOCSTART-`` or CoNLL-U ``# newdoc`` comments; 0 for every
-sentence of a file without them). Only
-document context (``data.context``) reads it: a sentence's context never crosses a document."""
+
+def features(task_names: Sequence[str] | None = None) -> datasets.Features:
+    """The columns of :meth:`Reader.read`'s rows: ``tokens``, one tag list per task (``tags``
+    when ``task_names`` is None: a reader without ``tag_columns``), ``document``."""
+    names = ("tags",) if task_names is None else tuple(task_names)
+    return datasets.Features(
+        {
+            "tokens": datasets.Sequence(Value("string")),
+            **{name: datasets.Sequence(Value("string")) for name in names},
+            "document": Value("int32"),
+        }
+    )
+
+
+FEATURES = features(None)
+"""The rows of a reader without ``tag_columns``. ``document``: the sentence's document within
+its file (0-based, counted at ``-DOCSTART-`` lines, records of the one token ``-DOCSTART-`` or
+CoNLL-U ``# newdoc`` comments; 0 for every sentence of a file without them). Only document
+context (``data.context``) reads it: a sentence's context never crosses a document."""
+
+RESERVED_KEYS = ("tokens", "document", "where", "length", "index")
+"""Row keys that a task may not be named after (nor anything ending in ``_ids``): the readers'
+own columns and those that encoding adds beside the tags."""
 
 # Bump when the meaning of the generated rows changes, so old caches are not reused.
 FORMAT_VERSION = 3
@@ -152,9 +170,66 @@ def token_problem(token: str, what: str = "token") -> str | None:
 
 
 def located_sentence(
-    path: Path, line: int, tokens: list[str], tags: list[str] | None, document: int = 0
+    path: Path, line: int, tokens: list[str], tags: dict[str, list[str] | None], document: int = 0
 ) -> dict:
-    return {"tokens": tokens, "tags": tags, "document": document, "where": f"{path}:{line}"}
+    """A row located at ``path:line``; ``tags``: tag list (or None) by row key."""
+    return {"tokens": tokens, **tags, "document": document, "where": f"{path}:{line}"}
+
+
+def empty_tag(
+    path: Path, lineno: int, keys: Sequence[str], tags: tuple, columns: Sequence[int]
+) -> CorpusFormatError:
+    """The error for an empty tag on a line; ``tags``: one per task of ``keys`` (then any read
+    for the reader's own use), read from ``columns`` (numbered as the format documents them)."""
+    i = tags.index("")
+    task = f" for task {keys[i]!r}" if i < len(keys) else ""
+    return format_error(path, lineno, f"empty tag in column {columns[i]}{task} (expected a tag)")
+
+
+def task_columns(tag_columns: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """``tag_columns`` as a plain dict in task order, its task names checked; None stays None.
+
+    The readers check the columns (a number, a field name, a record key) themselves."""
+    if tag_columns is None:
+        return None
+    if not isinstance(tag_columns, Mapping) or not tag_columns:
+        raise ConfigError(
+            f"tag_columns={tag_columns!r}: expected a mapping of task names to columns with at "
+            "least one task (or none, for the one tag column)"
+        )
+    for name in tag_columns:
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"tag_columns: task name {name!r}: expected a non-empty string")
+        if name in RESERVED_KEYS or name.endswith("_ids"):
+            raise ConfigError(
+                f"tag_columns: task {name!r} has the name of a row column "
+                f"({', '.join(RESERVED_KEYS)} and names ending in _ids are taken); "
+                "name the task otherwise"
+            )
+    return dict(tag_columns)
+
+
+def tag_getter(indices: Sequence[int | None]) -> Callable[[list[str]], tuple]:
+    """``columns -> (one tag per task)``: the line's columns at ``indices``; None for a task
+    whose column the file lacks (``None`` index)."""
+    if len(indices) > 1 and None not in indices:
+        return itemgetter(*indices)
+    return lambda cols: tuple([None if i is None else cols[i] for i in indices])
+
+
+def task_tags(
+    keys: Sequence[str],
+    per_token: list[tuple],
+    layer: Callable[[list[str]], list[str] | None],
+) -> dict[str, list[str] | None]:
+    """A sentence's tags by task: ``per_token`` holds one tuple per token (one tag per task, in
+    the order of ``keys``, None where the file lacks the task's column); ``layer`` decides
+    whether one task's tags are tags (or None: unannotated)."""
+    columns = zip(*per_token, strict=False)  # extra positions past ``keys`` are ignored
+    return {
+        key: None if column[0] is None else layer(list(column))
+        for key, column in zip(keys, columns, strict=False)
+    }
 
 
 def no_sentences(path: Path | str) -> CorpusFormatError:
@@ -167,6 +242,12 @@ class Reader:
     """Base class: subclasses implement :meth:`iter_sentences` and list their ``_OPTIONS``."""
 
     _OPTIONS: ClassVar[tuple[str, ...]] = ()
+    tag_columns: dict[str, Any] | None = None  # task name -> column (see task_columns)
+
+    @property
+    def tag_keys(self) -> tuple[str, ...]:
+        """The row keys that hold tags: ``("tags",)``, or the task names of ``tag_columns``."""
+        return ("tags",) if self.tag_columns is None else tuple(self.tag_columns)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -180,7 +261,8 @@ class Reader:
     def iter_sentences(
         self, source: str | Path, require_tags: bool = True, *, located: bool = False
     ) -> Iterator[dict]:
-        """Yield ``{"tokens": [...], "tags": [...] | None}`` per sentence, lazily.
+        """Yield ``{"tokens": [...], "tags": [...] | None, "document": int}`` per sentence, lazily;
+        with ``tag_columns``, one key per task (its tags, or None) instead of ``tags``.
 
         ``located=True`` adds ``"where"``: ``path:LINE`` of the sentence's first token for line
         formats, ``path: record N`` or ``... row N`` (0-based) for the others.
@@ -205,10 +287,10 @@ class Reader:
     def read(
         self, source: str | Path, cache_dir: str | None = None, *, require_tags: bool = True
     ) -> datasets.Dataset:
-        """Read ``source`` into a cached Dataset with the columns of :data:`FEATURES`.
+        """Read ``source`` into a cached Dataset with the columns of :func:`features`.
 
-        With ``require_tags=False`` files without a tag column are accepted; the ``tags`` column
-        is then dropped when no sentence has tags.
+        With ``require_tags=False`` files without a tag column are accepted; a tag column
+        (``tags``, or a task's) is then dropped when no sentence has tags in it.
         """
         path = check_file(source)
         gen_kwargs = {
@@ -218,11 +300,11 @@ class Reader:
             "require_tags": require_tags,
             **file_stamp(path),
         }
-        return build_dataset(generate_file, gen_kwargs, cache_dir, require_tags)
+        return build_dataset(generate_file, gen_kwargs, cache_dir, require_tags, self.tag_keys)
 
 
 def unlocated(sentences: Iterable[dict]) -> Iterator[dict]:
-    """The sentences without their ``"where"`` (the rows of :data:`FEATURES`; ``document`` 0
+    """The sentences without their ``"where"`` (the rows of :func:`features`; ``document`` 0
     where the reader knows no documents)."""
     for sentence in sentences:
         del sentence["where"]
@@ -242,14 +324,16 @@ def build_dataset(
     gen_kwargs: dict,
     cache_dir: str | None,
     require_tags: bool,
+    tag_keys: tuple[str, ...] = ("tags",),
     fingerprint: str | None = None,
 ) -> datasets.Dataset:
-    """``Dataset.from_generator`` with our errors unwrapped; drops ``tags`` when none has tags."""
+    """``Dataset.from_generator`` with our errors unwrapped; drops each of ``tag_keys`` that no
+    row has tags in (only when tags are optional)."""
     try:
         ds = datasets.Dataset.from_generator(
             generator,
             gen_kwargs=gen_kwargs,
-            features=FEATURES,
+            features=features(tag_keys),
             cache_dir=cache_dir,
             fingerprint=fingerprint,
         )
@@ -258,8 +342,9 @@ def build_dataset(
         if ours is None:
             raise
         raise ours from None
-    if not require_tags and ds.data.column("tags").null_count == len(ds):
-        ds = ds.remove_columns("tags")
+    if not require_tags:
+        empty = [key for key in tag_keys if ds.data.column(key).null_count == len(ds)]
+        ds = ds.remove_columns(empty) if empty else ds
     return ds
 
 

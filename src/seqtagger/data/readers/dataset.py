@@ -8,7 +8,7 @@ dataset or option is re-read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -71,22 +71,28 @@ class _DatasetReader(RecordReader):
             "where": self._where(source),
             "require_tags": require_tags,
         }
-        return build_dataset(generate_dataset, gen_kwargs, cache_dir, require_tags, fingerprint)
+        return build_dataset(
+            generate_dataset, gen_kwargs, cache_dir, require_tags, self.tag_keys, fingerprint
+        )
 
 
 class DiskReader(_DatasetReader):
     """A folder written by ``Dataset.save_to_disk`` (or ``DatasetDict.save_to_disk`` + ``split``).
 
-    Integer tags with a ``ClassLabel`` feature are mapped to their names.
+    Integer tags with a ``ClassLabel`` feature are mapped to their names. ``tag_columns`` (task
+    name -> column) reads one tag column per task instead of ``tags_key``.
     """
 
-    _OPTIONS = ("tokens_key", "tags_key", "split")
+    _OPTIONS = ("tokens_key", "tags_key", "split", "tag_columns")
 
     def __init__(
-        self, tokens_key: str = "tokens", tags_key: str = "tags", split: str | None = None
+        self,
+        tokens_key: str = "tokens",
+        tags_key: str = "tags",
+        split: str | None = None,
+        tag_columns: Mapping[str, str] | None = None,
     ):
-        self.tokens_key = tokens_key
-        self.tags_key = tags_key
+        self._set_keys(tokens_key, tags_key, tag_columns)
         self.split = split
 
     def _where(self, source: Any) -> str:
@@ -135,9 +141,19 @@ class HubReader(_DatasetReader):
     ``source`` of :meth:`iter_sentences`/:meth:`read` is the split name. ``name`` may also be a
     local folder laid out like a hub dataset, or a builder such as ``"parquet"`` with
     ``data_files``. Integer tags with a ``ClassLabel`` feature are mapped to their names.
+    ``tag_columns`` (task name -> column, e.g. ``{"pos": "pos_tags", "ner": "ner_tags"}``) reads
+    one tag column per task instead of ``tags_key``.
     """
 
-    _OPTIONS = ("name", "config", "tokens_key", "tags_key", "revision", "data_files")
+    _OPTIONS = (
+        "name",
+        "config",
+        "tokens_key",
+        "tags_key",
+        "revision",
+        "data_files",
+        "tag_columns",
+    )
 
     def __init__(
         self,
@@ -147,11 +163,11 @@ class HubReader(_DatasetReader):
         tags_key: str = "ner_tags",
         revision: str | None = None,
         data_files: str | dict | None = None,
+        tag_columns: Mapping[str, str] | None = None,
     ):
         self.name = name
         self.config = config
-        self.tokens_key = tokens_key
-        self.tags_key = tags_key
+        self._set_keys(tokens_key, tags_key, tag_columns)
         self.revision = revision
         self.data_files = data_files
 

@@ -1,8 +1,9 @@
 """Record files: JSON Lines, JSON and Parquet (:class:`JsonReader`), one record per sentence.
 
-A record holds a token list and a tag list under configurable keys. :class:`RecordReader` holds
-what every record reader shares (also the readers of saved and hub datasets): key lookup,
-validation of each token and tag, and mapping integer tags to the names of a ``ClassLabel``.
+A record holds a token list and a tag list under configurable keys (with ``tag_columns``: one
+tag list per task, task name -> record key). :class:`RecordReader` holds what every record
+reader shares (also the readers of saved and hub datasets): key lookup, validation of each token
+and tag, and mapping integer tags to the names of a ``ClassLabel``.
 Records are located as ``path:LINE`` (JSONL), ``path: record N`` (JSON) or ``path: row N``.
 A record of the one token ``-DOCSTART-`` starts a document (for ``data.context``), as the line
 does in CoNLL files; it is not a sentence.
@@ -11,7 +12,7 @@ does in CoNLL files; it is not a sentence.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from seqtagger.data.readers.base import (
     check_file,
     format_error,
     numbered_lines,
+    task_columns,
     token_problem,
     utf8_error,
 )
@@ -42,28 +44,28 @@ def _tag_names(features: datasets.Features | None, key: str) -> list[str] | None
     return None
 
 
-def _record(
-    tokens: Any, tags: Any, tag_names: list[str] | None, require_tags: bool, where: str
-) -> dict | None:
-    """Validate one record; map integer tags to ClassLabel names. None = no tokens (skip)."""
+def _tokens(tokens: Any, where: str) -> list[str]:
+    """A record's validated token list."""
     if not isinstance(tokens, list | tuple) or not all(isinstance(t, str) for t in tokens):
         raise CorpusFormatError(f"{where}: tokens must be a list of non-empty strings")
     _check_strings(tokens, "token", where)
+    return list(tokens)
+
+
+def _tags(tags: Any, n_tokens: int, tag_names: list[str] | None, where: str) -> list[str] | None:
+    """One validated tag list of a record (None: none given); integer tags are mapped to their
+    ClassLabel names. ``where`` names the record (and the task, with tag_columns)."""
     if tags is None:
-        if require_tags:
-            raise CorpusFormatError(f"{where}: no tags (expected a list of tags)")
-        return {"tokens": list(tokens), "tags": None} if tokens else None
+        return None
     if not isinstance(tags, list | tuple):
         raise CorpusFormatError(f"{where}: tags must be a list (found {type(tags).__name__})")
-    if len(tokens) != len(tags):
+    if n_tokens != len(tags):
         raise CorpusFormatError(
-            f"{where}: {len(tokens)} tokens but {len(tags)} tags (expected one tag per token)"
+            f"{where}: {n_tokens} tokens but {len(tags)} tags (expected one tag per token)"
         )
-    if not tokens:
-        return None
     if all(isinstance(t, str) and t for t in tags):
         _check_strings(tags, "tag", where)
-        return {"tokens": list(tokens), "tags": list(tags)}
+        return list(tags)
     if all(isinstance(t, int) and not isinstance(t, bool) for t in tags):
         if tag_names is None:
             raise CorpusFormatError(
@@ -75,7 +77,7 @@ def _record(
             raise CorpusFormatError(
                 f"{where}: tag id {bad[0]} out of range (expected 0..{len(tag_names) - 1})"
             )
-        return {"tokens": list(tokens), "tags": [tag_names[t] for t in tags]}
+        return [tag_names[t] for t in tags]
     raise CorpusFormatError(f"{where}: tags must be non-empty strings (or ClassLabel integers)")
 
 
@@ -99,16 +101,44 @@ class RecordReader(Reader):
     tokens_key: str
     tags_key: str
 
+    def _set_keys(
+        self, tokens_key: str, tags_key: str, tag_columns: Mapping[str, str] | None
+    ) -> None:
+        """Set the keys read from each record; ``tag_columns`` maps task names to record keys."""
+        self.tokens_key = tokens_key
+        self.tags_key = tags_key
+        self.tag_columns = task_columns(tag_columns)
+        for name, key in (self.tag_columns or {}).items():
+            if not isinstance(key, str) or not key:
+                raise ConfigError(f"tag_columns[{name!r}]={key!r}: expected a record key")
+            if key == tokens_key:
+                raise ConfigError(
+                    f"tag_columns[{name!r}]={key!r} is the tokens_key (expected another key)"
+                )
+
+    def _tag_sources(self) -> dict[str, str]:
+        """Row key -> record key of each tag list: ``{"tags": tags_key}`` or ``tag_columns``."""
+        return {"tags": self.tags_key} if self.tag_columns is None else self.tag_columns
+
+    def _task_words(self, name: str, hint: str) -> tuple[str, str]:
+        """``(" for task 'pos'", "")`` with tag_columns, else ``("", "; set <hint>")``: what a
+        message on a missing tag key or column says beyond the key."""
+        return (f" for task {name!r}", "") if self.tag_columns is not None else ("", hint)
+
     def _records(
         self,
         rows: Iterable[tuple[str, dict]],
-        tag_names: list[str] | None,
+        tag_names: dict[str, list[str] | None],
         source: str,
         require_tags: bool,
     ) -> Iterator[dict]:
+        """Validated sentences of ``(where, record)`` rows; ``tag_names``: ClassLabel names by
+        record key (for integer tags)."""
         skipped = SkipCounter(source, "no tokens")
         n_sentences = 0
         document = 0  # documents started so far: records of the one token -DOCSTART-
+        sources = self._tag_sources()
+        tasks = self.tag_columns is not None
         for where, row in rows:
             if not isinstance(row, dict):
                 raise CorpusFormatError(f"{where}: expected an object, found {type(row).__name__}")
@@ -120,13 +150,18 @@ class RecordReader(Reader):
             if _is_docstart(row[self.tokens_key]):
                 document += 1
                 continue
-            tags = row.get(self.tags_key)
-            if tags is None and require_tags:
-                raise CorpusFormatError(
-                    f"{where}: no {self.tags_key!r} key (found keys {sorted(row)}; set tags_key)"
-                )
-            sentence = _record(row[self.tokens_key], tags, tag_names, require_tags, where)
-            if sentence is None:
+            tokens = _tokens(row[self.tokens_key], where)
+            sentence: dict[str, Any] = {"tokens": tokens}
+            for name, key in sources.items():
+                tags = row.get(key)
+                if tags is None and require_tags:
+                    task, hint = self._task_words(name, "; set tags_key")
+                    raise CorpusFormatError(
+                        f"{where}: no {key!r} key{task} (found keys {sorted(row)}{hint})"
+                    )
+                task_where = f"{where}: task {name!r}" if tasks else where
+                sentence[name] = _tags(tags, len(tokens), tag_names.get(key), task_where)
+            if not tokens:
                 skipped.add(where)
             else:
                 n_sentences += 1
@@ -139,8 +174,9 @@ class RecordReader(Reader):
     def _iter_dataset(self, ds: datasets.Dataset, where: str, require_tags: bool) -> Iterator[dict]:
         """Sentences of an Arrow-backed Dataset (disk, hub, parquet)."""
         self._check_columns(ds.column_names, where, require_tags)
-        columns = [c for c in (self.tokens_key, self.tags_key) if c in ds.column_names]
-        tag_names = _tag_names(ds.features, self.tags_key)
+        keys = (self.tokens_key, *self._tag_sources().values())
+        columns = [c for c in dict.fromkeys(keys) if c in ds.column_names]
+        tag_names = {key: _tag_names(ds.features, key) for key in keys[1:]}
 
         def rows() -> Iterator[tuple[str, dict]]:
             i = 0
@@ -153,11 +189,16 @@ class RecordReader(Reader):
         yield from self._records(rows(), tag_names, where, require_tags)
 
     def _check_columns(self, names: list[str], where: str, require_tags: bool) -> None:
-        wanted = [self.tokens_key] + ([self.tags_key] if require_tags else [])
-        for key in wanted:
+        if self.tokens_key not in names:
+            raise CorpusFormatError(
+                f"{where}: no column {self.tokens_key!r} (found columns {names}; set "
+                "tokens_key/tags_key)"
+            )
+        for name, key in self._tag_sources().items() if require_tags else ():
             if key not in names:
+                task, hint = self._task_words(name, "; set tokens_key/tags_key")
                 raise CorpusFormatError(
-                    f"{where}: no column {key!r} (found columns {names}; set tokens_key/tags_key)"
+                    f"{where}: no column {key!r}{task} (found columns {names}{hint})"
                 )
 
 
@@ -165,20 +206,25 @@ class JsonReader(RecordReader):
     """JSON Lines (``.jsonl``), JSON (``.json``: a list of records or ``{"data": [...]}``) and
     Parquet (``.parquet``) records with token and tag lists under configurable keys.
     ``file_format`` (one of :data:`RECORD_FILES`) reads every file as that, whatever its suffix
-    (``seqtagger-predict --input-format``); by default the suffix says (else JSON Lines)."""
+    (``seqtagger-predict --input-format``); by default the suffix says (else JSON Lines).
+    ``tag_columns`` (task name -> record key) reads one tag list per task instead of
+    ``tags_key``."""
 
-    _OPTIONS = ("tokens_key", "tags_key", "file_format")
+    _OPTIONS = ("tokens_key", "tags_key", "file_format", "tag_columns")
 
     def __init__(
-        self, tokens_key: str = "tokens", tags_key: str = "tags", file_format: str | None = None
+        self,
+        tokens_key: str = "tokens",
+        tags_key: str = "tags",
+        file_format: str | None = None,
+        tag_columns: Mapping[str, str] | None = None,
     ):
         if file_format not in (None, *RECORD_FILES):
             raise ConfigError(
                 f"JsonReader file_format={file_format!r}: expected one of "
                 f"{', '.join(RECORD_FILES)}, or none to go by the file's suffix"
             )
-        self.tokens_key = tokens_key
-        self.tags_key = tags_key
+        self._set_keys(tokens_key, tags_key, tag_columns)
         self.file_format = file_format
 
     def _sentences(self, source: str | Path, require_tags: bool) -> Iterator[dict]:
@@ -188,9 +234,9 @@ class JsonReader(RecordReader):
         if kind == "parquet":
             yield from self._iter_parquet(path, require_tags)
         elif kind == "json":
-            yield from self._records(self._json_rows(path), None, str(path), require_tags)
+            yield from self._records(self._json_rows(path), {}, str(path), require_tags)
         else:
-            yield from self._records(self._jsonl_rows(path), None, str(path), require_tags)
+            yield from self._records(self._jsonl_rows(path), {}, str(path), require_tags)
 
     @staticmethod
     def _jsonl_rows(path: Path) -> Iterator[tuple[str, Any]]:
@@ -239,7 +285,8 @@ class JsonReader(RecordReader):
         schema = pf.schema_arrow
         self._check_columns(schema.names, str(path), require_tags)
         features = datasets.Features.from_arrow_schema(schema)
-        columns = [c for c in (self.tokens_key, self.tags_key) if c in schema.names]
+        keys = (self.tokens_key, *self._tag_sources().values())
+        columns = [c for c in dict.fromkeys(keys) if c in schema.names]
 
         def rows() -> Iterator[tuple[str, dict]]:
             i = 0
@@ -248,6 +295,5 @@ class JsonReader(RecordReader):
                     yield f"{path}: row {i}", row
                     i += 1
 
-        yield from self._records(
-            rows(), _tag_names(features, self.tags_key), str(path), require_tags
-        )
+        tag_names = {key: _tag_names(features, key) for key in keys[1:]}
+        yield from self._records(rows(), tag_names, str(path), require_tags)
