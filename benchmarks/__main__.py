@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "scaling": ("scaling", [], "time and memory of data and training at 1x, 10x, 100x EWT"),
     "ab": ("ab", [], "one training setting against itself with other overrides"),
     "memory": ("memory", [], "seqtagger-predict's peak memory against the input's size"),
+    "serve": ("serve", [], "seqtagger-serve: requests/s, p50/p99 latency, batches formed"),
     "flair": ("flair", [], "flair's training step, in flair's own environment"),
     "corpus": ("corpus", [], "write a generated corpus, or EWT scaled, and its overrides"),
 }
