@@ -9,6 +9,7 @@ import asyncio
 import json
 import re
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ import pytest
 
 from benchmarks.serve import server_process
 from seqtagger.inference import Predictor
-from seqtagger.serve.app import main
+from seqtagger.serve.app import listen, main
 from seqtagger.serve.queries import Limits, parse_query
 from seqtagger.serve.worker import BatchingWorker
 from tests.helpers import REPO_ROOT, checkout_env
@@ -286,6 +287,29 @@ def test_a_request_over_the_time_limit_gets_504() -> None:
     with TestClient(app) as client:
         response = client.post("/predict", json={"text": "Anna"})
     assert response.status_code == 504 and "--timeout" in response.json()["detail"]
+
+
+def test_connections_to_the_listening_socket_send_at_once() -> None:
+    """Nagle's algorithm is off (``TCP_NODELAY``) on the connections asyncio accepts: with it
+    on, each answer on a kept-alive connection waited for the client's delayed ACK."""
+    listening = listen("127.0.0.1", 0)
+
+    async def nodelay_of_an_accepted_connection() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def connected(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            sock = writer.get_extra_info("socket")
+            accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(connected, sock=listening)
+        async with server:
+            _, writer = await asyncio.open_connection(*listening.getsockname()[:2])
+            flag = await asyncio.wait_for(accepted, 10)
+            writer.close()
+            return flag
+
+    assert asyncio.run(nodelay_of_an_accepted_connection()) != 0
 
 
 def test_bad_checkpoints_and_options_end_with_one_message_and_exit_2(
