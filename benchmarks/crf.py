@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     def train_step(head):
         def step(batch):
             module = modules[head].train()
-            loss = module.tagger.head.loss(module(batch), batch)
+            loss = module.tagger.head.loss(module(batch)["tags"], batch["tag_ids"], batch["mask"])
             optimizers[head].zero_grad()
             loss.backward()
             optimizers[head].step()
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         @torch.inference_mode()
         def run(batch):
             module = modules[head].eval()
-            module.tagger.head.decode(module(batch), batch["mask"])
+            module.tagger.head.decode(module(batch)["tags"], batch["mask"])
 
         return run
 

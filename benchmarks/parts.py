@@ -102,7 +102,7 @@ def plain_loss(head: torch.nn.Module, logits: torch.Tensor, batch: dict) -> torc
     if type(head) is LinearHead:
         flat = logits.reshape(-1, logits.shape[-1])
         return F.cross_entropy(flat, batch["tag_ids"].reshape(-1), ignore_index=IGNORE_INDEX)
-    return head.loss(logits, batch)
+    return head.loss(logits, batch["tag_ids"], batch["mask"])
 
 
 def plain_train(cell: Cell) -> dict[str, float]:
@@ -119,7 +119,7 @@ def plain_train(cell: Cell) -> dict[str, float]:
             start = cell.clock()
         batch = batch_to_device(batch, cell.device)
         with cell.autocast():
-            loss = plain_loss(tagger.head, tagger(batch), batch)
+            loss = plain_loss(tagger.head, tagger(batch)["tags"], batch)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if clip:
@@ -141,7 +141,7 @@ def plain_validate(cell: Cell, tagger: torch.nn.Module) -> float:
     for batch in islice(cell.datamodule.val_dataloader(), cell.val_batches):
         batch = batch_to_device(batch, cell.device)
         with cell.autocast():
-            predicted = tagger.head.decode(tagger(batch), batch["mask"])  # (N, L)
+            predicted = tagger.decode(batch)["tags"]  # (N, L)
         correct = correct + ((predicted == batch["tag_ids"]) & batch["mask"]).sum()
         total = total + batch["mask"].sum()
     tagger.train()
@@ -206,7 +206,7 @@ def plain_predict(cell: Cell, module: TaggerModule) -> float:
             if step == cell.warmup:
                 start = cell.clock()
             batch = batch_to_device(collate(dataset.__getitems__(rows)), cell.device)
-            tagger.head.decode(tagger(batch), batch["mask"]).cpu()  # (N, L) on the host
+            tagger.decode(batch)["tags"].cpu()  # (N, L) on the host
             tokens += int(batch["lengths_cpu"].sum()) if step >= cell.warmup else 0
     return tokens / (cell.clock() - start)
 

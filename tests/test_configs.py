@@ -99,7 +99,7 @@ def build_and_forward(cfg: DictConfig) -> tuple[torch.Tensor, int]:
     module._build(datamodule.data_info())
     batch = next(iter(datamodule.train_dataloader()))
     with torch.no_grad():
-        logits = module(batch)
+        logits = module(batch)["tags"]
     assert logits.shape[:2] == batch["mask"].shape
     return logits, len(datamodule.labels)
 

@@ -177,15 +177,16 @@ def test_the_head_scores_the_sentence_positions_of_each_window(tmp_path: Path) -
         num_labels=3,
     ).eval()
     sentences = [["c"], ["h", "i"]]
-    plain = tagger(collate_columns(featurizer.encode(sentences)))
+    plain = tagger(collate_columns(featurizer.encode(sentences)))["tags"]
     no_words = encode_in_context(featurizer, sentences, [[], []], [[], []])
-    assert torch.allclose(tagger(collate_columns(no_words)), plain)  # context 0: same logits
+    same = tagger(collate_columns(no_words))["tags"]
+    assert torch.allclose(same, plain)  # context 0: same logits
     windows = encode_in_context(featurizer, sentences, [["a", "b"], ["g"]], [[], ["j"]])
-    logits = tagger(collate_columns(windows))
+    logits = tagger(collate_columns(windows))["tags"]
     assert logits.shape == plain.shape  # (N, L, C): the sentences' words only
     assert not torch.allclose(logits, plain)  # the BiLSTM read the context
     # the sentence's vectors are those of its window's positions
-    alone = tagger(collate_columns(featurizer.encode([["a", "b", "c"]])))
+    alone = tagger(collate_columns(featurizer.encode([["a", "b", "c"]])))["tags"]
     assert torch.allclose(logits[0, :1], alone[0, 2:3], atol=1e-6)
 
 

@@ -66,7 +66,7 @@ def test_loss_is_the_gold_path_nll_per_token() -> None:
         )
         / 5
     )
-    loss = head.loss(emissions, {"tag_ids": gold, "mask": mask})
+    loss = head.loss(emissions, gold, mask)
     assert torch.allclose(loss, expected)
 
 
@@ -76,9 +76,7 @@ def test_gradcheck_float64() -> None:
     gold = torch.tensor([[0, 1, 3], [4, 8, IGNORE_INDEX]])
     emissions.requires_grad_(True)
 
-    assert torch.autograd.gradcheck(
-        lambda e: head.loss(e, {"tag_ids": gold, "mask": mask}), (emissions,)
-    )
+    assert torch.autograd.gradcheck(lambda e: head.loss(e, gold, mask), (emissions,))
     params = (head.transitions, head.start, head.end)
     assert torch.autograd.gradcheck(
         lambda *p: _loss_with(head, p, emissions.detach(), gold, mask), params
@@ -92,7 +90,7 @@ def _loss_with(head, params, emissions, gold, mask):
     try:
         for name, value in zip(names, params, strict=True):
             setattr(head, name, value)  # plain tensors: gradients flow to gradcheck's inputs
-        return head.loss(emissions, {"tag_ids": gold, "mask": mask})
+        return head.loss(emissions, gold, mask)
     finally:
         for name in names:
             delattr(head, name)
@@ -138,9 +136,9 @@ def test_bf16_autocast_computes_in_fp32() -> None:
     emissions, mask = masked_batch([3, 2], len(IOB2), seed=9)
     gold = torch.tensor([[0, 1, 2], [3, 4, IGNORE_INDEX]])
     batch = {"tag_ids": gold, "mask": mask}
-    reference = head.loss(emissions.float(), batch)
+    reference = head.loss(emissions.float(), batch["tag_ids"], batch["mask"])
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        loss = head.loss(emissions.bfloat16(), batch)
+        loss = head.loss(emissions.bfloat16(), batch["tag_ids"], batch["mask"])
     assert loss.dtype == torch.float32
     assert torch.allclose(loss, reference, atol=0.05)
 
@@ -172,7 +170,7 @@ def test_forbidden_steps_name_each_ill_formed_gold_path() -> None:
     gold = [["O", "B-LOC"], ["I-LOC", "E-LOC"], ["S-PER", "O"], ["O", "I-PER"]]
     tag_ids = torch.tensor([[ids[tag] for tag in tags] for tags in gold])
     mask = torch.ones_like(tag_ids, dtype=torch.bool)
-    assert torch.isinf(head.loss(torch.randn(4, 2, len(BIOES)), {"tag_ids": tag_ids, "mask": mask}))
+    assert torch.isinf(head.loss(torch.randn(4, 2, len(BIOES)), tag_ids, mask))
     assert head.forbidden_steps(tag_ids, mask) == [
         (0, "'B-LOC' last"),
         (1, "'I-LOC' first"),

@@ -35,8 +35,10 @@ def test_setup_sizes_the_labels_from_the_data(tiny_ner_dir: Path) -> None:
     labels = datamodule.labels
     assert "S-LOC" in labels and "E-PER" in labels and "O" in labels  # converted to BIOES
     info = datamodule.data_info()
-    assert info["train_scheme"] == "bioes" and info["file_scheme"] == "iob2"
-    assert info["vocabs"]["labels"]["itos"] == labels
+    (task,) = info["tasks"]
+    assert task["name"] == "tags" and task["headline"]
+    assert task["train_scheme"] == "bioes" and task["file_scheme"] == "iob2"
+    assert task["labels"]["itos"] == labels and set(info["vocabs"]) == {"words", "chars"}
     assert len(datamodule.datasets["train"]) == 240
 
 

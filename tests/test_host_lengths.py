@@ -77,8 +77,8 @@ def test_the_tagger_never_reads_device_lengths(batch, head, monkeypatch):
         raise AssertionError("Tensor.cpu() called in the training step: a device sync per batch")
 
     monkeypatch.setattr(torch.Tensor, "cpu", no_copy_back)
-    logits = tagger(on_device)  # (N, L, C)
-    loss = tagger.head.loss(logits, on_device)
+    logits = tagger(on_device)["tags"]  # (N, L, C)
+    loss = tagger.head.loss(logits, on_device["tag_ids"], on_device["mask"])
     loss.backward()
     decoded = tagger.head.decode(logits.detach(), on_device["mask"])
     assert logits.shape == (3, 3, 3) and decoded.shape == (3, 3)
@@ -91,4 +91,4 @@ def test_a_batch_without_the_host_copy_still_packs(batch):
         EMBEDDING, ENCODER, HEADS["linear"], num_words=20, num_chars=15, num_labels=3
     )
     without = {name: t for name, t in batch.items() if name != "lengths_cpu"}
-    torch.testing.assert_close(tagger.eval()(without), tagger(batch))
+    torch.testing.assert_close(tagger.eval()(without)["tags"], tagger(batch)["tags"])

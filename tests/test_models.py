@@ -245,16 +245,16 @@ def test_build_tagger_forward_and_padding_invariance(encoder_config):
 
     tagger.eval()
     batch = make_batch([5, 3, 1])
-    logits = tagger(batch)
+    logits = tagger(batch)["tags"]
     assert logits.shape == (3, 5, NUM_LABELS)
     mask = batch["mask"]
-    torch.testing.assert_close(tagger(scramble_padding(batch))[mask], logits[mask])
-    longer = tagger(pad_more(batch, extra_len=3, extra_width=4))
+    torch.testing.assert_close(tagger(scramble_padding(batch))["tags"][mask], logits[mask])
+    longer = tagger(pad_more(batch, extra_len=3, extra_width=4))["tags"]
     torch.testing.assert_close(longer[:, :5][mask], logits[mask], atol=1e-5, rtol=1e-5)
 
     tagger.train()
     loss = sequence_cross_entropy(
-        tagger(batch).permute(0, 2, 1), batch["tag_ids"], num_classes=NUM_LABELS
+        tagger(batch)["tags"].permute(0, 2, 1), batch["tag_ids"], num_classes=NUM_LABELS
     )
     loss.backward()
     assert tagger.embedder.word_embedding.weight.grad is not None
@@ -283,8 +283,8 @@ def test_build_tagger_from_dictconfig_and_inference_mode():
     ).eval()
     batch = make_batch([5, 3, 1])
     with torch.inference_mode():
-        logits = tagger(batch)
-        scrambled = tagger(scramble_padding(batch))
+        logits = tagger(batch)["tags"]
+        scrambled = tagger(scramble_padding(batch))["tags"]
     assert logits.shape == (3, 5, 3)
     torch.testing.assert_close(scrambled[batch["mask"]], logits[batch["mask"]])
 
@@ -308,8 +308,8 @@ def test_tagger_probabilities_are_the_heads_marginals(head_target):
     ).eval()
     batch = make_batch([5, 3, 1])
     with torch.inference_mode():
-        probabilities = tagger.probabilities(batch, temperature=1.5)
-        expected = tagger.head.marginals(tagger(batch), batch["mask"], 1.5)
+        probabilities = tagger.probabilities(batch, temperature=1.5)["tags"]
+        expected = tagger.head.marginals(tagger(batch)["tags"], batch["mask"], 1.5)
     assert probabilities.shape == (3, 5, len(labels))
     torch.testing.assert_close(probabilities, expected)
     torch.testing.assert_close(probabilities.sum(-1), batch["mask"].float())

@@ -4,10 +4,11 @@ A checkpoint is a Lightning checkpoint (``state_dict``, ``hyper_parameters``, op
 scheduler states, loops, callback states) plus:
 
 - ``"seqtagger"``: ``format`` (:data:`CHECKPOINT_FORMAT`) and the data the model was sized from,
-  as plain JSON-like values: ``vocabs`` (words, chars, labels: the label map), ``file_scheme``,
-  ``train_scheme``, ``headline``, ``max_word_length``, ``context`` and ``featurizer`` (the
-  embedder's featurizer options; a pretrained transformer's also hold its tokenizer and model
-  config, so it is rebuilt without its files);
+  as plain JSON-like values (``data/info.py``'s ``DataInfo``): ``vocabs`` (words, chars),
+  ``tasks`` (each task's name, column, schemes, head, loss weight and label map), ``headline``,
+  ``max_word_length``, ``context`` and ``featurizer`` (the embedder's featurizer options; a
+  pretrained transformer's also hold its tokenizer and model config, so it is rebuilt without
+  its files);
 - ``"seqtagger_best"``: the best validation values so far (``val/acc_best``, ``val/f1_best``),
   whose metric states are not in the state dict, so a resumed run continues them.
 
@@ -24,7 +25,9 @@ Lightning loads to resume or test). The formats:
 1. the record above, with absolute file paths in the ``ModelCheckpoint`` states;
 2. those paths relative to their checkpoint folder, without the folder (``dirpath``): a run
    folder can move (:func:`paths_relative_to_folder`; the running callbacks' folders are put
-   back on load, :func:`paths_under_folders`).
+   back on load, :func:`paths_under_folders`);
+3. tasks: the one label map and schemes become the task ``tags`` of ``tasks``, and the head's
+   weights ``tagger.head.*`` are ``tagger.heads.tags.*`` (:func:`one_task`).
 """
 
 from __future__ import annotations
@@ -44,13 +47,15 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from torch import Tensor
 from torchmetrics import MaxMetric
 
+from seqtagger.data.info import task_labels, tasks_of
+from seqtagger.data.tasks import DEFAULT_TASK, Task
 from seqtagger.errors import CheckpointError
 from seqtagger.utils.files import file_mode
 
 CHECKPOINT_KEY = "seqtagger"
-CHECKPOINT_FORMAT = 2
+CHECKPOINT_FORMAT = 3
 BEST_KEY = "seqtagger_best"
-MODEL_PARTS = ("embedding", "encoder", "memory", "head")
+MODEL_PARTS = ("embedding", "encoder", "memory", "head", "heads")
 # the file paths a ModelCheckpoint state holds (besides the keys of ``best_k_models``)
 PATH_KEYS = ("best_model_path", "kth_best_model_path", "last_model_path")
 
@@ -78,7 +83,9 @@ def check_fits(
     data's, whose weights do not fit the model, or whose model was trained with other settings
     (:func:`model_settings`)."""
     stored = checkpoint[CHECKPOINT_KEY]
-    if data_info is not None and stored["vocabs"] != data_info["vocabs"]:
+    if data_info is not None and (
+        stored["vocabs"] != data_info["vocabs"] or task_labels(stored) != task_labels(data_info)
+    ):
         raise CheckpointError(
             f"{source}the checkpoint's vocabularies differ from the data's: resume with the "
             "same training file and `data.vocab` options, or evaluate with seqtagger-eval"
@@ -124,7 +131,10 @@ def model_settings(
         words = (data_info.get("vocabs") or {}).get("words") or {}
         settings["data.context"] = int(data_info.get("context", 0))
         settings["data.max_word_length"] = int(data_info.get("max_word_length", 20))
-        settings["data.train_scheme"] = data_info.get("train_scheme")
+        for task in tasks_of(data_info):
+            several = task.name != DEFAULT_TASK
+            key = f"data.tasks.{task.name}.train_scheme" if several else "data.train_scheme"
+            settings[key] = task.train_scheme
         settings["data.vocab.lowercase"] = bool(words.get("lowercase", False))
         settings["data.vocab.normalize_digits"] = bool(words.get("normalize_digits", False))
     return settings
@@ -271,8 +281,38 @@ def _under(path: str, folder: str) -> str:
     return path if os.path.isabs(path) or "://" in path else os.path.join(folder, path)
 
 
+def one_task(checkpoint: dict[str, Any]) -> None:
+    """Format 2 -> 3: the label map, schemes and head become the one task ``tags``."""
+    stored = checkpoint[CHECKPOINT_KEY]
+    task = Task(
+        DEFAULT_TASK,
+        None,
+        stored.pop("file_scheme"),
+        stored.pop("train_scheme"),
+        headline=True,
+        # what format-2 training did with dev/test tags it never saw: refused them
+        unknown_labels="error",
+    )
+    stored["tasks"] = [{**task.to_dict(), "labels": stored["vocabs"].pop("labels")}]
+    _rename_head_weights(checkpoint)
+
+
+def _rename_head_weights(state: Any) -> None:
+    """``tagger.head.*`` -> ``tagger.heads.tags.*`` in the state dict and in every callback
+    state holding one (weight averaging keeps the averaged model's)."""
+    if isinstance(state, dict):
+        old = "tagger.head."
+        for key in [k for k in state if isinstance(k, str) and k.startswith(old)]:
+            state[f"tagger.heads.{DEFAULT_TASK}." + key[len(old) :]] = state.pop(key)
+        for value in state.values():
+            _rename_head_weights(value)
+
+
 # format N -> N + 1 (see the module docstring)
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {1: paths_relative_to_folder}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {
+    1: paths_relative_to_folder,
+    2: one_task,
+}
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -20,7 +20,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from lightning import LightningModule
@@ -36,12 +36,14 @@ from seqtagger.checkpoint import (
     migrate,
     paths_under_folders,
 )
-from seqtagger.data.collate import HOST_KEYS
+from seqtagger.data.batch import HOST_KEYS
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
+from seqtagger.data.info import task_labels, tasks_of
+from seqtagger.data.tasks import Task, headline_task
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
 from seqtagger.metrics.predicted import PredictedTags
-from seqtagger.metrics.stages import STAGES, StageMetrics, stage_scores
+from seqtagger.metrics.stages import STAGES, stage_metrics
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.options import check_model_options
 from seqtagger.models.tagger import Tagger, build_tagger, embedding_config
@@ -60,6 +62,16 @@ warnings.filterwarnings(
 )
 warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(val|test|train)/")
 
+
+class StepResult(NamedTuple):
+    """One batch's summed ``loss``, each task's ``losses`` and (when decoded) each task's
+    ``predicted`` tag ids ``(N, L)``."""
+
+    loss: Tensor
+    losses: dict[str, Tensor]
+    predicted: dict[str, Tensor] | None
+
+
 # best-so-far trackers: their states are not in the state dict, so checkpoints carry the values
 TRACKERS = {"val/acc_best": "val_acc_best", "val/f1_best": "val_f1_best"}
 
@@ -70,6 +82,8 @@ class TaggerModule(LightningModule):
     Args:
         embedding / encoder / head: plain dicts with ``_target_`` (see ``configs/model``).
         memory: an optional fourth part between encoder and head (``model/memory=document``).
+        heads: task -> a head config of its own (``model.heads.pos``); the others take
+            ``head``.
         optimizer: a ``_partial_`` optimizer config, called with the parameters.
         scheduler: an optional ``_partial_`` scheduler config; a value ``"auto"`` for
             ``total_steps`` is replaced by the trainer's estimated number of steps.
@@ -102,6 +116,7 @@ class TaggerModule(LightningModule):
         data_info: Mapping[str, Any] | None = None,
         read_pretrained: bool = True,
         memory: Mapping[str, Any] | None = None,
+        heads: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 <= float(label_smoothing) <= 1.0:
@@ -120,6 +135,7 @@ class TaggerModule(LightningModule):
                 "encoder": to_plain(encoder),
                 "head": to_plain(head),
                 "memory": to_plain(memory),
+                "heads": to_plain(heads),
                 "optimizer": to_plain(optimizer),
                 "scheduler": to_plain(scheduler),
                 "scheduler_interval": scheduler_interval,
@@ -132,6 +148,8 @@ class TaggerModule(LightningModule):
         )
         parts = ("embedding", "encoder", "memory", "head", "optimizer", "scheduler")
         check_model_options({part: self.hparams[part] for part in parts})
+        own_heads = self.hparams.get("heads") or {}
+        check_model_options({f"heads.{task}": config for task, config in own_heads.items()})
         self.read_pretrained = read_pretrained
         self.data_info: dict[str, Any] | None = None
         self.tagger: Tagger | None = None
@@ -146,7 +164,8 @@ class TaggerModule(LightningModule):
         self.data_info = to_plain(dict(data_info))
         self.vocabs = {name: Vocab.from_dict(v) for name, v in self.data_info["vocabs"].items()}
         words = self.vocabs["words"]
-        self.labels: list[str] = list(self.vocabs["labels"].itos)
+        self.tasks: list[Task] = tasks_of(self.data_info)
+        self.task_labels: dict[str, list[str]] = task_labels(self.data_info)
         self.tagger = build_tagger(
             embedding_config(
                 self.hparams.embedding, self.data_info.get("featurizer") or {}, self.read_pretrained
@@ -155,25 +174,26 @@ class TaggerModule(LightningModule):
             self.hparams.head,
             num_words=len(words),
             num_chars=len(self.vocabs["chars"]),
-            num_labels=len(self.labels),
+            task_labels=self.task_labels,
+            tasks=self.tasks,
             words=list(words.itos),
             pad_index=words.pad_index,
             unk_index=words.unk_index,
             head_options={
-                "labels": self.labels,
-                "scheme": self.data_info["train_scheme"],
                 "label_smoothing": self.hparams.label_smoothing,
                 "probability_check": self.hparams.probability_check,
             },
             memory=self.hparams.get("memory"),
+            heads=self.hparams.get("heads"),
         )
         # after the tagger: building its embedder imports the module of its featurizer class
         self.featurizer: Featurizer = featurizer_from_dict(
             self.data_info.get("featurizer") or {"max_word_length": self.max_word_length},
             self.vocabs,
         )
-        scheme = self.data_info["train_scheme"]
-        self.metrics = {stage: StageMetrics(stage_scores(self.labels, scheme)) for stage in STAGES}
+        self.metrics = {
+            stage: stage_metrics(self.tasks, self.task_labels, stage) for stage in STAGES
+        }
         self.metric_modules = nn.ModuleList(self.metrics.values())  # moves with the module
         embedding = self.hparams.embedding
         if not self.read_pretrained and embedding.get("pretrained") and embedding.get("freeze"):
@@ -184,12 +204,18 @@ class TaggerModule(LightningModule):
         self.predicted_tags = PredictedTags(self.labels, self.has_spans)
 
     @property
+    def labels(self) -> list[str]:
+        """The headline task's labels (index -> tag, in its train scheme)."""
+        return self.task_labels[headline_task(self.tasks).name]
+
+    @property
     def max_word_length(self) -> int:
         return int((self.data_info or {}).get("max_word_length", 20))
 
     @property
     def has_spans(self) -> bool:
-        return self.data_info["train_scheme"] != "plain"
+        """Whether the headline task is a span layer (scored by span F1)."""
+        return headline_task(self.tasks).has_spans
 
     def setup(self, stage: str) -> None:
         self.configure_model()
@@ -209,15 +235,20 @@ class TaggerModule(LightningModule):
         self._build(datamodule.data_info())
 
     # ----- forward and the loss contract -----
-    def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
-        """Return logits (N, L, C) for a collated batch."""
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Return each task's logits (N, L, C) for a collated batch."""
         return self.tagger(batch)
 
     def on_before_batch_transfer(self, batch: dict[str, Tensor], dataloader_idx: int) -> Any:
         """Range-check targets while they are still on the host (no device sync). On the CPU
         the loss checks them itself, so this only runs for batches bound for an accelerator."""
-        if "tag_ids" in batch and self.tagger is not None and self.device.type != "cpu":
-            check_targets(batch["tag_ids"], len(self.labels), ignore_index=IGNORE_INDEX)
+        if self.tagger is None or self.device.type == "cpu":
+            return batch
+        for task in self.tasks:
+            if task.ids_key in batch:
+                unseen = task.unknown_labels == "score_as_error"
+                num_labels = len(self.task_labels[task.name]) + unseen
+                check_targets(batch[task.ids_key], num_labels, ignore_index=IGNORE_INDEX)
         return batch
 
     def transfer_batch_to_device(
@@ -231,39 +262,43 @@ class TaggerModule(LightningModule):
         rest = {key: value for key, value in batch.items() if key not in host}
         return {**super().transfer_batch_to_device(rest, device, dataloader_idx), **host}
 
-    def model_step(
-        self, batch: Mapping[str, Tensor], decode: bool = True
-    ) -> tuple[Tensor, Tensor | None]:
-        """The head's loss and, when ``decode``, the decoded tag ids ``(N, L)`` for a batch with
-        ``tag_ids``."""
-        logits = self(batch)  # (N, L, C)
-        head = self.tagger.head
-        loss = head.loss(logits, batch)
-        return loss, head.decode(logits.detach(), batch["mask"]) if decode else None
+    def model_step(self, batch: Mapping[str, Tensor], decode: bool = True) -> StepResult:
+        """Each task's loss, their weighted sum and, when ``decode``, each task's decoded tag
+        ids ``(N, L)``, for a batch with every task's ``<task>_ids``."""
+        logits = self(batch)  # task -> (N, L, C)
+        losses = self.tagger.losses(logits, batch)
+        total = self.tagger.total_loss(losses)
+        predicted = None
+        if decode:
+            detached = {name: value.detach() for name, value in logits.items()}
+            predicted = self.tagger.decode(batch, detached)
+        return StepResult(total, losses, predicted)
 
     def ill_formed_gold(self, batch: Mapping[str, Tensor]) -> list[tuple[int, str]]:
-        """``(row, why)`` for each sentence of ``batch`` whose gold tags the head forbids (a
+        """``(row, why)`` for each sentence of ``batch`` whose gold tags a head forbids (a
         constrained CRF: the loss is then infinite); for explaining a non-finite loss."""
-        forbidden_steps = getattr(self.tagger.head, "forbidden_steps", None)
-        if forbidden_steps is None or "tag_ids" not in batch:
-            return []
-        return forbidden_steps(batch["tag_ids"], batch["mask"])
+        found = []
+        for task in self.tasks:
+            forbidden_steps = getattr(self.tagger.heads[task.name], "forbidden_steps", None)
+            if forbidden_steps is not None and task.ids_key in batch:
+                found += forbidden_steps(batch[task.ids_key], batch["mask"])
+        return found
 
-    def _update_metrics(
-        self, stage: str, loss: Tensor, pred_ids: Tensor | None, batch: Mapping
-    ) -> None:
-        self.metrics[stage].loss.update(loss.detach(), weight=batch["lengths"].sum())
-        if pred_ids is not None:
-            self.metrics[stage].scores.update(pred_ids, batch["tag_ids"])
-            self.predicted_tags.update(stage, pred_ids, batch["tag_ids"])
+    def _update_metrics(self, stage: str, step: StepResult, batch: Mapping) -> None:
+        gold = {task.name: batch[task.ids_key] for task in self.tasks}
+        tokens = batch["lengths"].sum()
+        self.metrics[stage].update(step.losses, step.loss, tokens, step.predicted, gold)
+        if step.predicted is not None:
+            headline = headline_task(self.tasks)
+            self.predicted_tags.update(stage, step.predicted[headline.name], gold[headline.name])
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         decode = batch_idx % self.hparams.train_scores_every == 0
-        loss, pred_ids = self.model_step(batch, decode=decode)
-        self._update_metrics("train", loss, pred_ids, batch)
+        step = self.model_step(batch, decode=decode)
+        self._update_metrics("train", step, batch)
         if self._logs_this_step():
-            self.log("train/loss_step", loss.detach(), on_step=True, on_epoch=False)
-        return loss
+            self.log("train/loss_step", step.loss.detach(), on_step=True, on_epoch=False)
+        return step.loss
 
     def _logs_this_step(self) -> bool:
         """Whether the loggers write this step (every ``trainer.log_every_n_steps``): only then
@@ -274,16 +309,15 @@ class TaggerModule(LightningModule):
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         if batch:  # empty: a rank's share of a split with fewer documents than ranks
-            self._update_metrics("val", *self.model_step(batch), batch)
+            self._update_metrics("val", self.model_step(batch), batch)
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         if batch:
-            self._update_metrics("test", *self.model_step(batch), batch)
+            self._update_metrics("test", self.model_step(batch), batch)
 
     # ----- epoch ends: log metric values (one sync per epoch, not per step) -----
     def _log_stage(self, stage: str) -> dict[str, Tensor]:
         values = self.metrics[stage].compute()
-        values.pop("accuracy", None)  # SpanF1's conlleval accuracy: `acc` is the token accuracy
         self.log_dict(
             {f"{stage}/{name}": value for name, value in values.items()},
             prog_bar=False,

@@ -23,24 +23,15 @@ import numpy as np
 import pyarrow as pa
 import torch
 
-from seqtagger.constants import IGNORE_INDEX
+from seqtagger.data.batch import (
+    DOCUMENT_COLUMN,
+    HOST_KEYS,
+    LENGTHS_SUFFIX,
+    PAD_VALUES,
+    WINDOW_COLUMNS,
+    window_keys,
+)
 from seqtagger.data.documents import unit_ids
-
-LENGTHS_SUFFIX = "_lengths"
-"""Row key of the inner lengths of a nested column: ``char_ids`` -> ``char_ids_lengths``."""
-PAD_VALUES = {"tag_ids": IGNORE_INDEX}
-"""Padding of columns that do not pad with 0 (``tag_ids`` pad with the loss' ignore index)."""
-HOST_KEYS = frozenset({"lengths_cpu", "window_lengths_cpu"})
-"""Batch keys that stay on the host when a batch moves to a device (``batch_to_device``, the
-module's ``transfer_batch_to_device``): ``lengths_cpu`` is what ``pack_padded_sequence`` reads,
-so the BiLSTM never copies lengths back from the GPU (a device sync per batch)."""
-WINDOW_COLUMNS = ("window_length", "context_offset")
-"""Per-row ints of rows encoded with document context (``data/context.py``): the words of each
-row's window, and where the sentence starts in it."""
-DOCUMENT_COLUMN = "document"
-"""Per-row int: the sentence's document in its file (readers count them at ``-DOCSTART-``). A
-``TaggedDataset`` row and the batch (``document_ids (N,)``, for models that read across a
-document's sentences) carry its unit instead: the document, or its piece (``data/documents.py``)."""
 
 
 def _numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -188,19 +179,6 @@ def collate_columns(
     if "window_length" in columns:
         batch.update(window_keys(columns["window_length"], columns["context_offset"]))
     return batch
-
-
-def window_keys(window_lengths: Sequence[int], offsets: Sequence[int]) -> dict[str, torch.Tensor]:
-    """The batch keys of rows encoded with document context: ``window_lengths (N,)``, its host
-    copy ``window_lengths_cpu``, ``window_mask (N, T)`` (True at the window's words) and
-    ``context_offset (N,)`` (the sentence's first position in its window)."""
-    lengths = np.asarray(window_lengths, dtype=np.int64).reshape(-1)
-    return {
-        "window_lengths": torch.from_numpy(lengths),
-        "window_lengths_cpu": torch.from_numpy(lengths.copy()),
-        "window_mask": torch.from_numpy(np.arange(max(int(lengths.max()), 1)) < lengths[:, None]),
-        "context_offset": torch.as_tensor(np.asarray(offsets, dtype=np.int64).reshape(-1)),
-    }
 
 
 def _pad_column(values: Sequence[Sequence[Any]], count: int, fill: int) -> np.ndarray:

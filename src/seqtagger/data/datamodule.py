@@ -2,13 +2,14 @@
 
 Data flow (each step cached by ``datasets`` fingerprints, so a second run skips the work):
 
-    reader.read(file)            -> Dataset(tokens, tags)        # file scheme (e.g. IOB1)
+    reader.read(file)            -> Dataset(tokens, tags)        # one tag column per task,
+                                                                 # file scheme (e.g. IOB1)
     check tags against it        -> SchemeError naming file:line and split when they do not fit
     convert to the train scheme  -> Dataset(tokens, tags)        # e.g. BIOES
-    build_vocabs(train)          -> words, chars, labels         # from the training split only;
+    build vocabularies (train)   -> words, chars; labels per task # from the training split only;
                                                                  # labels: every tag of each type
     document context (map)       -> + context_left/right          # data.context > 0 only
-    featurizer.encode (map)      -> + the embedder's id columns, tag_ids, length
+    featurizer.encode (map)      -> + the embedder's id columns, <task>_ids, length
     BucketBatchSampler + collate -> padded batches (see ``collate_batch``)
 
 The label set is owned by the data: the model is sized from ``data_info()`` (vocabularies,
@@ -22,9 +23,8 @@ idea), so every rank builds the same vocabularies from the same data without rac
 
 from __future__ import annotations
 
-import inspect
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -34,17 +34,31 @@ import hydra
 from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
+from seqtagger.data.batch import task_pad_values
 from seqtagger.data.collate import TaggedDataset, collate_batch
 from seqtagger.data.context import check_context
 from seqtagger.data.corpora import CORPORA
 from seqtagger.data.download import ensure_corpus
 from seqtagger.data.encoding import encode_dataset
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
+from seqtagger.data.info import DataInfo, make_data_info
 from seqtagger.data.readers import CorpusNotFoundError, HubReader, Reader, reader_for_path
 from seqtagger.data.sampler import UNITS, BucketBatchSampler
-from seqtagger.data.schemes import check_scheme, check_split_tags, rewrite_tags
-from seqtagger.data.vocab import Vocab, build_vocabs
-from seqtagger.errors import ConfigError, SchemeError
+from seqtagger.data.splits import (
+    check_task_schemes,
+    read_tagged_split,
+    reader_for_tasks,
+    scheme_option,
+)
+from seqtagger.data.tasks import DEFAULT_TASK, Task, headline_task, tasks_from_config
+from seqtagger.data.vocab import (
+    Vocab,
+    build_task_labels,
+    build_text_vocabs,
+    check_vocab_options,
+)
+from seqtagger.errors import ConfigError
+from seqtagger.utils.config import to_plain
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
@@ -53,20 +67,6 @@ SPLITS = ("train", "validation", "test")
 FEW_BATCHES = 20
 """An epoch of fewer training batches than this is reported at start-up: few optimizer steps
 an epoch (a corpus without document marks was one batch of ``data.batch_unit=documents``)."""
-
-
-def _convert_batch(batch: dict[str, list], source: str, target: str) -> dict[str, list]:
-    """``Dataset.map`` function: every tag sequence read in ``source``, written well formed in
-    ``target`` (``rewrite_tags``)."""
-    return {"tags": [rewrite_tags(tags, source, target) for tags in batch["tags"]]}
-
-
-def _scheme_option(key: str, value: str) -> str:
-    """``check_scheme`` with the config key in its message (``data.file_scheme=iob3: ...``)."""
-    try:
-        return check_scheme(value)
-    except SchemeError as error:
-        raise SchemeError(f"{key}={value}: {error}") from None
 
 
 def _check_batch_sizes(batch_size: int, eval_batch_size: int | None) -> None:
@@ -78,29 +78,10 @@ def _check_batch_sizes(batch_size: int, eval_batch_size: int | None) -> None:
             raise ConfigError(f"{key}={value}: expected an integer >= 1")
 
 
-def _check_vocab_options(options: Mapping[str, Any]) -> None:
-    """Every ``data.vocab`` key must be an option of ``build_vocabs`` (a typo failed as a
-    ``TypeError`` after the corpus was read)."""
-    known = [name for name in inspect.signature(build_vocabs).parameters if name != "train"]
-    known.remove("scheme")  # data.train_scheme gives it
-    for key in options:
-        if key not in known:
-            raise ConfigError(
-                f"data.vocab.{key}={options[key]}: not a vocabulary option; the options are "
-                f"{', '.join(known)}"
-            )
-
-
 def _collate(rows: list[dict[str, Any]], pad_values: Mapping[str, int]) -> dict[str, Any]:
     """``collate_batch``, and ``{}`` for no rows: the share of a rank left over when an
     evaluation split has fewer documents than ranks (the module's step skips it)."""
     return collate_batch(rows, pad_values) if rows else {}
-
-
-def _tag_lists(dataset: datasets.Dataset) -> Iterator[list[str]]:
-    """The ``tags`` of every row, read in batches (a split's tags need not fit in memory)."""
-    for batch in dataset.select_columns(["tags"]).iter(batch_size=1000):
-        yield from batch["tags"]
 
 
 class TaggingDataModule(LightningDataModule):
@@ -115,7 +96,10 @@ class TaggingDataModule(LightningDataModule):
         file_scheme / train_scheme: tag scheme of the files (``None``: the named corpus',
             else ``plain``) and the one the model learns (``None``: the file scheme);
             predictions are converted back for scoring.
-        headline: the metric that selects checkpoints (``acc`` for POS, ``f1`` for NER).
+        headline: the headline task's metric that selects checkpoints (``acc`` for POS, ``f1``
+            for NER).
+        tasks: the tag layers to learn (``data/tasks.py``): a list of names the corpus knows
+            or a dict of task options; ``None``: one task, the reader's tag column.
         batch_size / batch_unit: sentences per batch, padded tokens per batch (``tokens``) or
             whole documents per batch (``documents``: for ``model/memory=document``).
         eval_batch_size: the same for validation, test and predict; ``None``: ``batch_size``.
@@ -124,7 +108,9 @@ class TaggingDataModule(LightningDataModule):
         context: words of document context the encoder reads on each side of a sentence
             (``data/context.py``; stored with the model, so eval and predict use it too); 0:
             none.
-        unknown_labels: ``error`` or ``map_to_o`` for dev/test tags the training split lacks.
+        unknown_labels: ``error``, ``map_to_o`` or ``score_as_error`` for dev/test tags the
+            training split lacks; ``None``: ``score_as_error`` for tag sets without spans,
+            ``error`` for span layers (per task, unless a task sets its own).
         num_workers / persistent_workers: loader worker processes (0: batches are collated in
             the training process, often the fastest for small taggers) and whether they live
             across epochs (only with ``num_workers > 0``).
@@ -147,7 +133,8 @@ class TaggingDataModule(LightningDataModule):
         train_scheme: str | None = None,
         headline: str = "acc",
         vocab: Mapping[str, Any] | None = None,
-        unknown_labels: str = "error",
+        unknown_labels: str | None = None,
+        tasks: Any = None,
         max_length: int | None = None,
         max_word_length: int = 20,
         context: int = 0,
@@ -159,9 +146,11 @@ class TaggingDataModule(LightningDataModule):
         persistent_workers: bool = True,
         seed: int = 0,
         prepare_data_per_node: bool = False,
+        licence: str | None = None,
     ) -> None:
         super().__init__()
         self.prepare_data_per_node = prepare_data_per_node
+        self.licence = licence  # of the data, for the model card; None: the named corpus'
         if files is None and corpus is None:
             raise ConfigError("data: give `data.files` (split -> path) or a named `data.corpus`")
         if corpus is not None and corpus not in CORPORA:
@@ -183,12 +172,26 @@ class TaggingDataModule(LightningDataModule):
         if reader is None and spec is not None and files is None:
             self.reader = spec.make_reader()
         file_scheme = file_scheme or (spec.scheme if spec is not None else "plain")
-        self.file_scheme = _scheme_option("data.file_scheme", file_scheme)
-        self.train_scheme = _scheme_option("data.train_scheme", train_scheme or file_scheme)
+        self.file_scheme = scheme_option("data.file_scheme", file_scheme)
+        self.train_scheme = scheme_option("data.train_scheme", train_scheme or file_scheme)
         self.headline = headline
         self.vocab_options = dict(vocab or {})
-        _check_vocab_options(self.vocab_options)
-        self.unknown_labels = unknown_labels
+        check_vocab_options(self.vocab_options)
+        self.tasks: list[Task] = tasks_from_config(
+            to_plain(tasks),
+            layers=spec.layers if spec is not None else None,
+            file_scheme=self.file_scheme,
+            train_scheme=self.train_scheme if tasks is None else train_scheme,
+            unknown_labels=unknown_labels,
+        )
+        check_task_schemes(self.tasks)
+        headline_layer = headline_task(self.tasks)  # its schemes are the data's
+        self.file_scheme, self.train_scheme = (
+            headline_layer.file_scheme,
+            headline_layer.train_scheme,
+        )
+        if tasks is not None and self.reader is not None:
+            self.reader = reader_for_tasks(self.reader, self.tasks)
         self.max_length = max_length
         self.max_word_length = max_word_length
         self.context = check_context(context)
@@ -200,6 +203,7 @@ class TaggingDataModule(LightningDataModule):
         self.persistent_workers = persistent_workers
         self.seed = seed
         self.vocabs: dict[str, Vocab] | None = None
+        self.task_labels: dict[str, Vocab] = {}
         self.datasets: dict[str, TaggedDataset] = {}
         self.encoded: dict[str, datasets.Dataset] = {}
         self.embedding: dict[str, Any] | None = None
@@ -237,53 +241,46 @@ class TaggingDataModule(LightningDataModule):
         return resolved
 
     def reader_for(self, path: Path | str) -> Reader:
-        """The configured reader, or one chosen by the file's suffix."""
-        return self.reader if self.reader is not None else reader_for_path(path)
+        """The configured reader, or one chosen by the file's suffix (one column per task)."""
+        if self.reader is not None:
+            return self.reader
+        return reader_for_tasks(reader_for_path(path), self.tasks)
 
     def read_split(self, split: str, path: Path | str) -> datasets.Dataset:
-        """Read one split in the file scheme, check its tags against that scheme and convert
-        them to the train scheme (cached)."""
+        """Read one split in the file schemes, check each task's tags against its scheme and
+        convert them to its train scheme (cached)."""
         if isinstance(path, Path) and not path.exists():
             raise CorpusNotFoundError(f"data.files.{split}: {path} does not exist")
         reader = self.reader_for(path)
-        dataset = reader.read(path, cache_dir=self.cache_dir)
-        check_split_tags(
-            _tag_lists(dataset),
-            self.file_scheme,
-            name=f"data.files.{split}",
-            key="data.file_scheme",
-            locate=partial(reader.locate, path),
-        )
-        if self.train_scheme != "plain":
-            dataset = dataset.map(
-                _convert_batch,
-                batched=True,
-                fn_kwargs={"source": self.file_scheme, "target": self.train_scheme},
-                desc=f"{split}: {self.file_scheme} -> {self.train_scheme}",
-            )
-        return dataset
+        locate = partial(reader.locate, path)
+        return read_tagged_split(reader, split, path, self.tasks, self.cache_dir, locate)
 
     def _load(self) -> None:
         files = self.resolve_files()
         raw = {split: self.read_split(split, path) for split, path in files.items()}
-        self.vocabs = build_vocabs(raw["train"], scheme=self.train_scheme, **self.vocab_options)
+        self.vocabs = build_text_vocabs(raw["train"], **self.vocab_options)
+        self.task_labels = build_task_labels(raw["train"], self.tasks)
         self.featurizer = self._make_featurizer()
         for split, dataset in raw.items():
             self.encoded[split] = encode_dataset(
                 dataset,
                 self.vocabs,
                 split=split,
-                unknown_labels=self.unknown_labels,
                 max_length=self.max_length if split == "train" else None,
                 featurizer=self.featurizer,
-                schemes=(self.file_scheme, self.train_scheme),
                 context=self.context,
+                tasks=self.tasks,
+                task_labels=self.task_labels,
             )
             self.datasets[split] = TaggedDataset(self.encoded[split])
         sizes = ", ".join(f"{split}: {len(ds):,}" for split, ds in self.datasets.items())
+        labels = ", ".join(
+            f"{len(vocab)} {name if name != DEFAULT_TASK else ''}".rstrip()
+            for name, vocab in self.task_labels.items()
+        )
         log.info(
             f"Data <{self.corpus or files['train']}>: {sizes} sentences; "
-            f"{len(self.vocabs['words']):,} words, {len(self.vocabs['labels'])} labels"
+            f"{len(self.vocabs['words']):,} words, {labels} labels"
         )
 
     # ----- Lightning hooks -----
@@ -301,24 +298,24 @@ class TaggingDataModule(LightningDataModule):
     # ----- what the model needs to know -----
     @property
     def labels(self) -> list[str]:
-        """The label set (index -> tag string) in the train scheme."""
+        """The headline task's label set (index -> tag string) in its train scheme."""
         if self.vocabs is None:
             raise RuntimeError("TaggingDataModule.setup() has not run yet")
-        return list(self.vocabs["labels"].itos)
+        return list(self.task_labels[headline_task(self.tasks).name].itos)
 
-    def data_info(self) -> dict[str, Any]:
-        """Plain data the model stores in its checkpoint: vocabularies, schemes, headline."""
+    def data_info(self) -> DataInfo:
+        """Plain data the model stores in its checkpoint (``data/info.py``)."""
         if self.vocabs is None:
             raise RuntimeError("TaggingDataModule.setup() has not run yet")
-        return {
-            "vocabs": {name: vocab.to_dict() for name, vocab in self.vocabs.items()},
-            "file_scheme": self.file_scheme,
-            "train_scheme": self.train_scheme,
-            "headline": self.headline,
-            "max_word_length": self.max_word_length,
-            "featurizer": self.featurizer.to_dict(),
-            "context": self.context,
-        }
+        return make_data_info(
+            self.vocabs,
+            self.tasks,
+            self.task_labels,
+            headline=self.headline,
+            max_word_length=self.max_word_length,
+            featurizer=self.featurizer.to_dict(),
+            context=self.context,
+        )
 
     def configured_splits(self) -> set[str]:
         """The splits the config names (``data.files``, else the named corpus'), without
@@ -361,11 +358,17 @@ class TaggingDataModule(LightningDataModule):
         return DataLoader(
             dataset,
             batch_sampler=sampler,
-            collate_fn=partial(_collate, pad_values=self.featurizer.pad_values),
+            collate_fn=partial(_collate, pad_values=self.pad_values),
             num_workers=self.num_workers,
             pin_memory=self._pin_memory(),
             persistent_workers=self.persistent_workers and self.num_workers > 0,
         )
+
+    @property
+    def pad_values(self) -> dict[str, int]:
+        """The featurizer's paddings, and -100 for every task's ids column."""
+        ids_keys = [task.ids_key for task in self.tasks]
+        return {**self.featurizer.pad_values, **task_pad_values(ids_keys)}
 
     def _pin_memory(self) -> bool:
         """``pin_memory``, or (``None``) whether the trainer's device is a CUDA GPU."""

@@ -9,16 +9,18 @@ applied, and a JSON file format (never pickle) that is safe to load from an untr
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqtagger.data.schemes import label_types, scheme_labels
+from seqtagger.data.tasks import Task
 from seqtagger.errors import ConfigError, CorpusFormatError, VocabularyError
 
 if TYPE_CHECKING:
@@ -241,14 +243,45 @@ def build_vocabs(
     lowercase: bool = False,
     normalize_digits: bool = False,
 ) -> dict[str, Vocab]:
-    """Build ``{"words", "chars", "labels"}`` from the training split only (no dev/test leakage).
-
-    Words use the normalisation options; chars are built from the raw words (the char CNN sees
-    case and digits); labels (tags in ``scheme``) have no pad/unk and alphabetical ids. Warns
-    when the words cover few training tokens or the split has a single tag (likely mistakes).
-    """
+    """Build ``{"words", "chars", "labels"}`` from the training split's ``tokens`` and ``tags``
+    (one task): :func:`build_text_vocabs` and :func:`build_labels`."""
     if "tags" not in train.column_names:
         raise CorpusFormatError("build_vocabs: the training split has no 'tags' column")
+    vocabs = build_text_vocabs(
+        train,
+        min_freq=min_freq,
+        max_size=max_size,
+        lowercase=lowercase,
+        normalize_digits=normalize_digits,
+    )
+    return {**vocabs, "labels": build_labels(_rows(train, "tags"), scheme)}
+
+
+def check_vocab_options(options: Mapping[str, Any]) -> None:
+    """Every ``data.vocab`` key must be an option of :func:`build_text_vocabs` (a typo failed
+    as a ``TypeError`` after the corpus was read)."""
+    known = [name for name in inspect.signature(build_text_vocabs).parameters if name != "train"]
+    for key in options:
+        if key not in known:
+            raise ConfigError(
+                f"data.vocab.{key}={options[key]}: not a vocabulary option; the options are "
+                f"{', '.join(known)}"
+            )
+
+
+def build_text_vocabs(
+    train: datasets.Dataset,
+    *,
+    min_freq: int = 1,
+    max_size: int | None = None,
+    lowercase: bool = False,
+    normalize_digits: bool = False,
+) -> dict[str, Vocab]:
+    """Build ``{"words", "chars"}`` from the training split only (no dev/test leakage).
+
+    Words use the normalisation options; chars are built from the raw words (the char CNN sees
+    case and digits). Warns when the words cover few training tokens.
+    """
     word_counts = Counter(chain.from_iterable(_rows(train, "tokens")))
     words = Vocab.from_counts(
         word_counts,
@@ -258,11 +291,21 @@ def build_vocabs(
         normalize_digits=normalize_digits,
     )
     _warn_low_coverage(words, word_counts, min_freq, max_size)
-    return {
-        "words": words,
-        "chars": Vocab.chars_from_word_counts(word_counts),
-        "labels": build_labels(_rows(train, "tags"), scheme),
-    }
+    return {"words": words, "chars": Vocab.chars_from_word_counts(word_counts)}
+
+
+def build_task_labels(train: datasets.Dataset, tasks: Sequence[Task]) -> dict[str, Vocab]:
+    """One label namespace per task: its training tags in its train scheme
+    (:func:`build_labels`); a task whose column the split lacks is a ``CorpusFormatError``."""
+    labels = {}
+    for task in tasks:
+        if task.tags_key not in train.column_names:
+            raise CorpusFormatError(
+                f"the training split has no tags for task {task.name!r} (columns: "
+                f"{train.column_names})"
+            )
+        labels[task.name] = build_labels(_rows(train, task.tags_key), task.train_scheme, task.name)
+    return labels
 
 
 def _rows(dataset: datasets.Dataset, column: str) -> Iterator[list[str]]:
@@ -272,7 +315,9 @@ def _rows(dataset: datasets.Dataset, column: str) -> Iterator[list[str]]:
         yield from batch[column]
 
 
-def build_labels(tag_sequences: Iterable[Iterable[str]], scheme: str) -> Vocab:
+def build_labels(
+    tag_sequences: Iterable[Iterable[str]], scheme: str, task: str | None = None
+) -> Vocab:
     """The label set of the training tags in ``scheme``, alphabetical.
 
     For a chunk scheme it is every prefix of every entity type seen (``scheme_labels``), not only
@@ -282,8 +327,9 @@ def build_labels(tag_sequences: Iterable[Iterable[str]], scheme: str) -> Vocab:
     seen = Vocab.build(tag_sequences, pad=None, unk=None, sort="alpha")
     if len(seen) == 1:
         log.warning(
-            "the training split has a single tag, %r: the model can only predict it "
+            "the training split has a single tag%s, %r: the model can only predict it "
             "(wrong tag column, or a corpus without annotations?)",
+            f" for task {task!r}" if task else "",
             seen.itos[0],
         )
     if scheme == "plain":

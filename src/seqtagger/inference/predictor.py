@@ -17,6 +17,10 @@ order, cut as training cut them (``data/documents.py``: ids >= 1 are marked docu
 up to 256 sentences; ids <= 0, as readers give sentences before any mark, are text without marks,
 read in pieces of 16 sentences). ``predict_scored`` also gives each tag's probability under the
 model (``inference/scores.py``), from the same batches.
+
+A model of several tasks (``data/tasks.py``) tags every layer in one pass: ``predict_layers``
+gives ``{task: tags}`` per sentence; ``predict`` and the text API give the primary task's tags
+(the headline task, or the first of ``tasks``), so single-task code reads any model.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import torch
 from seqtagger.data.collate import batch_to_device, collate_columns
 from seqtagger.data.context import encode_in_context, stream_contexts
 from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
+from seqtagger.data.tasks import Task
 from seqtagger.errors import ConfigError
 from seqtagger.inference.scores import span_score
 from seqtagger.inference.streaming import OrderedWriter, document_batches, windowed_batches
@@ -59,7 +64,8 @@ class Predictor:
         device: where to run; default: a GPU when available.
         batch_size: sentences per forward pass.
         window: sentences read ahead and length-sorted at a time (bounds memory).
-        scheme: scheme of the output tags; default: the training corpus file's scheme.
+        scheme: scheme of the output tags of span tasks; default: each task's file scheme.
+        tasks: the tasks to tag (``--tasks``); default: every task of the model.
         temperature: divides the model's scores for the confidences of ``predict_scored`` only
             (the tags never depend on it).
     """
@@ -73,6 +79,7 @@ class Predictor:
         window: int = 4096,
         scheme: str | None = None,
         temperature: float = 1.0,
+        tasks: Sequence[str] | None = None,
     ) -> None:
         if module.data_info is None:
             raise ValueError("Predictor needs a trained TaggerModule (one built with data_info)")
@@ -80,16 +87,20 @@ class Predictor:
         self.module = module.to(self.device).eval()
         self.batch_size = batch_size
         self.window = window
-        self.train_scheme: str = module.data_info["train_scheme"]
-        self.scheme = check_scheme(scheme or module.data_info["file_scheme"])
+        self.tasks = select_tasks(module.tasks, tasks)
+        self.task = next((t for t in self.tasks if t.headline), self.tasks[0])  # the primary
+        self.train_scheme: str = self.task.train_scheme
+        self.schemes = {t.name: output_scheme(t, scheme, t is self.task) for t in self.tasks}
+        self.scheme = self.schemes[self.task.name]
+        self.task_labels = {task.name: module.task_labels[task.name] for task in self.tasks}
+        self.labels: list[str] = self.task_labels[self.task.name]
         self.featurizer = module.featurizer
         self.context = int(module.data_info.get("context", 0))
         self.reads_documents = getattr(module.tagger, "memory", None) is not None
-        self.labels: list[str] = module.labels
         if not temperature > 0:
             raise ConfigError(f"Predictor: temperature={temperature}; it must be above 0")
         self.temperature = float(temperature)
-        self._tags_memo: dict[tuple[int, ...], list[str]] = {}
+        self._tags_memo: dict[tuple[str, tuple[int, ...]], list[str]] = {}
 
     @classmethod
     def from_checkpoint(
@@ -107,22 +118,36 @@ class Predictor:
 
     # ----- one batch -----
     @torch.inference_mode()
+    def predict_batch_layers(
+        self,
+        sentences: Sequence[Sequence[str]],
+        contexts: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None,
+        documents: Sequence[int] | None = None,
+    ) -> list[dict[str, list[int]]]:
+        """Each task's predicted label ids (train scheme) for one batch of sentences, in the
+        given order: the training featurizer, collate and the model's own decoding
+        (``Tagger.decode``). ``contexts``: the ``(left, right)`` words of each sentence, for a
+        model with document context; ``documents``: each sentence's document, for a model with
+        a document memory."""
+        if not any(sentences):  # nothing to tag; without words char_ids collate to (N, 0)
+            return [{task.name: [] for task in self.tasks} for _ in sentences]
+        batch = self._collate(sentences, contexts, documents)
+        decoded = self.module.tagger.decode(batch)  # task -> (N, L)
+        rows = {task.name: decoded[task.name].cpu().tolist() for task in self.tasks}
+        return [
+            {name: ids[i][: len(tokens)] for name, ids in rows.items()}
+            for i, tokens in enumerate(sentences)
+        ]
+
     def predict_batch_ids(
         self,
         sentences: Sequence[Sequence[str]],
         contexts: Sequence[tuple[Sequence[str], Sequence[str]]] | None = None,
         documents: Sequence[int] | None = None,
     ) -> list[list[int]]:
-        """Predicted label ids (train scheme) for one batch of sentences, in the given order:
-        the training featurizer, collate and the head's own decoding. ``contexts``: the
-        ``(left, right)`` words of each sentence, for a model with document context;
-        ``documents``: each sentence's document, for a model with a document memory."""
-        if not any(sentences):  # nothing to tag; without words char_ids collate to (N, 0)
-            return [[] for _ in sentences]
-        batch = self._collate(sentences, contexts, documents)
-        logits = self.module(batch)  # (N, L, C)
-        tag_ids = self.module.tagger.head.decode(logits, batch["mask"]).cpu().tolist()  # (N, L)
-        return [ids[: len(tokens)] for ids, tokens in zip(tag_ids, sentences, strict=True)]
+        """The primary task's ids of :meth:`predict_batch_layers`."""
+        layers = self.predict_batch_layers(sentences, contexts, documents)
+        return [ids[self.task.name] for ids in layers]
 
     @torch.inference_mode()
     def predict_batch_scored(
@@ -136,10 +161,10 @@ class Predictor:
         if not any(sentences):
             return [([], []) for _ in sentences]
         batch = self._collate(sentences, contexts, documents)
-        logits = self.module(batch)  # (N, L, C)
-        head, mask = self.module.tagger.head, batch["mask"]
-        tag_ids = head.decode(logits, mask)  # (N, L), -100 at padding
-        probabilities = head.marginals(logits, mask, self.temperature)  # (N, L, C)
+        tagger, name = self.module.tagger, self.task.name
+        logits = tagger(batch)  # task -> (N, L, C)
+        tag_ids = tagger.decode(batch, logits)[name]  # (N, L), -100 at padding
+        probabilities = tagger.probabilities(batch, self.temperature, logits)[name]  # (N, L, C)
         scores = probabilities.gather(2, tag_ids.clamp(min=0).unsqueeze(2)).squeeze(2)
         rows = zip(tag_ids.cpu().tolist(), scores.cpu().tolist(), sentences, strict=True)
         return [(ids[: len(tokens)], row[: len(tokens)]) for ids, row, tokens in rows]
@@ -161,18 +186,21 @@ class Predictor:
         batch = collate_columns(columns, self.featurizer.pad_values)
         return batch_to_device(batch, self.device)  # lengths_cpu stays on the host
 
-    def _to_tags(self, tag_ids: list[int]) -> list[str]:
-        """The output tags of one sentence's ids. A scheme conversion (BIOES -> IOB1 for
-        CoNLL-2003) reads the chunks in Python, so its results are remembered: many sentences
-        share a tag sequence (all ``O``, one name; CoNLL-2003 test: 1,488 in 3,453)."""
-        if self.scheme == self.train_scheme:
-            return [self.labels[i] for i in tag_ids]
-        key = tuple(tag_ids)
+    def _to_tags(self, tag_ids: list[int], task: str | None = None) -> list[str]:
+        """The output tags of one sentence's ids for ``task`` (default: the primary). A scheme
+        conversion (BIOES -> IOB1 for CoNLL-2003) reads the chunks in Python, so its results
+        are remembered: many sentences share a tag sequence (all ``O``, one name)."""
+        task = task or self.task.name
+        labels, scheme = self.task_labels[task], self.schemes[task]
+        train_scheme = next(t.train_scheme for t in self.tasks if t.name == task)
+        if scheme == train_scheme:
+            return [labels[i] for i in tag_ids]
+        key = (task, tuple(tag_ids))
         tags = self._tags_memo.get(key)
         if tags is None:
             if len(self._tags_memo) >= TAGS_MEMO_SIZE:
                 self._tags_memo.clear()
-            tags = convert_tags([self.labels[i] for i in tag_ids], self.train_scheme, self.scheme)
+            tags = convert_tags([labels[i] for i in tag_ids], train_scheme, scheme)
             self._tags_memo[key] = tags
         return list(tags)
 
@@ -185,6 +213,19 @@ class Predictor:
         document memory; ``None``: the whole input is one document, without marks)."""
         for tag_ids in self._in_order(sentences, documents, self.predict_batch_ids):
             yield self._to_tags(tag_ids)
+
+    def predict_layers_stream(
+        self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
+    ) -> Iterator[dict[str, list[str]]]:
+        """``{task: tags}`` for each sentence, every selected task, yielded in input order."""
+        for layers in self._in_order(sentences, documents, self.predict_batch_layers):
+            yield {name: self._to_tags(ids, name) for name, ids in layers.items()}
+
+    def predict_layers(
+        self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
+    ) -> list[dict[str, list[str]]]:
+        """``{task: tags}`` for each sentence (a list of tokens), in input order."""
+        return list(self.predict_layers_stream(sentences, documents))
 
     def predict_scored_stream(
         self, sentences: Iterable[Sequence[str]], documents: Iterable[int] | None = None
@@ -284,6 +325,30 @@ class Predictor:
             for record in records:
                 record["score"] = span_score(scores, record["start"], record["end"])
         return records
+
+
+def select_tasks(tasks: Sequence[Task], names: Sequence[str] | None) -> list[Task]:
+    """The model's tasks named by ``names`` (in the model's order); all for ``None``."""
+    if names is None:
+        return list(tasks)
+    known = [task.name for task in tasks]
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise ConfigError(
+            f"tasks={list(names)}: the model's tasks are {', '.join(known)} (name one or more)"
+        )
+    return [task for task in tasks if task.name in names]
+
+
+def output_scheme(task: Task, scheme: str | None, primary: bool) -> str:
+    """The scheme a task's tags come out in: ``scheme`` for a span task (default: its file's
+    scheme), plain for a tag set without spans. The primary task takes ``scheme`` as given, so
+    a scheme that does not fit it is refused (``seqtagger-predict``); the others keep theirs."""
+    if primary:
+        return check_scheme(scheme or task.file_scheme)
+    if not task.has_spans:
+        return "plain"
+    return check_scheme(scheme if scheme and scheme != "plain" else task.file_scheme)
 
 
 def _window_length(item: tuple[Sequence[str], Sequence[str] | None, Sequence[str] | None]) -> int:

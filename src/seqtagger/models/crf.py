@@ -17,7 +17,6 @@ token's exact tag probabilities by forward-backward under the same constraints (
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -69,13 +68,12 @@ class CRFHead(LinearHead):
         end = self.end.to(dtype).masked_fill(~self.allowed_end, FORBIDDEN)
         return transitions, start, end
 
-    def loss(self, logits: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+    def loss(self, logits: Tensor, tag_ids: Tensor, mask: Tensor) -> Tensor:
         """Sentence NLL summed over the batch, divided by its number of real tokens."""
-        mask = batch["mask"]
         with torch.autocast(logits.device.type, enabled=False):
             emissions = _at_least_fp32(logits)
             nll = self.log_partition(emissions, mask) - self.gold_score(
-                emissions, batch["tag_ids"], mask
+                emissions, tag_ids, mask
             )
         return nll.sum() / mask.sum().clamp(min=1)
 

@@ -1,14 +1,14 @@
 """Output heads: label scores from encoder states, and the head's own loss and decoding.
 
-A head is the one place that knows how its scores are trained and read: ``TaggerModule`` and
-``Predictor`` call ``head.loss(logits, batch)`` and ``head.decode(logits, mask)`` and nothing
+A head is the one place that knows how its scores are trained and read: the ``Tagger`` calls
+``head.loss(logits, tag_ids, mask)`` and ``head.decode(logits, mask)`` for each task and nothing
 head-specific, so a new head (a CRF, a head restricted to some labels) is one class here plus one
 file under ``configs/model/head/``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -48,8 +48,9 @@ class Head(nn.Module):
         self.label_smoothing = float(label_smoothing)
         self.probability_check = probability_check
 
-    def loss(self, logits: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-        """Scalar training loss of ``logits (N, L, C)`` against ``batch["tag_ids"] (N, L)``."""
+    def loss(self, logits: Tensor, tag_ids: Tensor, mask: Tensor) -> Tensor:
+        """Scalar training loss of ``logits (N, L, C)`` against ``tag_ids (N, L)`` (-100 at
+        padding), ``mask (N, L)`` True at real tokens."""
         raise NotImplementedError
 
     def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
@@ -83,7 +84,7 @@ class LinearHead(Head):
         """``features (N, L, H)`` -> unnormalised logits ``(N, L, C)``."""
         return self.linear(self.dropout(features))
 
-    def loss(self, logits: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
+    def loss(self, logits: Tensor, tag_ids: Tensor, mask: Tensor) -> Tensor:
         """Mean token cross-entropy under the (N, C, L) contract of ``F.cross_entropy``.
 
         The one place where the head output is permuted: ``(N, L, C) -> (N, C, L)``, so the
@@ -92,7 +93,7 @@ class LinearHead(Head):
         logits_ncl = logits.permute(0, 2, 1)
         return sequence_cross_entropy(
             logits_ncl,
-            batch["tag_ids"],
+            tag_ids,
             num_classes=self.num_labels,
             ignore_index=IGNORE_INDEX,
             label_smoothing=self.label_smoothing,

@@ -28,8 +28,8 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor, nn
 
+from seqtagger.data.batch import sentence_positions, window_view
 from seqtagger.errors import ConfigError
-from seqtagger.models.tagger import sentence_positions, window_view
 
 __all__ = ["DocumentMemory", "form_keys"]
 

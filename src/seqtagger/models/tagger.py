@@ -17,81 +17,110 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig
 from torch import Tensor, nn
 
+from seqtagger.constants import IGNORE_INDEX
+from seqtagger.data.batch import host_lengths, sentence_positions, window_view
+from seqtagger.data.tasks import DEFAULT_TASK, Task
 from seqtagger.errors import ConfigError
 from seqtagger.models.heads import Head
 
-__all__ = ["Tagger", "build_tagger", "host_lengths", "sentence_positions", "window_view"]
+__all__ = ["Tagger", "build_tagger"]
 
 
 class Tagger(nn.Module):
-    """``forward(batch) -> logits (N, L, C)`` from a ``collate_batch`` dict.
+    """``forward(batch) -> {task: logits (N, L, C)}`` from a collated batch (``data/batch.py``).
 
-    The embedder reads its featurizer's columns, the encoder the host lengths ``(N,)`` (the
-    batch's ``lengths_cpu``) and ``mask (N, L)``. The logits are unnormalised; ``head.loss``
-    and ``head.decode`` read them. A batch with document context (``data/context.py``) is
-    embedded and encoded over its windows ``(N, T)``, and the head scores the sentences' own
-    positions ``(N, L)``. An optional ``memory`` (``models/memory.py``) sits between encoder and
-    head: ``memory(states (N, L, H), batch) -> (N, L, H')``.
+    One embedder, encoder and optional memory are shared by every task; ``heads`` holds one head
+    per task (``nn.ModuleDict`` keyed by the task's name), each owning its loss and decoding.
+    The embedder reads its featurizer's columns, the encoder the host lengths ``(N,)`` and
+    ``mask (N, L)``. A batch with document context is embedded and encoded over its windows
+    ``(N, T)``, and the heads score the sentences' own positions ``(N, L)``. An optional
+    ``memory`` (``models/memory.py``) sits between encoder and heads: ``memory(states (N, L, H),
+    batch) -> (N, L, H')``. Callers use :meth:`loss`, :meth:`decode` and :meth:`probabilities`,
+    never a head's parts.
     """
 
     def __init__(
-        self, embedder: nn.Module, encoder: nn.Module, head: Head, memory: nn.Module | None = None
+        self,
+        embedder: nn.Module,
+        encoder: nn.Module,
+        heads: Mapping[str, Head],
+        memory: nn.Module | None = None,
+        tasks: Sequence[Task] | None = None,
     ) -> None:
         super().__init__()
         self.embedder = embedder
         self.encoder = encoder
         self.memory = memory
-        self.head = head
+        self.heads = nn.ModuleDict(dict(heads))
+        known = {task.name: task for task in tasks or ()}
+        self.tasks = [known.get(name) or Task(name, headline=not i) for i, name in enumerate(heads)]
+
+    @property
+    def head(self) -> Head:
+        """The first task's head: the head of a single-task model."""
+        return next(iter(self.heads.values()))
 
     @property
     def num_labels(self) -> int:
         return self.head.num_labels
 
-    def forward(self, batch: Mapping[str, Tensor]) -> Tensor:
+    def states(self, batch: Mapping[str, Tensor]) -> Tensor:
+        """The shared states ``(N, L, H)`` every head reads."""
         window = window_view(batch)
         embedded = self.embedder(window)  # (N, T, D); T = L without context
         encoded = self.encoder(embedded, host_lengths(window), window["mask"])  # (N, T, H)
         states = sentence_positions(encoded, batch)  # (N, L, H)
         if self.memory is not None:
             states = self.memory(states, batch)
-        return self.head(states)  # (N, L, C)
+        return states
 
-    def probabilities(self, batch: Mapping[str, Tensor], temperature: float = 1.0) -> Tensor:
-        """Each label's probability at each token ``(N, L, C)`` (``head.marginals``: the
-        softmax, or a CRF's exact marginals), 0 at padding; ``temperature`` divides the scores."""
-        return self.head.marginals(self(batch), batch["mask"], temperature)
+    def forward(self, batch: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        states = self.states(batch)
+        return {name: head(states) for name, head in self.heads.items()}  # (N, L, C)
 
+    def losses(
+        self, logits: Mapping[str, Tensor], batch: Mapping[str, Tensor]
+    ) -> dict[str, Tensor]:
+        """Each task's loss against its ``<task>_ids (N, L)``. Gold ids past the label set (tags
+        training never showed, kept by ``unknown_labels=score_as_error``) are not trained on:
+        they only count as errors in the metrics."""
+        losses = {}
+        for task in self.tasks:
+            head = self.heads[task.name]
+            tag_ids = batch[task.ids_key]
+            if task.unknown_labels == "score_as_error":
+                tag_ids = tag_ids.masked_fill(tag_ids >= head.num_labels, IGNORE_INDEX)
+            losses[task.name] = head.loss(logits[task.name], tag_ids, batch["mask"])
+        return losses
 
-def window_view(batch: Mapping[str, Tensor]) -> Mapping[str, Tensor]:
-    """The batch as the embedder and encoder see it: with document context, its window
-    lengths and ``window_mask`` in place of the sentences'; else the batch itself."""
-    if "window_mask" not in batch:
-        return batch
-    return {
-        **batch,
-        "lengths": batch["window_lengths"],
-        "lengths_cpu": batch["window_lengths_cpu"],
-        "mask": batch["window_mask"],
-    }
+    def total_loss(self, losses: Mapping[str, Tensor]) -> Tensor:
+        """The tasks' losses summed with their ``loss_weight``s."""
+        weighted = [task.loss_weight * losses[task.name] for task in self.tasks]
+        return weighted[0] if len(weighted) == 1 else torch.stack(weighted).sum()
 
+    def decode(
+        self, batch: Mapping[str, Tensor], logits: Mapping[str, Tensor] | None = None
+    ) -> dict[str, Tensor]:
+        """Each task's predicted tag ids ``(N, L)``, ``IGNORE_INDEX`` at padding; ``logits``:
+        already computed for this batch."""
+        logits = self(batch) if logits is None else logits
+        mask = batch["mask"]
+        return {name: head.decode(logits[name], mask) for name, head in self.heads.items()}
 
-def sentence_positions(encoded: Tensor, batch: Mapping[str, Tensor]) -> Tensor:
-    """``encoded (N, T, H)`` of the windows -> ``(N, L, H)`` at each sentence's own positions
-    (from ``context_offset``); ``encoded`` itself when the batch has no context. Positions past
-    a sentence's end repeat a window position: the mask keeps them out of loss and decoding."""
-    if "context_offset" not in batch:
-        return encoded
-    width = batch["mask"].shape[1]
-    steps = torch.arange(width, device=encoded.device)
-    index = (batch["context_offset"][:, None] + steps).clamp_(max=encoded.shape[1] - 1)
-    return encoded.gather(1, index[:, :, None].expand(-1, -1, encoded.shape[2]))
-
-
-def host_lengths(batch: Mapping[str, Tensor]) -> Tensor:
-    """The batch's lengths ``(N,)`` on the host: ``lengths_cpu`` from ``collate_batch``, which
-    never left the CPU. A batch built without it pays one copy (a device sync on a GPU)."""
-    lengths = batch.get("lengths_cpu")
-    return lengths if lengths is not None else batch["lengths"].cpu()
+    def probabilities(
+        self,
+        batch: Mapping[str, Tensor],
+        temperature: float = 1.0,
+        logits: Mapping[str, Tensor] | None = None,
+    ) -> dict[str, Tensor]:
+        """Each label's probability at each token ``(N, L, C)`` per task (the softmax, or a
+        CRF's exact marginals), 0 at padding; ``temperature`` divides the scores."""
+        logits = self(batch) if logits is None else logits
+        mask = batch["mask"]
+        return {
+            name: head.marginals(logits[name], mask, temperature)
+            for name, head in self.heads.items()
+        }
 
 
 def _partial(config: Mapping, key: str):
@@ -140,21 +169,26 @@ def build_tagger(
     *,
     num_words: int,
     num_chars: int,
-    num_labels: int,
+    num_labels: int | None = None,
+    task_labels: Mapping[str, Sequence[str]] | None = None,
+    tasks: Sequence[Task] | None = None,
     words: Sequence[str] | None = None,
     pad_index: int = 0,
     unk_index: int = 1,
     head_options: Mapping[str, Any] | None = None,
     memory: Mapping | None = None,
+    heads: Mapping[str, Mapping] | None = None,
 ) -> Tagger:
     """Assemble a :class:`Tagger` from three ``_target_`` mappings (plain dicts or DictConfigs),
-    and an optional fourth, ``memory``, between encoder and head.
+    an optional fourth, ``memory``, between encoder and heads, and one head per task.
 
     The embedder receives ``num_words``, ``num_chars``, ``words``, ``pad_index``, ``unk_index``;
     the encoder ``input_size = embedder.output_size``; the memory ``input_size =
-    encoder.output_size`` and ``unk_index``; the head ``input_size`` = the output size before it,
-    ``num_labels`` and ``head_options`` (``labels``, ``scheme``,
-    ``label_smoothing``, ``probability_check``; see ``seqtagger.models.heads.Head``). Example::
+    encoder.output_size`` and ``unk_index``; each task's head (``heads[task]``, else ``head``)
+    ``input_size`` = the output size before it, its number of labels, and ``head_options``
+    (``label_smoothing``, ``probability_check``; see ``seqtagger.models.heads.Head``) with the
+    task's ``labels`` and train ``scheme``. Without ``tasks``, one task named ``tags`` of
+    ``num_labels`` labels (``head_options`` may then give ``labels`` and ``scheme``). Example::
 
         build_tagger(
             {"_target_": "seqtagger.models.embeddings.TokenEmbedder", "word_dim": 100},
@@ -174,9 +208,18 @@ def build_tagger(
     pooled = None
     if memory:
         pooled = _partial(memory, "memory")(input_size=contextual.output_size, unk_index=unk_index)
-    scorer = _partial(head, "head")(
-        input_size=(contextual if pooled is None else pooled).output_size,
-        num_labels=num_labels,
-        **(head_options or {}),
-    )
-    return Tagger(embedder, contextual, scorer, pooled)
+    options = dict(head_options or {})
+    if tasks is None:
+        tasks = [Task(DEFAULT_TASK, train_scheme=options.get("scheme", "plain"), headline=True)]
+    heads = {}
+    for task in tasks:
+        own = (heads or {}).get(task.name)
+        config, key = (own, f"heads.{task.name}") if own else (head, "head")
+        labels = (task_labels or {}).get(task.name)
+        per_task = {**options, "labels": labels, "scheme": task.train_scheme} if labels else options
+        heads[task.name] = _partial(config, key)(
+            input_size=(contextual if pooled is None else pooled).output_size,
+            num_labels=len(labels) if labels else num_labels,
+            **per_task,
+        )
+    return Tagger(embedder, contextual, heads, pooled, tasks)
