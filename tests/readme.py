@@ -37,6 +37,11 @@ SKIPS: dict[str, str] = {
     "tests/test_datamodule.py read a local folder in the hub's layout",
     r"^tensorboard\b": "a server that runs until stopped: tests/test_tensorboard_server.py starts "
     "one and queries its HTTP API (-m slow)",
+    r"^seqtagger-serve\b": "a server that runs until stopped: tests/test_serve.py starts one and "
+    "calls its HTTP API",
+    r"^curl\b": "calls a running seqtagger-serve: tests/test_serve.py sends these requests",
+    r"^python -m benchmarks serve\b": "loads a server for minutes: tests/test_serve.py runs it "
+    "against a test server",
     r"tools\.tensorboard_screenshots\b": "needs Chromium (apt-get install chromium) and "
     "rewrites docs/tensorboard_*.png",
     r"^\.ci/run\b": "CI itself: installs packages and runs every test tier",

@@ -2,7 +2,7 @@
 names exactly the manual's pages, it builds with warnings as errors, and every ``seqtagger-*``
 command on a page or in the README that the README tests cannot run (it needs a GPU, SLURM or
 the hub) is at least parsed by its command line: ``--cfg job`` for train and eval, the argument
-parser for predict. The commands they can run, ``tests/test_readme_commands.py`` runs."""
+parser for predict and serve. The commands they can run, ``tests/test_readme_commands.py`` runs."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ PAGES = [
     "scaling",
     "evaluation",
     "prediction",
+    "serving",
     "hyperparameter-search",
     "tensorboard",
     "performance",
@@ -134,10 +135,16 @@ def has_submitit_launcher() -> bool:
         return False
 
 
-def parse_predict_command(argv: list[str]) -> tuple[int, str]:
-    """``seqtagger-predict``'s own argument parser on the command's arguments."""
-    from seqtagger.predict import build_parser
+# the programs with an argparse command line, by the module of their ``build_parser``
+ARGPARSE_PROGRAMS = {
+    "seqtagger-predict": "seqtagger.predict",
+    "seqtagger-serve": "seqtagger.serve.app",
+}
 
+
+def parse_argparse_command(argv: list[str]) -> tuple[int, str]:
+    """The program's own argument parser on the command's arguments."""
+    build_parser = importlib.import_module(ARGPARSE_PROGRAMS[argv[0]]).build_parser
     try:
         build_parser().parse_args(argv[1:])
     except SystemExit as exit_info:
@@ -158,14 +165,14 @@ def test_a_command_the_readme_tests_skip_is_parsed_by_its_cli(
         if argv[0] in HYDRA_PROGRAMS:
             code, output = parse_hydra_command(argv, monkeypatch, capsys)
         else:
-            code, output = parse_predict_command(argv)
+            code, output = parse_argparse_command(argv)
         assert code == 0, f"{command.where}: {command.text}\nparsed as {argv}\n{output}"
 
 
 def test_the_commands_to_parse_were_found() -> None:
     """The GPU and SLURM commands of the README and the pages reach the test above."""
     programs = {call[0] for command in UNRUN for call in cli_calls(command)}
-    assert "seqtagger-train" in programs
+    assert {"seqtagger-train", "seqtagger-serve"} <= programs
     assert any("trainer=gpu" in command.text for command in UNRUN)
 
 
