@@ -29,6 +29,7 @@ from seqtagger.training.artifacts import (
     scalar_metrics,
 )
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
+from seqtagger.training.model_card import write_model_card
 from seqtagger.training.runs import check_run_folder, with_run_checkpoint
 from seqtagger.training.settings import (
     check_trained_with,
@@ -155,6 +156,7 @@ def run(cfg: DictConfig) -> RunResult:
     if trainer.is_global_zero:
         report_single_tag(model)
         write_json(test_metrics or metrics, output_dir / "metrics.json")
+        write_model_card(cfg, trainer, model, datamodule)
         log_hparams(cfg, loggers, metrics)
         log_summary(result)
     return result
