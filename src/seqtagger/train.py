@@ -20,6 +20,7 @@ import lightning as L
 from lightning import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig
 
+from seqtagger.strip import check_resumable
 from seqtagger.training.artifacts import (
     best_checkpoint,
     log_hparams,
@@ -94,6 +95,8 @@ def run(cfg: DictConfig) -> RunResult:
     output_dir = Path(cfg.paths.output_dir)
     check_run_folder(cfg, output_dir, in_search(cfg, hydra_settings()))
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
+    if cfg.get("train") and ckpt_path is not None:
+        check_resumable(ckpt_path)
     record = trained_with(ckpt_path) if ckpt_path is not None else None
     if record is not None and not cfg.get("train"):  # test the model as it was trained
         use_checkpoint_settings(cfg, record, command_line_keys())
