@@ -219,7 +219,11 @@ def test_health_and_model_describe_the_server(token_server: Server, server: Serv
     built = httpx.get(f"{server.url}/model").json()
     [task] = built["summary"]["tasks"]
     assert built["card_file"] is None and task["name"] == "tags" and "B-PER" in task["labels"]
-    assert built["summary"]["parts"]["encoder"] == "BiLSTMEncoder"
+    schemes = [task[key] for key in ("file_scheme", "train_scheme", "output_scheme")]
+    assert schemes == ["iob2", "bioes", "iob2"]
+    summary = built["summary"]
+    assert summary["parts"]["encoder"] == "BiLSTMEncoder" and task["head"] == "LinearHead"
+    assert summary["served_task"] == "tags" and summary["headline_metric"] == "f1"
     assert "B-PER" in built["card"] and "MODEL_CARD.md" in built["card"]
 
 
