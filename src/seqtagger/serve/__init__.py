@@ -1,9 +1,9 @@
 """``seqtagger-serve``: a trained checkpoint behind an HTTP API (FastAPI on uvicorn).
 
-    seqtagger-serve logs/train/runs/conll/checkpoints/epoch_007.ckpt --port 8000
+    seqtagger-serve logs/train/runs/conll/checkpoints/best.ckpt --port 8000
 
 The modules, in the order a request meets them: ``app`` (the command line: options, loading the
-checkpoint, binding the socket, running uvicorn), ``http`` (the routes, the shared token, the
+checkpoint, binding the socket, running uvicorn), ``routes`` (the API, the shared token, the
 body size limit), ``queries`` (a ``POST /predict`` body checked against the limits),
 ``worker`` (the one model worker: a queue, batches of requests that wait together) and
 ``tagging`` (one batch of queries through the :class:`~seqtagger.inference.Predictor`, out in

@@ -1,6 +1,6 @@
 """``seqtagger-serve CKPT``: serve a trained checkpoint over HTTP until stopped (Ctrl-C).
 
-    seqtagger-serve logs/train/runs/conll/checkpoints/epoch_007.ckpt
+    seqtagger-serve logs/train/runs/conll/checkpoints/best.ckpt
     SEQTAGGER_SERVE_TOKEN=s3cret seqtagger-serve best.ckpt --host 0.0.0.0 --port 8080
 
 The checkpoint is loaded as ``seqtagger-predict`` loads it (``--device``, ``--scheme``,
