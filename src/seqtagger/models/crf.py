@@ -13,21 +13,30 @@ cross-entropy and learning rates carry over. The forward algorithm and Viterbi r
 and in fp32 (also under bf16 autocast), batched over sentences, looping over positions on the
 model's device; padding positions keep the running scores unchanged. ``marginals`` gives each
 token's exact tag probabilities by forward-backward under the same constraints (confidences).
+
+``export_safe`` selects the path an exported graph runs (``seqtagger.export``): Viterbi and
+forward-backward as scans over positions (:func:`viterbi_scan`, :func:`marginals_scan`), which
+``torch.export`` keeps as loops whose length follows the input's (ONNX ``Scan``), where the
+Python loops would be unrolled to the example's length; the same results
+(``tests/test_export_paths.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
+from torch._higher_order_ops.scan import scan
 
 from seqtagger.constants import IGNORE_INDEX
 from seqtagger.data.schemes import transition_rules
 from seqtagger.errors import ConfigError
 from seqtagger.models.heads import LinearHead
 
-__all__ = ["CRFHead"]
+__all__ = ["CRFHead", "marginals_scan", "viterbi_scan"]
 
 FORBIDDEN = float("-inf")
 
@@ -36,7 +45,10 @@ class CRFHead(LinearHead):
     """Emissions from dropout + linear, transitions ``(C, C)``, start and end scores ``(C,)``.
 
     ``constrained=False`` drops the scheme constraints (all transitions learned freely).
+    ``export_safe``: decode and marginals by scans (module docstring), in fp32.
     """
+
+    export_safe: bool = False
 
     def __init__(
         self,
@@ -72,9 +84,7 @@ class CRFHead(LinearHead):
         """Sentence NLL summed over the batch, divided by its number of real tokens."""
         with torch.autocast(logits.device.type, enabled=False):
             emissions = _at_least_fp32(logits)
-            nll = self.log_partition(emissions, mask) - self.gold_score(
-                emissions, tag_ids, mask
-            )
+            nll = self.log_partition(emissions, mask) - self.gold_score(emissions, tag_ids, mask)
         return nll.sum() / mask.sum().clamp(min=1)
 
     def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
@@ -89,6 +99,10 @@ class CRFHead(LinearHead):
         are 0. Emissions, transitions, start and end scores are divided by ``temperature``
         here only. The argmax of each token's marginals can form an ill-formed sequence, which
         is why ``decode`` stays Viterbi and callers report the marginal of Viterbi's tags."""
+        if self.export_safe:
+            emissions = _at_least_fp32(logits) / temperature
+            parts = (part / temperature for part in self.scores(emissions.dtype))
+            return marginals_scan(emissions, mask, *parts)
         with torch.autocast(logits.device.type, enabled=False):
             emissions = _at_least_fp32(logits) / temperature
             transitions, start, end = (part / temperature for part in self.scores(emissions.dtype))
@@ -135,6 +149,9 @@ class CRFHead(LinearHead):
     @torch.no_grad()
     def decode(self, logits: Tensor, mask: Tensor) -> Tensor:
         """Best well-formed tag ids per sentence by batched Viterbi; -100 at padding."""
+        if self.export_safe:
+            emissions = _at_least_fp32(logits)
+            return viterbi_scan(emissions, mask, *self.scores(emissions.dtype))
         with torch.autocast(logits.device.type, enabled=False):
             return self._viterbi(_at_least_fp32(logits), mask)
 
@@ -185,3 +202,91 @@ def _backward_scores(emissions: Tensor, mask: Tensor, transitions: Tensor, end: 
 def _at_least_fp32(logits: Tensor) -> Tensor:
     """fp16/bf16 scores as fp32 (sums of exponentials need it); fp32 and fp64 as they are."""
     return logits.to(torch.promote_types(logits.dtype, torch.float32))
+
+
+# ----- the export-safe forms: scans over positions -----
+def viterbi_scan(
+    emissions: Tensor, mask: Tensor, transitions: Tensor, start: Tensor, end: Tensor
+) -> Tensor:
+    """``CRFHead._viterbi`` as two scans: max-product forwards, then backtracking. ``emissions
+    (N, L, C)``, ``mask (N, L)`` -> tag ids ``(N, L)``, -100 at padding. One padding position
+    is appended, so a one-token batch still has a step to scan (onnxruntime refuses a ``Scan``
+    of none); padding changes no score and no pointer."""
+    emissions, mask = _one_more_position(emissions, mask)
+    labels = torch.arange(emissions.shape[2], device=emissions.device)
+
+    def step(score: Tensor, inputs: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        emitted, keep = inputs[0], inputs[1].unsqueeze(1)  # (N, C), (N, 1)
+        best, previous = (score.unsqueeze(2) + transitions).max(dim=1)  # (N, C) each
+        stay = labels.expand_as(previous)
+        return torch.where(keep, best + emitted, score), torch.where(keep, previous, stay)
+
+    later = (emissions[:, 1:].transpose(0, 1), mask[:, 1:].transpose(0, 1))  # (L, N, ...)
+    score, pointers = _scan(step, start + emissions[:, 0], later)  # pointers (L, N, C)
+    last = (score + end).argmax(dim=1)  # (N,)
+
+    def back(tag: Tensor, step_pointers: Tensor) -> tuple[Tensor, Tensor]:
+        previous = step_pointers.gather(1, tag.unsqueeze(1)).squeeze(1)
+        return previous, previous.clone()
+
+    _, earlier = _scan(back, last, pointers, reverse=True)  # (L, N): tags at 0 .. L - 1
+    tag_ids = torch.cat([earlier.transpose(0, 1), last.unsqueeze(1)], dim=1)[:, :-1]
+    return tag_ids.masked_fill(~mask[:, :-1], IGNORE_INDEX)
+
+
+def marginals_scan(
+    emissions: Tensor, mask: Tensor, transitions: Tensor, start: Tensor, end: Tensor
+) -> Tensor:
+    """``CRFHead.marginals`` (scores already divided by the temperature) by forward and
+    backward scans -> ``(N, L, C)``, 0 at padding; one padding position appended as in
+    :func:`viterbi_scan`."""
+    length = emissions.shape[1]
+    emissions, padded_mask = _one_more_position(emissions, mask)
+    later = (emissions[:, 1:].transpose(0, 1), padded_mask[:, 1:].transpose(0, 1))
+
+    def forward(alpha: Tensor, inputs: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        emitted, keep = inputs[0], inputs[1].unsqueeze(1)
+        step = torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emitted
+        alpha = torch.where(keep, step, alpha)
+        return alpha, alpha.clone()
+
+    def backward(beta: Tensor, inputs: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        emitted, keep = inputs[0], inputs[1].unsqueeze(1)  # of the position after
+        step = torch.logsumexp(transitions + (emitted + beta).unsqueeze(1), dim=2)
+        beta = torch.where(keep, step, end.expand_as(step))
+        return beta, beta.clone()
+
+    first = start + emissions[:, 0]  # (N, C)
+    last_alpha, alphas = _scan(forward, first, later)  # alphas (L, N, C): positions 1 .. L
+    alphas = torch.cat([first.unsqueeze(1), alphas.transpose(0, 1)], dim=1)  # (N, L + 1, C)
+    _, betas = _scan(backward, end.expand_as(first), later, reverse=True)  # positions 0 .. L-1
+    log_z = torch.logsumexp(last_alpha + end, dim=1)  # (N,)
+    log_marginals = alphas[:, :length] + betas.transpose(0, 1)[:, :length] - log_z[:, None, None]
+    return log_marginals.exp().masked_fill(~mask.unsqueeze(-1), 0.0)
+
+
+def _one_more_position(emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """``emissions (N, L, C)`` and ``mask (N, L)`` with a padding position appended."""
+    return F.pad(emissions, (0, 0, 0, 1)), F.pad(mask, (0, 1), value=False)
+
+
+Step = Callable[[Tensor, Any], tuple[Tensor, Tensor]]
+
+
+def _scan(step: Step, init: Tensor, xs: Any, reverse: bool = False) -> tuple[Tensor, Tensor]:
+    """``(final carry, stacked outputs)`` of ``step(carry, x)`` over the first dim of ``xs`` (a
+    tensor or a tuple of them), outputs in the order of ``xs``. Under ``torch.export`` the scan
+    operator (an ONNX ``Scan``); in eager mode the same steps in a loop (eager ``scan`` compiles
+    its step function)."""
+    if torch.compiler.is_exporting():
+        return scan(step, init.contiguous(), xs, reverse=reverse)
+    parts = xs if isinstance(xs, tuple) else (xs,)
+    order = range(parts[0].shape[0])
+    carry, outputs = init, []
+    for t in reversed(order) if reverse else order:
+        inputs = tuple(part[t] for part in parts)
+        carry, output = step(carry, inputs if isinstance(xs, tuple) else inputs[0])
+        outputs.append(output)
+    if reverse:
+        outputs.reverse()
+    return carry, torch.stack(outputs)  # every caller has a step: one position is appended

@@ -146,7 +146,11 @@ class TokenEmbedder(nn.Module):
     never touched. ``locked_dropout`` shares one dropout mask across a sentence's tokens
     (``models/dropout.py``). With ``pretrained`` the word table is initialised from that vectors
     file (``words`` is then required, index-aligned with the word vocab) and frozen if ``freeze``.
+    ``export_safe``: every position is encoded, without the CPU-only gather of real words (its
+    output shape depends on the data, which an exported graph cannot follow).
     """
+
+    export_safe: bool = False
 
     def __init__(
         self,
@@ -252,7 +256,7 @@ class TokenEmbedder(nn.Module):
         padded position costs time there (batches of whole documents are 2.6x padding). On a
         GPU padded work is cheap and the gather would wait for the device (a host sync)."""
         chars = self.char_encoder
-        if mask is None or char_ids.device.type != "cpu" or bool(mask.all()):
+        if self.export_safe or mask is None or char_ids.device.type != "cpu" or bool(mask.all()):
             return chars(char_ids)
         real = chars(char_ids[mask].unsqueeze(0))[0]  # (M, F), M = real words
         return real.new_zeros(*mask.shape, real.shape[-1]).index_put_((mask,), real)

@@ -10,6 +10,10 @@ output exactly 0. Thin wrappers around ``nn.LSTM`` / ``nn.TransformerEncoder`` t
 that guarantee (packing, key-padding masks, positions), which the bare modules leave to the caller.
 ``IdentityEncoder`` passes the embeddings through, for embedders that are contextual already (a
 pretrained transformer, ``model=hf``).
+
+``BiLSTMEncoder.export_safe`` selects the path an exported graph runs (``seqtagger.export``):
+ONNX ``LSTM`` nodes with sequence lengths in place of packing, which does not export; the
+ONNX parity tests (``tests/test_export.py``) hold it to the packed outputs.
 """
 
 from __future__ import annotations
@@ -49,8 +53,10 @@ class BiLSTMEncoder(nn.Module):
     lengths: ``pack_padded_sequence(enforce_sorted=False)`` would keep the order on the device
     and ``pad_packed_sequence`` copies it back (``unsorted_indices.cpu()``), a device sync per
     batch. Empty sentences (length 0) are tolerated and output zeros. ``dropout`` applies
-    between stacked layers only.
+    between stacked layers only. ``export_safe``: exported, it runs :meth:`onnx_lstm` instead.
     """
+
+    export_safe: bool = False
 
     def __init__(
         self, input_size: int, hidden_size: int = 256, num_layers: int = 1, dropout: float = 0.0
@@ -74,6 +80,8 @@ class BiLSTMEncoder(nn.Module):
     def forward(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
         """``x (N, L, D)``, ``lengths (N,)`` int64 on the host, ``mask (N, L)`` -> ``(N, L,
         hidden_size)``."""
+        if self.export_safe and torch.compiler.is_exporting():
+            return self.onnx_lstm(x, mask)
         if lengths.device.type != "cpu":  # a device sync; the Tagger passes a host copy instead
             lengths = lengths.cpu()
         sorted_lengths, order = torch.sort(lengths.clamp(min=1), descending=True)  # host
@@ -87,6 +95,43 @@ class BiLSTMEncoder(nn.Module):
         output, _ = self.lstm(packed)
         output, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
         return _zero_padding(output.index_select(0, restore), mask)
+
+    def onnx_lstm(self, x: Tensor, mask: Tensor) -> Tensor:
+        """:meth:`forward` as ONNX ``LSTM`` nodes (one bidirectional node a layer), for
+        ``torch.onnx.export``: ``x (N, L, D)``, ``mask (N, L)`` -> ``(N, L, hidden_size)``. The
+        node's ``sequence_lens`` start the backward direction at each sentence's last real token,
+        as packing does; packed sequences do not export, and an exported ``nn.LSTM`` would read
+        padding backwards and fix the graph's length to the example's."""
+        lengths = mask.sum(dim=1).clamp(min=1).to(torch.int32)  # (N,)
+        hidden, size = x, self.lstm.hidden_size
+        for layer in range(self.lstm.num_layers):
+            weights = [_onnx_gates(self.lstm, layer, name) for name in ("ih", "hh")]
+            biases = [_onnx_gates(self.lstm, layer, f"bias_{name}") for name in ("ih", "hh")]
+            n, length = hidden.shape[0], hidden.shape[1]
+            output = torch.onnx.ops.symbolic(
+                "::LSTM",
+                [hidden.transpose(0, 1), *weights, torch.cat(biases, dim=1), lengths],
+                {"direction": "bidirectional", "hidden_size": size},
+                dtype=x.dtype,
+                shape=[length, 2, n, size],
+                version=14,
+            )  # (L, 2, N, H): onnxruntime runs only the time-major layout
+            hidden = output.permute(2, 0, 1, 3).reshape(n, length, 2 * size)
+        return _zero_padding(hidden, mask)
+
+
+def _onnx_gates(lstm: nn.LSTM, layer: int, name: str) -> Tensor:
+    """A layer's ``weight_<name>`` (or a bias, ``bias_<name>``) of both directions, ``(2, 4H,
+    ...)``, its gates in ONNX's order (input, output, forget, cell; torch: input, forget, cell,
+    output)."""
+    key = name if name.startswith("bias") else f"weight_{name}"
+    if key.startswith("bias") and not lstm.bias:
+        return lstm.weight_ih_l0.new_zeros(2, 4 * lstm.hidden_size)
+    stacked = []
+    for suffix in ("", "_reverse"):
+        gate_in, forget, cell, out = getattr(lstm, f"{key}_l{layer}{suffix}").chunk(4)
+        stacked.append(torch.cat([gate_in, out, forget, cell]))
+    return torch.stack(stacked)
 
 
 def sinusoidal_positions(length: int, d_model: int, device=None, dtype=None) -> Tensor:

@@ -1,0 +1,70 @@
+"""The export-safe paths of the models (``export_safe``, what ``seqtagger.export`` runs) compute
+what the training paths compute: the CRF's scans, the embedder without its CPU gather of real
+words. Eager mode, no ONNX needed (the BiLSTM's ONNX ``LSTM`` nodes exist only in an exported
+graph: ``tests/test_export.py`` holds them to the packed BiLSTM)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from seqtagger.models.crf import CRFHead
+from seqtagger.models.embeddings import TokenEmbedder
+from tests.test_models import make_batch
+
+LABELS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
+LENGTHS = [[7, 1, 4, 7], [1], [3, 0, 2], [2, 5]]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def padded(lengths: list[int], extra: int = 2, size: int = 6) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random ``x (N, L, size)`` with garbage at the padding and its ``mask (N, L)``."""
+    generator = torch.Generator().manual_seed(sum(lengths) + len(lengths))
+    width = max(lengths) + extra
+    mask = torch.arange(width) < torch.tensor(lengths)[:, None]
+    return torch.randn(len(lengths), width, size, generator=generator), mask
+
+
+def random_crf(constrained: bool = True) -> CRFHead:
+    torch.manual_seed(3)
+    head = CRFHead(6, len(LABELS), labels=LABELS, scheme="bioes", constrained=constrained)
+    with torch.no_grad():
+        for parameter in (head.transitions, head.start, head.end):
+            parameter.normal_()
+    return head.eval()
+
+
+@pytest.mark.parametrize("lengths", LENGTHS)
+@pytest.mark.parametrize("constrained", [True, False])
+def test_the_scanned_viterbi_and_marginals_equal_the_loops(lengths, constrained) -> None:
+    head = random_crf(constrained)
+    features, mask = padded(lengths)
+    logits = head(features) * 3
+    with torch.no_grad():
+        tags, marginals = head.decode(logits, mask), head.marginals(logits, mask, 1.7)
+        head.export_safe = True
+        scanned_tags = head.decode(logits, mask)
+        scanned_marginals = head.marginals(logits, mask, torch.tensor(1.7))
+    assert torch.equal(scanned_tags, tags)
+    torch.testing.assert_close(scanned_marginals, marginals, atol=1e-6, rtol=1e-5)
+
+
+def test_the_embedder_without_its_gather_of_real_words_embeds_the_same() -> None:
+    for encoder in ("cnn", "lstm"):
+        torch.manual_seed(0)
+        embedder = TokenEmbedder(
+            20, 15, word_dim=4, char_dim=5, char_filters=6, char_encoder=encoder
+        )
+        batch = make_batch([4, 1, 3])
+        with torch.no_grad():
+            gathered = embedder.eval()(batch)
+            embedder.export_safe = True
+            whole = embedder(batch)
+        torch.testing.assert_close(whole, gathered, atol=1e-6, rtol=1e-5)
