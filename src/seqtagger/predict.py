@@ -79,7 +79,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tag text or corpus files with a trained seqtagger checkpoint.",
     )
     add = parser.add_argument
-    add("--ckpt", required=True, help="checkpoint file written by seqtagger-train")
+    add(
+        "--ckpt",
+        required=True,
+        help="checkpoint file written by seqtagger-train (--backend onnx: the .onnx file "
+        "written by seqtagger-export)",
+    )
+    add(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="run the model with PyTorch, or run its exported graph with onnxruntime (CPU)",
+    )
     add("inputs", nargs="*", metavar="INPUT", help="input files; stdin when none or '-'")
     add("--format", choices=OUTPUT_FORMATS, default="conll", help="output format")
     add("--input-format", choices=INPUT_FORMATS, default="auto", help="input format")
@@ -115,9 +126,12 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
         raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
     device = None if args.device == "auto" else args.device
     options = {"batch_size": args.batch_size, "window": args.window, "scheme": args.scheme}
-    predictor = Predictor.from_checkpoint(
-        args.ckpt, args.vectors, named_by="--ckpt", device=device, **options
-    )
+    if args.backend == "onnx":
+        predictor = _onnx_predictor(args, options)
+    else:
+        predictor = Predictor.from_checkpoint(
+            args.ckpt, args.vectors, named_by="--ckpt", device=device, **options
+        )
     # Checked here: convert_tags would only fail on the first sentence, after the model load.
     if (predictor.scheme == "plain") != (predictor.train_scheme == "plain"):
         raise InputError(
@@ -125,6 +139,23 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
             f"{predictor.train_scheme} (plain tags cannot be converted to or from chunk tags)"
         )
     return predictor
+
+
+def _onnx_predictor(args: argparse.Namespace, options: dict) -> Predictor:
+    """``--backend onnx``: the exported graph ``--ckpt`` names, run by onnxruntime."""
+    given = [
+        flag
+        for flag, value in (("--device", args.device), ("--vectors", args.vectors))
+        if value not in (None, "auto", "cpu")
+    ]
+    if given:
+        raise InputError(
+            f"{given[0]}: --backend onnx runs the exported graph on the CPU, with the vectors "
+            "it holds; leave it out"
+        )
+    from seqtagger.export.runtime import OnnxPredictor
+
+    return OnnxPredictor(args.ckpt, **options)
 
 
 def _wants_progress(args: argparse.Namespace) -> bool:

@@ -10,6 +10,7 @@ the full traceback of a user error too (for bug reports).
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
@@ -59,6 +60,26 @@ def report_user_error(program: str, error: BaseException) -> bool:
         return False
     print(f"{program}: error: {describe(found)}", file=sys.stderr)
     return True
+
+
+def run_command(
+    program: str,
+    parser: argparse.ArgumentParser,
+    command: Callable[[argparse.Namespace], int],
+    argv: list[str] | None = None,
+) -> int:
+    """An argparse entry point's exit code: ``command(args)``'s, 2 for bad options (argparse
+    has printed them) or a user error (reported in one line), 0 for ``--help``; a bug raises."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    try:
+        return command(args)
+    except Exception as error:
+        if report_user_error(program, error):
+            return 2
+        raise
 
 
 @contextmanager
