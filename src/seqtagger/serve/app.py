@@ -148,6 +148,18 @@ def address(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+def predict_args(args: argparse.Namespace) -> argparse.Namespace:
+    """``seqtagger-predict``'s options for loading the model as it does (its parser fills in
+    the options serve does not have, so its loader keeps working as it grows)."""
+    from seqtagger.predict import build_parser
+
+    argv = ["--ckpt", str(args.ckpt), "--device", args.device]
+    argv += ["--batch-size", str(args.max_batch), "--window", str(max(4096, args.max_batch))]
+    argv += ["--scheme", args.scheme] if args.scheme else []
+    argv += ["--vectors", args.vectors] if args.vectors else []
+    return build_parser().parse_args(argv)
+
+
 def serve(args: argparse.Namespace) -> None:
     """Load the model, bind, announce the address, serve until stopped."""
     import torch
@@ -160,15 +172,7 @@ def serve(args: argparse.Namespace) -> None:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    predictor_args = argparse.Namespace(
-        ckpt=args.ckpt,
-        vectors=args.vectors,
-        device=args.device,
-        scheme=args.scheme,
-        batch_size=args.max_batch,
-        window=max(4096, args.max_batch),
-    )
-    predictor = load_predictor(predictor_args)
+    predictor = load_predictor(predict_args(args))
     card = model_card(args.ckpt, model_summary(predictor, args.ckpt))
     app = create_app(
         partial(tag_queries, predictor),
