@@ -56,6 +56,9 @@ PROGRAMS: dict[str, str] = {
     "seqtagger-train": "a few batches of one epoch, outputs under a temporary paths.log_dir",
     "seqtagger-eval": "the checkpoint named is replaced by one trained in the test",
     "seqtagger-predict": "the checkpoint named is replaced by one trained in the test",
+    "seqtagger-strip": "the checkpoint named is replaced by one trained in the test, -o written "
+    "into a temporary folder",
+    "seqtagger": "its command (train, eval, predict, strip) rewritten as that program's is",
     "python": "the modules of SCRIPT_ARGS, with arguments that make them quick",
     "printf": "as written",
     "echo": "as written",

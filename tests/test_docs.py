@@ -28,6 +28,7 @@ PAGES = [
     "scaling",
     "evaluation",
     "prediction",
+    "models",
     "serving",
     "hyperparameter-search",
     "tensorboard",

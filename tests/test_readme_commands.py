@@ -27,6 +27,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,8 @@ SHIMS = {
     "seqtagger-train": "-m seqtagger.train",
     "seqtagger-eval": "-m seqtagger.eval",
     "seqtagger-predict": "-m seqtagger.predict",
+    "seqtagger-strip": "-m seqtagger.strip",
+    "seqtagger": "-m seqtagger.cli",
     "python": "",
 }
 
@@ -231,6 +234,9 @@ def rewrite(
     """One stage as the test runs it (or ``pytest.skip`` with the reason it cannot run)."""
     program, args = stage[0], list(stage[1:])
     on_corpora = space.data_dir is not None
+    if program == "seqtagger" and args and f"seqtagger-{args[0]}" in SHIMS:
+        inner = rewrite((f"seqtagger-{args[0]}", *args[1:]), command, space, out)
+        return [program, args[0], *inner[1:]]
     if program == "seqtagger-train":
         if "data=files" not in args and not on_corpora:
             pytest.skip(f"trains on a named corpus: {NO_CORPORA}")
@@ -248,6 +254,14 @@ def rewrite(
     if program == "seqtagger-predict":
         kind = corpus_named(command) if on_corpora else "examples"
         return [program, *swap_checkpoints(args, lambda: space.checkpoint(kind))]
+    if program == "seqtagger-strip":  # the checkpoint swapped, the output into the test's folder
+        ckpt = partial(space.checkpoint, corpus_named(command))
+        outputs = {i + 1 for i, arg in enumerate(args) if arg in {"-o", "--output"}}
+        args = [
+            str(out / Path(arg).name) if i in outputs else swap_checkpoints([arg], ckpt)[0]
+            for i, arg in enumerate(args)
+        ]
+        return [program, *args]
     if program == "python":
         key = script_key(stage)
         if key in SCRIPTS_ON_CORPORA and not on_corpora:
@@ -279,6 +293,18 @@ def run_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
 
         code = predict_main(argv[1:])
         return code, capsys.readouterr().err
+    if argv[0] in {"seqtagger", "seqtagger-strip"}:  # their mains return the exit code
+        from seqtagger.cli import main as cli_main
+        from seqtagger.strip import main as strip_main
+
+        main = cli_main if argv[0] == "seqtagger" else strip_main
+        monkeypatch.setattr("sys.argv", argv)
+        try:
+            returned = main(argv[1:])
+        except SystemExit as exit_info:
+            returned = exit_info.code
+        code = returned if isinstance(returned, int) else int(returned is not None)
+        return code, capsys.readouterr().err
     monkeypatch.setattr("sys.argv", [argv[2], *argv[3:]])  # python -m MODULE ARGS
     monkeypatch.syspath_prepend(str(REPO_ROOT))  # as `python -m` from the checkout's root does
     try:
@@ -297,7 +323,7 @@ def in_process(stages: list[list[str]]) -> bool:
     multirun = argv[0] != "python" and "-m" in argv  # python's -m names a module
     return (
         len(stages) == 1
-        and argv[0] in {"seqtagger-train", "seqtagger-eval", "seqtagger-predict", "python"}
+        and argv[0] in {*SHIMS, "python"}
         and not shell.intersection(argv)
         and not multirun
         and not any(arg.startswith("trainer=ddp") for arg in argv)
