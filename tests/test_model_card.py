@@ -12,7 +12,13 @@ from types import SimpleNamespace
 import hydra
 
 from seqtagger.data.corpora import CORPORA
-from seqtagger.training.model_card import CARD_FILE, corpus_and_licence, score_lines
+from seqtagger.training.model_card import (
+    CARD_FILE,
+    corpus_and_licence,
+    describe_tagset,
+    score_lines,
+    task_records,
+)
 from tests.helpers import compose_train, tiny_ner_overrides
 
 
@@ -87,3 +93,25 @@ def test_the_licence_comes_from_data_licence_else_the_named_corpus(tiny_ner_dir,
     assert named == ("conll2003", CORPORA["conll2003"].license)
     cfg = compose_train([*tiny_ner_overrides(tiny_ner_dir), "data.licence='CC BY 4.0'"], tmp_path)
     assert hydra.utils.instantiate(cfg.data).licence == "CC BY 4.0"
+
+
+def test_the_tasks_come_from_the_data_record_of_either_format() -> None:
+    """Several tasks (labels as vocabulary records, one headline), one task of a record written
+    before tasks (labels among the vocabularies), and a module of one's own without a record."""
+    tasks = task_records(
+        {
+            "vocabs": {"words": {"itos": ["<pad>", "a"]}},
+            "tasks": [
+                {"name": "upos", "labels": {"itos": ["NOUN", "VERB"]}, "train_scheme": "plain"}
+                | {"file_scheme": "plain", "headline": False},
+                {"name": "ner", "labels": {"itos": ["O", "B-PER", "I-PER"]}, "headline": True}
+                | {"file_scheme": "iob1", "train_scheme": "iob2"},
+            ],
+        }
+    )
+    assert [(task["name"], task["headline"]) for task in tasks] == [("upos", False), ("ner", True)]
+    assert describe_tagset(tasks[0]) == "2 tags (NOUN, VERB), trained in PLAIN"
+    assert describe_tagset(tasks[1]) == "1 entity type (PER), trained in IOB2 (files in IOB1)"
+    before = {"vocabs": {"labels": {"itos": ["NOUN"]}}, "train_scheme": "plain"}
+    assert [(task["name"], task["labels"]) for task in task_records(before)] == [("tags", ["NOUN"])]
+    assert task_records({}) == []

@@ -63,7 +63,10 @@ def model_card(
 ) -> str:
     """The card's Markdown text."""
     output_dir = Path(cfg.paths.output_dir)
-    data_info = dict(getattr(model, "data_info", None) or datamodule.data_info())
+    data_info = getattr(model, "data_info", None)  # a module of one's own may keep none
+    if not data_info and hasattr(datamodule, "data_info"):
+        data_info = datamodule.data_info()
+    data_info = dict(data_info or {})
     tasks = task_records(data_info)
     record = next((cb for cb in trainer.callbacks if isinstance(cb, RunRecord)), None)
     corpus, licence = corpus_and_licence(datamodule)
@@ -86,6 +89,8 @@ def task_records(data_info: Mapping[str, Any]) -> list[dict[str, Any]]:
     ``headline`` (whether its metric selects checkpoints): the record's ``tasks``, or the one
     task (``tags``) of a record written before tasks (labels in ``vocabs``)."""
     keys = ("file_scheme", "train_scheme")
+    if not data_info.get("tasks") and "labels" not in data_info.get("vocabs", {}):
+        return []  # a model without seqtagger's data record
     records = data_info.get("tasks") or [
         {"name": "tags", "labels": data_info["vocabs"]["labels"], "headline": True}
         | {key: data_info.get(key) for key in keys}
@@ -121,7 +126,7 @@ def describe_tagset(task: Mapping[str, Any]) -> str:
     types = label_types(task)
     shown = ", ".join(types[:MOST_LABELS]) + (", ..." if len(types) > MOST_LABELS else "")
     plain = task.get("train_scheme") in (None, "plain")
-    kind = f"{len(types)} tags" if plain else f"{len(types)} entity types"
+    kind = f"{len(types)} {'tag' if plain else 'entity type'}{'' if len(types) == 1 else 's'}"
     schemes = f"trained in {str(task.get('train_scheme')).upper()}"
     if task.get("file_scheme") != task.get("train_scheme"):
         schemes += f" (files in {str(task.get('file_scheme')).upper()})"
@@ -154,9 +159,10 @@ def data_lines(
         lines.append(
             f"- Task `{task['name']}`: {describe_tagset(task)}; {len(task['labels'])} labels"
         )
-    headline = next((task["name"] for task in tasks if task["headline"]), tasks[0]["name"])
-    lines.append(f"- Headline metric: {data_info.get('headline')} of task `{headline}`")
-    words = data_info["vocabs"]  # words and characters (and a record's labels before tasks)
+    headline = next((task["name"] for task in tasks if task["headline"]), None)
+    if headline is not None:
+        lines.append(f"- Headline metric: {data_info.get('headline')} of task `{headline}`")
+    words = data_info.get("vocabs", {})  # words and characters (a record's labels before tasks)
     sizes = ", ".join(f"{name} {len(label_list(vocab)):,}" for name, vocab in words.items())
     lines.append(f"- Vocabularies: {sizes}")
     return lines
@@ -355,6 +361,7 @@ def limits_lines(
 ) -> list[str]:
     """Generic, honest text: what the model was trained on, what it can and cannot do."""
     tagsets = "; ".join(f"`{task['name']}`: {describe_tagset(task)}" for task in tasks)
+    tagsets = tagsets or "not recorded (the model keeps no seqtagger data record)"
     if licence == UNKNOWN:
         terms = (
             "the licence of the training data is unknown: find out the data's terms before you "
