@@ -68,3 +68,27 @@ def test_the_embedder_without_its_gather_of_real_words_embeds_the_same() -> None
             embedder.export_safe = True
             whole = embedder(batch)
         torch.testing.assert_close(whole, gathered, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize(("max_length", "pooling"), [(None, "first"), (8, "first"), (8, "mean")])
+def test_planned_windows_give_the_transformers_vectors(tiny_bert, max_length, pooling) -> None:
+    """The export path of the transformer embedder (windows planned beforehand, shapes that
+    follow the inputs, mean pooling without searchsorted) against its training path, with
+    sentences longer than a window (8 positions: windows of 6 subwords) and shorter."""
+    from seqtagger.data.collate import collate_columns
+    from seqtagger.export.features import plan_arrays
+    from seqtagger.models.transformer_embedder import TransformerEmbedder
+
+    torch.manual_seed(0)
+    featurizer = TransformerEmbedder.make_featurizer({"model_name_or_path": str(tiny_bert)}, {}, 20)
+    options = {"dropout": 0.0, "max_length": max_length, "pooling": pooling}
+    embedder = TransformerEmbedder(0, 0, str(tiny_bert), **options)
+    sentences = [["the", "cat"], ["Anna", "met", "Smith", "in", "Oslo", "today"] * 2, ["a"]]
+    batch = collate_columns(featurizer.encode(sentences), featurizer.pad_values)
+    plan = plan_arrays(batch["word_ends"].numpy(), embedder.window, embedder.stride)
+    with torch.no_grad():
+        trained = embedder.eval()(batch)
+        embedder.export_safe = True
+        planned = embedder({**batch, **{k: torch.from_numpy(v) for k, v in plan.items()}})
+    assert len(plan["window_rows"]) == (3 if max_length is None else 5)
+    torch.testing.assert_close(planned, trained, atol=1e-5, rtol=1e-5)

@@ -23,7 +23,7 @@ can be tested against a hand computation:
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +37,7 @@ __all__ = [
     "WindowPlan",
     "encode_by_length",
     "encode_in_windows",
+    "encode_planned_windows",
     "make_windows",
     "one_window_per_row",
     "plan_windows",
@@ -81,7 +82,12 @@ def word_spans(
 
 # ----- pooling (model side) -----
 def pool_words(
-    subwords: Tensor, starts: Tensor, ends: Tensor, mask: Tensor, mode: str = "first"
+    subwords: Tensor,
+    starts: Tensor,
+    ends: Tensor,
+    mask: Tensor,
+    mode: str = "first",
+    export_safe: bool = False,
 ) -> Tensor:
     """One vector per word from its subwords' vectors.
 
@@ -91,6 +97,8 @@ def pool_words(
         mask: ``(N, L)`` bool, True at real words.
         mode: ``first`` (the first subword, the usual choice for tagging), ``last`` or
             ``mean`` (the average over the span).
+        export_safe: find each subword's word by counting the word ends before it, not by
+            ``searchsorted``, which ONNX lacks (the same words).
 
     Returns:
         ``(N, L, H)``; exactly 0 at padded words.
@@ -104,13 +112,13 @@ def pool_words(
             return subwords.new_zeros(n, length, hidden)
         pooled = subwords.gather(1, index.unsqueeze(-1).expand(n, length, hidden))
     elif mode == "mean":
-        pooled = _mean_over_spans(subwords, ends, mask)
+        pooled = _mean_over_spans(subwords, ends, mask, export_safe)
     else:
         raise ConfigError(f"model.embedding.pooling={mode!r}: expected one of {POOLINGS}")
     return pooled.masked_fill(~mask.unsqueeze(-1), 0.0)
 
 
-def _mean_over_spans(subwords: Tensor, ends: Tensor, mask: Tensor) -> Tensor:
+def _mean_over_spans(subwords: Tensor, ends: Tensor, mask: Tensor, export_safe: bool) -> Tensor:
     """Average each word's subwords: every subword is added to the word whose span holds it
     (found by ``searchsorted`` on the span ends; padded subwords go to a spare column)."""
     n, length = ends.shape
@@ -118,7 +126,10 @@ def _mean_over_spans(subwords: Tensor, ends: Tensor, mask: Tensor) -> Tensor:
     # padded words end past every subword, so the ends stay sorted and catch nothing real
     sorted_ends = ends.masked_fill(~mask, size + 1).contiguous()
     positions = torch.arange(size, device=ends.device).expand(n, size).contiguous()
-    owner = torch.searchsorted(sorted_ends, positions, right=True)  # (N, S) in [0, L]
+    if export_safe:  # the ends at or before each position, (N, S, L) summed: the same owner
+        owner = (sorted_ends.unsqueeze(1) <= positions.unsqueeze(2)).sum(dim=2)
+    else:
+        owner = torch.searchsorted(sorted_ends, positions, right=True)  # (N, S) in [0, L]
     sums = subwords.new_zeros(n, length + 1, subwords.shape[-1])
     sums.scatter_add_(1, owner.unsqueeze(-1).expand_as(subwords), subwords)
     counts = subwords.new_zeros(n, length + 1).scatter_add_(
@@ -139,6 +150,11 @@ class WindowPlan:
 
     def __len__(self) -> int:
         return int(self.rows.shape[0])
+
+    @classmethod
+    def from_batch(cls, batch: Mapping[str, Tensor]) -> WindowPlan:
+        """The plan a batch carries: ``window_rows``, ``window_starts``, ``window_sizes``."""
+        return cls(batch["window_rows"], batch["window_starts"], batch["window_sizes"])
 
     def to(self, device: torch.device) -> WindowPlan:
         return WindowPlan(self.rows.to(device), self.starts.to(device), self.sizes.to(device))
@@ -266,20 +282,56 @@ def stitch_windows(
     out = hidden.new_zeros(num_rows * num_subwords, size)
     if width == 0 or num_subwords == 0:
         return out.reshape(num_rows, num_subwords, size)
-    offset = torch.arange(width, device=hidden.device).unsqueeze(0)  # (1, W)
+    target, chosen = _chosen_windows(plan, windows, num_rows, num_subwords, width)
+    content = hidden[:, prefix_length : prefix_length + width]
+    out[target[chosen]] = content[chosen]
+    return out.reshape(num_rows, num_subwords, size)
+
+
+def _chosen_windows(
+    plan: WindowPlan, windows: int, num_rows: int, num_subwords: int, width: int
+) -> tuple[Tensor, Tensor]:
+    """``(target, chosen)``, both ``(B, width)``: the flat batch position of each window
+    position, and whether it is the window's to give (exactly one window per subword)."""
+    offset = torch.arange(width, device=plan.rows.device).unsqueeze(0)  # (1, W)
     sizes = plan.sizes.unsqueeze(1)
     real = offset < sizes  # (B, W)
     target = plan.rows.unsqueeze(1) * num_subwords + plan.starts.unsqueeze(1) + offset
     context = torch.minimum(offset, sizes - 1 - offset)  # subwords to the nearer edge
-    window_index = torch.arange(windows, device=hidden.device).unsqueeze(1)
+    window_index = torch.arange(windows, device=plan.rows.device).unsqueeze(1)
     key = (context * windows + window_index).masked_fill(~real, -1)  # unique per window
     target = target.masked_fill(~real, 0)
     best = torch.full((num_rows * num_subwords,), -1, dtype=key.dtype, device=key.device)
-    best.scatter_reduce_(0, target.reshape(-1), key.reshape(-1), reduce="amax")
-    chosen = real & (key == best[target])  # (B, W): exactly one window per subword
-    content = hidden[:, prefix_length : prefix_length + width]
-    out[target[chosen]] = content[chosen]
-    return out.reshape(num_rows, num_subwords, size)
+    best = best.scatter_reduce(0, target.reshape(-1), key.reshape(-1), reduce="amax")
+    return target, real & (key == best[target])
+
+
+def encode_planned_windows(
+    encode: Callable[[Tensor, Tensor], Tensor],
+    subword_ids: Tensor,
+    plan: WindowPlan,
+    *,
+    window: int,
+    prefix: Tensor,
+    suffix: Tensor,
+    pad_id: int,
+) -> Tensor:
+    """:func:`encode_in_windows` for a ``plan`` made beforehand (:func:`plan_windows` of the
+    rows' subword counts), with shapes that follow the inputs' only, for export: windows as
+    wide as ``min(S, window)`` (the widest window either way), every subword taken back by a
+    scatter instead of a selection whose size depends on the data. ``(N, S, H)``."""
+    rows, size = subword_ids.shape
+    width = torch.sym_min(size, window)
+    ids, attention = make_windows(subword_ids, plan, prefix, suffix, pad_id, width=width)
+    hidden = encode(ids, attention)  # (B, T, H)
+    target, chosen = _chosen_windows(plan, hidden.shape[0], rows, size, width)
+    spare = rows * size  # where the positions not chosen go, then dropped
+    destination = torch.where(chosen, target, spare).reshape(-1)
+    p = prefix.numel()
+    content = hidden[:, p : p + width] * chosen.unsqueeze(-1)  # (B, W, H)
+    out = hidden.new_zeros(spare + 1, hidden.shape[-1])
+    out = out.index_add(0, destination, content.reshape(-1, hidden.shape[-1]))
+    return out[:spare].reshape(rows, size, hidden.shape[-1])
 
 
 def encode_in_windows(

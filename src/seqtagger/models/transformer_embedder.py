@@ -49,8 +49,10 @@ from seqtagger.models.dropout import sequence_dropout
 from seqtagger.models.scalar_mix import ScalarMix
 from seqtagger.models.subwords import (
     POOLINGS,
+    WindowPlan,
     encode_by_length,
     encode_in_windows,
+    encode_planned_windows,
     pool_words,
     window_sizes,
     word_spans,
@@ -235,7 +237,12 @@ class TransformerEmbedder(nn.Module):
             :meth:`complete_config`); default: read from ``model_name_or_path``.
         read_weights: False when a checkpoint gives the weights: the model is built from
             ``stored["model_config"]`` and nothing is read.
+
+    ``export_safe``: the exported graph's path (``seqtagger.export``): the batch's planned
+    windows (``WindowPlan.from_batch``, :func:`encode_planned_windows`), no slicing by length.
     """
+
+    export_safe: bool = False
 
     def __init__(
         self,
@@ -362,20 +369,20 @@ class TransformerEmbedder(nn.Module):
         """``subword_ids (N, S)``, ``word_starts``/``word_ends``/``mask (N, L)`` (and the
         ``extra`` embedder's columns) -> ``(N, L, output_size)``."""
         ends = batch["word_ends"]
-        encode = self._encode
-        if ends.device.type == "cpu" and self.length_groups > 1:
-            encode = functools.partial(encode_by_length, self._encode, groups=self.length_groups)
-        subwords = encode_in_windows(  # (N, S, H)
-            encode,
-            batch["subword_ids"],
-            ends,
-            window=self.window,
-            stride=self.stride,
-            prefix=self.prefix,
-            suffix=self.suffix,
-            pad_id=self.pad_id,
-        )
-        features = [pool_words(subwords, batch["word_starts"], ends, batch["mask"], self.pooling)]
+        framing = {"window": self.window, "prefix": self.prefix, "suffix": self.suffix}
+        framing["pad_id"] = self.pad_id
+        if self.export_safe:  # windows planned beforehand, shapes that follow the inputs
+            plan = WindowPlan.from_batch(batch)
+            subwords = encode_planned_windows(self._encode, batch["subword_ids"], plan, **framing)
+        else:
+            encode = self._encode
+            if ends.device.type == "cpu" and self.length_groups > 1:
+                encode = functools.partial(encode_by_length, encode, groups=self.length_groups)
+            subwords = encode_in_windows(  # (N, S, H)
+                encode, batch["subword_ids"], ends, stride=self.stride, **framing
+            )
+        starts, mask = batch["word_starts"], batch["mask"]
+        features = [pool_words(subwords, starts, ends, mask, self.pooling, self.export_safe)]
         if self.extra is not None:
             features.append(self.extra(batch))
         return self.dropout(torch.cat(features, dim=-1))
