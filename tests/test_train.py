@@ -109,9 +109,9 @@ def test_one_epoch_on_real_corpus(
     labels = json.loads((tmp_path / "vocab" / "labels.json").read_text())
     assert (
         labels["itos"]
-        == load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["seqtagger"]["vocabs"]["labels"][
-            "itos"
-        ]
+        == load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")["seqtagger"]["tasks"][0][
+            "labels"
+        ]["itos"]
     )
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written[f"test/{headline}"] == pytest.approx(metrics[f"test/{headline}"])
@@ -135,7 +135,7 @@ def test_one_epoch_on_real_corpus(
 
     checkpoint = load_checkpoint(tmp_path / "checkpoints" / "last.ckpt")  # weights_only=True
     assert checkpoint["seqtagger"]["headline"] == headline
-    assert checkpoint["seqtagger"]["vocabs"]["labels"]["itos"]
+    assert checkpoint["seqtagger"]["tasks"][0]["labels"]["itos"]
 
 
 def test_no_test_split_skips_testing(tiny_ner_dir: Path, tmp_path: Path) -> None:
@@ -306,9 +306,9 @@ def test_train_scores_come_from_every_kth_batch(
     monkeypatch.setattr(
         TaggerModule,
         "_update_metrics",
-        lambda self, stage, loss, pred_ids, batch: (
-            scored.append((stage, pred_ids is not None)),
-            update(self, stage, loss, pred_ids, batch),
+        lambda self, stage, step, batch: (
+            scored.append((stage, step.predicted is not None)),
+            update(self, stage, step, batch),
         ),
     )
     monkeypatch.setattr(

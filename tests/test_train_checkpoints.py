@@ -52,7 +52,7 @@ def test_checkpoint_alone_rebuilds_the_model(tiny_ner_dir: Path, tmp_path: Path)
     train(cfg)
     module = TaggerModule.from_checkpoint(tmp_path / "checkpoints" / "last.ckpt")
     assert module.labels[0] and "S-PER" in module.labels
-    assert module.data_info["train_scheme"] == "bioes"
+    assert module.tasks[0].train_scheme == "bioes"
 
 
 def test_train_false_tests_the_given_checkpoint(

@@ -11,6 +11,7 @@ from lightning import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
+from seqtagger.data.tasks import DEFAULT_TASK
 from seqtagger.utils.config import flatten, to_plain
 from seqtagger.utils.pylogger import RankedLogger
 
@@ -18,10 +19,13 @@ log = RankedLogger(__name__, rank_zero_only=True)
 
 
 def save_vocabs(datamodule: LightningDataModule, folder: Path) -> None:
-    """Words, characters and labels as plain JSON beside the checkpoints (the checkpoints carry
-    the same data; these are for people and other tools)."""
+    """Words, characters and each task's labels as plain JSON beside the checkpoints (the
+    checkpoints carry the same data; these are for people and other tools): ``labels.json`` for
+    the one task of a config without ``data.tasks``, ``labels_<task>.json`` per named task."""
     for name, vocab in (getattr(datamodule, "vocabs", None) or {}).items():
         vocab.save(folder / f"{name}.json")
+    for task, labels in (getattr(datamodule, "task_labels", None) or {}).items():
+        labels.save(folder / ("labels.json" if task == DEFAULT_TASK else f"labels_{task}.json"))
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
