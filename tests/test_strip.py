@@ -5,6 +5,9 @@ message, and bad input refused before anything is written."""
 
 from __future__ import annotations
 
+import io
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -125,3 +128,19 @@ def test_an_existing_output_is_replaced_and_a_link_to_it_kept(
     err = capsys.readouterr().err
     assert err.startswith(f"seqtagger-strip: wrote {link}: ") and "% smaller)" in err
     assert sorted(path.name for path in tmp_path.iterdir()) == ["current.ckpt", "tagger.ckpt"]
+
+
+def test_a_fifo_is_written_through(tiny_checkpoint: Path, tmp_path: Path, capsys) -> None:
+    """A FIFO (a device, ``/dev/stdout``) is written to, not replaced by a file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: dict[str, bytes] = {}
+    reader = threading.Thread(target=lambda: received.update(data=fifo.read_bytes()))
+    reader.start()
+    assert main([str(tiny_checkpoint), "-o", str(fifo)]) == 0
+    reader.join(timeout=60)
+    checkpoint = torch.load(io.BytesIO(received["data"]), weights_only=True)
+    assert set(checkpoint) == set(KEPT) and fifo.is_fifo()
+    assert f"seqtagger-strip: wrote {fifo}: {len(received['data']) / 1e3:.0f} kB (from" in (
+        capsys.readouterr().err
+    )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,9 +61,9 @@ def strip_checkpoint(source: str | Path, output: str | Path) -> tuple[int, int]:
         torch.save(checkpoint, buffer)
         with open(output, "ab") as out:
             out.write(buffer.getbuffer())
-    else:
-        AtomicCheckpointIO().save_checkpoint(checkpoint, target)
-    return Path(source).stat().st_size, os.stat(output).st_size
+        return Path(source).stat().st_size, buffer.getbuffer().nbytes
+    AtomicCheckpointIO().save_checkpoint(checkpoint, target)
+    return Path(source).stat().st_size, target.stat().st_size
 
 
 def check_output(source: str | Path, output: str | Path) -> None:
