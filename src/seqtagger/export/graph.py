@@ -137,20 +137,24 @@ def export_safe(module: nn.Module) -> Iterator[nn.Module]:
             part.training = mode
 
 
+EXPORTER_LOGGERS = ("torch.onnx", "torch.export", "onnxscript")
+
+
 @contextmanager
-def quiet_exporter() -> Iterator[None]:
-    """The exporter without its notes on what it skips (torchvision's operators, constant
-    folding of multi-output nodes, renamed axes) and its deprecation warnings; errors pass."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript")]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
+def quietly(*loggers: str) -> Iterator[None]:
+    """The named loggers (``""``: the root) at errors only, and no warnings: the exporter's
+    and the quantizer's notes on what they skip (torchvision's operators, constant folding of
+    multi-output nodes, renamed axes, tensors of unknown type)."""
+    found = [logging.getLogger(name or None) for name in loggers]
+    levels = [logger.level for logger in found]
+    for logger in found:
         logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        for logger, level in zip(loggers, levels, strict=True):
+        for logger, level in zip(found, levels, strict=True):
             logger.setLevel(level)
 
 
@@ -192,7 +196,7 @@ def export_graph(
     graph = TaggerGraph(tagger, names)
     outputs = {task: {kind: f"{task}.{kind}" for kind in OUTPUTS} for task in task_heads(tagger)}
     output_names = [name for kinds in outputs.values() for name in kinds.values()]
-    with export_safe(graph), quiet_exporter():
+    with export_safe(graph), quietly(*EXPORTER_LOGGERS):
         program = torch.onnx.export(
             graph,
             tuple(inputs[name] for name in names),
