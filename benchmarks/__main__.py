@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, list[str], str]] = {
     "ab": ("ab", [], "one training setting against itself with other overrides"),
     "memory": ("memory", [], "seqtagger-predict's peak memory against the input's size"),
     "serve": ("serve", [], "seqtagger-serve: requests/s, p50/p99 latency, batches formed"),
+    "export": ("export", [], "PyTorch against its ONNX graph (fp32, int8): latency, tokens/s"),
     "flair": ("flair", [], "flair's training step, in flair's own environment"),
     "corpus": ("corpus", [], "write a generated corpus, or EWT scaled, and its overrides"),
 }

@@ -154,3 +154,29 @@ def test_bad_exports_and_onnx_options_are_refused_in_one_line(
     args = ["--backend", "onnx", "--ckpt", tmp_path / "m.onnx", "--vectors", tmp_path, text]
     code, _, err = cli(capsys, *args)
     assert code == 2 and "--vectors: --backend onnx runs the exported graph" in err
+
+
+def test_the_export_benchmark_times_three_backends_on_the_same_sentences(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    """``python -m benchmarks export`` runs (timings are recorded, never asserted)."""
+    import torch
+
+    from benchmarks.export import main as benchmark
+
+    out = tmp_path / "export.json"
+    threads = torch.get_num_threads()
+    args = ["--ckpt", str(tiny_checkpoint), "--corpus", str(tiny_ner_dir / "test.txt")]
+    args += ["--sentences", "6", "--threads", "1", "--repeats", "1", "--out", str(out)]
+    try:
+        benchmark(args)
+    finally:
+        torch.set_num_threads(threads)
+    report = json.loads(out.read_text())
+    assert [row["backend"] for row in report["rows"]] == ["torch", "onnx_fp32", "onnx_int8"]
+    for row in report["rows"]:
+        assert 0 < row["path_b1_p50_ms"] <= row["path_b1_p99_ms"]
+        assert row["model_b64_tokens_per_s"] > 0 and row["threads"] == 1
+    assert report["agreement_with_torch"]["onnx_fp32"] == 1.0
+    assert report["bytes"]["onnx_int8"] < report["bytes"]["onnx_fp32"]
+    assert report["sentences"] == 6 and report["conditions"] == "not stated"

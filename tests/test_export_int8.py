@@ -14,8 +14,9 @@ from seqtagger.export.cli import main as export_main
 from seqtagger.export.exporter import export_module
 from seqtagger.export.runtime import OnnxPredictor
 from seqtagger.export.sidecar import read_sidecar
-from tests.exports import sentences, tiny_module
-from tests.helpers import tiny_ner_overrides
+from seqtagger.models.vectors import load_store
+from tests.exports import export_tiny, sentences, tiny_module
+from tests.helpers import tiny_ner_overrides, write_vector_store
 
 
 def operators(path: Path) -> set[str]:
@@ -63,3 +64,22 @@ def test_an_unknown_quantization_is_refused_before_anything_is_written(
     with pytest.raises(ValueError, match="--quantize int4: expected one of int8"):
         export_module(module, tmp_path / "model.onnx", quantize="int4")
     assert not list(tmp_path.glob("model.onnx*"))
+
+
+def test_a_vector_stores_table_is_quantized_and_stays_apart(tiny_ner_dir: Path, tmp_path: Path):
+    """The store's table (a row lookup, ONNX ``Gather``) becomes 8-bit in the weights file."""
+    words = ["anna", "oslo", *(f"w{i}" for i in range(300))]
+    store = write_vector_store(tmp_path / "store", words)
+    overrides = [
+        *tiny_ner_overrides(tiny_ner_dir),
+        "model/embedding=glove50",
+        f"model.embedding.vectors={store}",
+        "model.embedding.word_dim=8",
+    ]
+    load_store.cache_clear()
+    _, path = export_tiny(overrides, tmp_path, quantize="int8")
+    graph = onnx.load(str(path), load_external_data=False).graph
+    table = next(t for t in graph.initializer if list(t.dims) == [len(words), 8])
+    assert table.data_type == onnx.TensorProto.UINT8
+    assert table.data_location == onnx.TensorProto.EXTERNAL
+    assert read_sidecar(path)["weights"] == ["model.onnx.data"]

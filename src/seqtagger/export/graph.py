@@ -137,7 +137,7 @@ def export_safe(module: nn.Module) -> Iterator[nn.Module]:
             part.training = mode
 
 
-EXPORTER_LOGGERS = ("torch.onnx", "torch.export", "onnxscript")
+EXPORTER_LOGGERS = ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")
 
 
 @contextmanager
@@ -206,8 +206,8 @@ def export_graph(
             dynamic_shapes=dynamic_shapes(names, static),
             verbose=False,
         )
-    path = Path(path)
-    program.save(str(path), external_data=external_data)
+        path = Path(path)
+        program.save(str(path), external_data=external_data)
     opset = next(o.version for o in program.model_proto.opset_import if o.domain in ("", "ai.onnx"))
     files = [path, *([path.with_name(path.name + ".data")] if external_data else [])]
     return GraphInfo(names, outputs, int(opset), [f for f in files if f.exists()])

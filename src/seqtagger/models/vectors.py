@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
@@ -336,5 +337,6 @@ class VectorTokenEmbedder(TokenEmbedder):
         from_store = vector_ids > 0
         if not self.freeze_stored:
             from_store &= token_ids == self.unk_index
-        stored = self.vectors[(vector_ids - 1).clamp(min=0)]
+        # a row lookup (ONNX Gather, which int8 quantization reads; indexing exports as GatherND)
+        stored = F.embedding((vector_ids - 1).clamp(min=0), self.vectors)
         return torch.where(from_store.unsqueeze(-1), stored, embedded)
