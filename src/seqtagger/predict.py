@@ -47,14 +47,7 @@ from seqtagger.errors import InputError
 from seqtagger.inference import PROG
 from seqtagger.inference.inputs import INPUT_FORMATS, STDIN, Stats, check_inputs, iter_input
 from seqtagger.inference.interrupt import PredictionInterrupted, WholeSentences
-from seqtagger.inference.outputs import (
-    OUTPUT_FORMATS,
-    check_output,
-    format_conll,
-    format_jsonl,
-    open_output,
-    tag_stream,
-)
+from seqtagger.inference.outputs import OUTPUT_FORMATS, check_output, formatted, open_output
 from seqtagger.inference.progress import Progress, counted
 from seqtagger.utils.cli import report_user_error
 from seqtagger.utils.console import QUIET, VERBOSE, add_verbosity_flags, set_console_verbosity
@@ -112,7 +105,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="raw text: each line is one sentence (default: lines are split into sentences)",
     )
     add("--scores", action="store_true", help="add each tag's probability and each span's score")
+    add(
+        "--tasks",
+        type=_task_names,
+        metavar="TASK,...",
+        help="a model of several tasks: the tasks to tag, comma-separated (default: all)",
+    )
     return parser
+
+
+def _task_names(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise argparse.ArgumentTypeError(f"expected task names separated by commas, got {value!r}")
+    return names
 
 
 def load_predictor(args: argparse.Namespace) -> Predictor:
@@ -126,6 +132,7 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
         raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
     device = None if args.device == "auto" else args.device
     options = {"batch_size": args.batch_size, "window": args.window, "scheme": args.scheme}
+    options["tasks"] = args.tasks
     if args.backend == "onnx":
         predictor = _onnx_predictor(args, options)
     else:
@@ -188,11 +195,7 @@ def run(args: argparse.Namespace) -> Stats:
             progress = Progress(_wants_progress(args))
             stack.callback(progress.close)
             guard = stack.enter_context(WholeSentences())
-            for tokens, tags, scores in tag_stream(predictor, sentences, args.scores):
-                if args.format == "jsonl":
-                    text = format_jsonl(predictor, tokens, tags, scores)
-                else:
-                    text = format_conll(tokens, tags, scores)
+            for text in formatted(predictor, sentences, args.format, args.scores):
                 guard.begin_write()
                 out.write(text)
                 written += 1
@@ -206,10 +209,16 @@ def run(args: argparse.Namespace) -> Stats:
 
 
 def _described(args: argparse.Namespace, predictor: Predictor) -> str:
-    """``--verbose``: the checkpoint, the device and the tag schemes of the run."""
+    """``--verbose``: the checkpoint, the device and the tag schemes of the run (and its tasks,
+    for a model of several)."""
+    tasks = ""
+    if len(predictor.tasks) > 1:
+        schemes = ", ".join(f"{name} in {scheme}" for name, scheme in predictor.schemes.items())
+        tasks = f"; tasks {schemes}"
     return (
         f"{PROG}: {args.ckpt} on {predictor.device}: tags in {predictor.scheme} (trained in "
-        f"{predictor.train_scheme}), {args.batch_size} sentences a batch, window {args.window}"
+        f"{predictor.train_scheme}){tasks}, {args.batch_size} sentences a batch, window "
+        f"{args.window}"
     )
 
 

@@ -72,12 +72,14 @@ class LineTokens(list[str]):
 
     def add_offsets(self, record: dict) -> None:
         """Add ``line``, ``char_start`` and ``char_end`` (one a token) to a JSONL ``record``,
-        and ``char_start``/``char_end`` to each of its spans (whose ``start``/``end`` are token
-        indices)."""
+        and ``char_start``/``char_end`` to each of its spans and its layers' spans (whose
+        ``start``/``end`` are token indices)."""
         record.update(line=self.line, char_start=self.char_starts, char_end=self.char_ends)
-        for span in record["spans"]:
-            span["char_start"] = self.char_starts[span["start"]]
-            span["char_end"] = self.char_ends[span["end"] - 1]
+        layers = record.get("layers", {}).values()
+        for spans in (record["spans"], *(layer.get("spans", ()) for layer in layers)):
+            for span in spans:
+                span["char_start"] = self.char_starts[span["start"]]
+                span["char_end"] = self.char_ends[span["end"] - 1]
 
 
 def source_name(source: str) -> str:

@@ -1,6 +1,6 @@
-"""The output of ``seqtagger-predict``: tagged sentences in input order, as CoNLL or JSONL, to
-stdout or to a file that is replaced only when the run succeeds or is interrupted (a FIFO, a
-device or ``/proc/self/fd/N`` is written through, as a shell's ``>`` writes it).
+"""The output of ``seqtagger-predict``: tagged sentences in input order, as CoNLL, CoNLL-U or
+JSONL, to stdout or to a file that is replaced only when the run succeeds or is interrupted (a
+FIFO, a device or ``/proc/self/fd/N`` is written through, as a shell's ``>`` writes it).
 
 ``conll`` writes ``token<TAB>tag`` lines and a blank line after each sentence; whitespace inside
 a token (a CoNLL-U FORM like ``1 000``) is written as ``_``
@@ -11,6 +11,15 @@ exclusive); on raw text also ``line`` (from 1) and ``char_start``/``char_end``, 
 and per span: character offsets in that line, ``line[char_start:char_end]`` being the token's or
 span's own characters. With ``--scores`` each tag's probability (``seqtagger.inference.scores``,
 4 decimals) is a third CoNLL column, and JSONL gets a ``scores`` list and a ``score`` per span.
+``conllu`` writes the ten CoNLL-U fields: ``ID``, ``FORM`` and the tags (below), ``_`` elsewhere.
+
+A model of several tasks tags every layer (``--tasks``: those named): CoNLL gets a tag column per
+task, in the model's order, under a ``# columns = token <task> ...`` comment; JSONL keeps
+``tags`` and ``spans`` for the primary task (the headline, or the first of ``--tasks``) and adds
+``layers``: ``{task: {"tags": [...], "spans": [...]}}`` (``spans`` for span tasks only).
+CoNLL-U puts a task whose column or name is ``upos``, ``xpos`` or ``feats`` in that field and any
+other as ``<task>=<tag>`` in ``MISC`` (so does the one task of a model without ``data.tasks``,
+named ``tags``).
 """
 
 from __future__ import annotations
@@ -21,21 +30,73 @@ import stat
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
+from seqtagger.data.schemes import get_spans
 from seqtagger.errors import InputError
 from seqtagger.inference.inputs import STDIN, LineTokens
 from seqtagger.metrics.conlleval import conll_token
 from seqtagger.utils.files import file_mode
 
 if TYPE_CHECKING:
+    from seqtagger.data.tasks import Task
     from seqtagger.inference.predictor import Predictor
 
-OUTPUT_FORMATS = ("conll", "jsonl")
+OUTPUT_FORMATS = ("conll", "conllu", "jsonl")
 SCORE_DIGITS = 4  # decimals of the scores written (--scores)
+CONLLU_FIELDS = ("upos", "xpos", "feats")  # the CoNLL-U fields a task's tags can fill
+MISC = "misc"
+
+
+def formatted(
+    predictor: Predictor,
+    sentences: Iterable[tuple[list[str], int]],
+    fmt: str,
+    scored: bool = False,
+) -> Iterator[str]:
+    """Each ``(tokens, document)`` input, tagged, as the text of output format ``fmt``, in
+    input order (the first one after the ``# columns`` comment of a CoNLL output of several
+    tasks); ``scored``: with each tag's probability (``--scores``: one task, not CoNLL-U)."""
+    names = [task.name for task in predictor.tasks]
+    several, primary = len(names) > 1, predictor.task.name
+    if scored and fmt == "conllu":
+        raise InputError("--scores: CoNLL-U has no field for scores; use --format conll or jsonl")
+    if scored and several:
+        raise InputError(
+            f"--scores gives the probabilities of one task's tags: name one with --tasks "
+            f"(the model's tasks: {', '.join(names)})"
+        )
+    header = conll_header(names) if several and fmt == "conll" else ""
+    fields = conllu_fields(predictor.tasks)
+    for tokens, layers, scores in _tagged(predictor, sentences, scored):
+        if fmt == "jsonl":
+            text = format_jsonl(
+                predictor, tokens, layers[primary], scores, layers if several else None
+            )
+        elif fmt == "conllu":
+            text = format_conllu(tokens, layers, fields)
+        elif several:
+            text = format_conll_layers(tokens, layers)
+        else:
+            text = format_conll(tokens, layers[primary], scores)
+        yield header + text
+        header = ""
+
+
+def _tagged(
+    predictor: Predictor, sentences: Iterable[tuple[list[str], int]], scored: bool
+) -> Iterator[tuple[list[str], dict[str, list[str]], list[float] | None]]:
+    """``(tokens, {task: tags}, scores)`` per input sentence: every selected task's tags (one
+    task: through ``predict_stream``, scores when ``scored``)."""
+    if len(predictor.tasks) > 1:
+        for tokens, layers in layer_stream(predictor, sentences):
+            yield tokens, layers, None
+        return
+    for tokens, tags, scores in tag_stream(predictor, sentences, scored):
+        yield tokens, {predictor.task.name: tags}, scores
 
 
 def tag_stream(
@@ -49,6 +110,30 @@ def tag_stream(
     to a model with document context or a document memory in step with the sentences (it reads
     a sentence, then its document).
     """
+    if scored:
+        for tokens, (tags, scores) in _beside_tokens(
+            predictor, sentences, predictor.predict_scored_stream
+        ):
+            yield tokens, tags, scores
+    else:
+        for tokens, tags in _beside_tokens(predictor, sentences, predictor.predict_stream):
+            yield tokens, tags, None
+
+
+def layer_stream(
+    predictor: Predictor, sentences: Iterable[tuple[list[str], int]]
+) -> Iterator[tuple[list[str], dict[str, list[str]]]]:
+    """``(tokens, {task: tags})`` per input sentence, every selected task, in input order (as
+    :func:`tag_stream`)."""
+    yield from _beside_tokens(predictor, sentences, predictor.predict_layers_stream)
+
+
+def _beside_tokens(
+    predictor: Predictor,
+    sentences: Iterable[tuple[list[str], int]],
+    tagger: Callable[[Iterator[list[str]], Iterator[int] | None], Iterator[Any]],
+) -> Iterator[tuple[list[str], Any]]:
+    """What ``tagger(sentences, documents)`` yields for each sentence, beside its tokens."""
     waiting: deque[list[str]] = deque()
     documents: deque[int] = deque()
     context = bool(predictor.context) or predictor.reads_documents
@@ -64,31 +149,78 @@ def tag_stream(
         while documents:
             yield documents.popleft()
 
-    inputs = (remember(), their_documents() if context else None)
-    if scored:
-        for tags, scores in predictor.predict_scored_stream(*inputs):
-            yield waiting.popleft(), tags, scores
-    else:
-        for tags in predictor.predict_stream(*inputs):
-            yield waiting.popleft(), tags, None
+    for tagged in tagger(remember(), their_documents() if context else None):
+        yield waiting.popleft(), tagged
 
 
 def format_conll(tokens: list[str], tags: list[str], scores: list[float] | None = None) -> str:
     """``token<TAB>tag`` lines (``<TAB>score`` added with ``scores``) and a blank line that ends
     the sentence (whitespace inside a token becomes ``_``:
     :func:`~seqtagger.metrics.conlleval.conll_token`)."""
-    columns = [map(conll_token, tokens), tags]
+    columns: list[Iterable[str]] = [tags]
     if scores is not None:
         columns.append(f"{score:.{SCORE_DIGITS}f}" for score in scores)
-    lines = ("\t".join(fields) + "\n" for fields in zip(*columns, strict=True))
+    return _conll_lines(tokens, columns)
+
+
+def format_conll_layers(tokens: list[str], layers: Mapping[str, list[str]]) -> str:
+    """``token<TAB>tag<TAB>tag...`` lines, a tag column per task in ``layers``' order, and a
+    blank line that ends the sentence."""
+    return _conll_lines(tokens, list(layers.values()))
+
+
+def conll_header(tasks: Sequence[str]) -> str:
+    """The comment that names the columns of :func:`format_conll_layers`."""
+    return f"# columns = token {' '.join(tasks)}\n"
+
+
+def _conll_lines(tokens: list[str], columns: Sequence[Iterable[str]]) -> str:
+    rows = zip(map(conll_token, tokens), *columns, strict=True)
+    lines = ("\t".join(fields) + "\n" for fields in rows)
+    return "".join(lines) + "\n"
+
+
+def conllu_fields(tasks: Sequence[Task]) -> dict[str, str]:
+    """The CoNLL-U field of each task: ``upos``, ``xpos`` or ``feats`` for the first task whose
+    column (else name) is that field, ``misc`` for the others."""
+    fields: dict[str, str] = {}
+    for task in tasks:
+        field = next((name for name in (task.column, task.name) if name in CONLLU_FIELDS), MISC)
+        fields[task.name] = field if field not in fields.values() else MISC
+    return fields
+
+
+def format_conllu(
+    tokens: list[str], layers: Mapping[str, list[str]], fields: Mapping[str, str]
+) -> str:
+    """The sentence as CoNLL-U: ``ID FORM _ UPOS XPOS FEATS _ _ _ MISC`` per token (tabs and
+    line ends inside a token become ``_``), each task's tags in its field of ``fields``, and a
+    blank line."""
+    lines = []
+    for index, token in enumerate(tokens):
+        values = dict.fromkeys(CONLLU_FIELDS, "_")
+        misc = []
+        for task, tags in layers.items():
+            if fields[task] == MISC:
+                misc.append(f"{task}={tags[index]}")
+            else:
+                values[fields[task]] = tags[index]
+        form = "".join("_" if c in "\t\n\r" else c for c in token)
+        row = [str(index + 1), form, "_", *values.values(), "_", "_", "_", "|".join(misc) or "_"]
+        lines.append("\t".join(row) + "\n")
     return "".join(lines) + "\n"
 
 
 def format_jsonl(
-    predictor: Predictor, tokens: list[str], tags: list[str], scores: list[float] | None = None
+    predictor: Predictor,
+    tokens: list[str],
+    tags: list[str],
+    scores: list[float] | None = None,
+    layers: Mapping[str, list[str]] | None = None,
 ) -> str:
     """One JSON object per sentence: tokens, tags and spans (``end`` exclusive); with
-    ``scores``, a ``scores`` list (one a token) and a ``score`` per span."""
+    ``scores``, a ``scores`` list (one a token) and a ``score`` per span; with ``layers``
+    (several tasks), ``layers``: each task's tags and, for a span task, its spans."""
     record: dict = {"tokens": tokens, "tags": tags}
     if scores is not None:
         record["scores"] = [round(score, SCORE_DIGITS) for score in scores]
@@ -96,9 +228,26 @@ def format_jsonl(
     for span in record["spans"]:
         if "score" in span:
             span["score"] = round(span["score"], SCORE_DIGITS)
+    if layers is not None:
+        record["layers"] = {
+            task: _layer_record(predictor, task, tokens, task_tags)
+            for task, task_tags in layers.items()
+        }
     if isinstance(tokens, LineTokens):  # raw text: where the tokens and spans are in its line
         tokens.add_offsets(record)
     return json.dumps(record, ensure_ascii=False) + "\n"
+
+
+def _layer_record(
+    predictor: Predictor, task: str, tokens: list[str], tags: list[str]
+) -> dict[str, Any]:
+    """One task's tags and, in a span scheme, its spans (as :meth:`Predictor.spans` gives)."""
+    from seqtagger.inference.predictor import span_record  # loaded with the predictor
+
+    scheme = predictor.schemes[task]
+    if scheme == "plain":
+        return {"tags": tags}
+    return {"tags": tags, "spans": [span_record(s, tokens) for s in get_spans(tags, scheme)]}
 
 
 def check_output(output: str | None, sources: list[str]) -> None:
