@@ -10,13 +10,18 @@ set's config (``seqtagger.evaluation.sets``). Results go to ``<output_dir>/<set>
 ``seqtagger.evaluation.writing``) and TensorBoard; ``metrics.json`` is rewritten after each set,
 so Ctrl-C or a failure keeps the sets already scored. Bad input, and a GPU out of memory, end in
 one message naming the file, line or config key, and exit code 2.
+
+A model of several tasks is scored on every task (``tasks=[upos,xpos]``: those only) from one
+model pass per set: each task's files go to ``<set>/<task>/``, and ``metrics.json`` holds per
+set the training run's names without the stage (``upos/acc``, ``ner/f1``; ``acc`` and ``f1``:
+the headline task's).
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -26,8 +31,19 @@ import torch
 from omegaconf import DictConfig
 
 from seqtagger.checkpoint import model_settings, refuse_changed_settings
+from seqtagger.data.tasks import headline_task
 from seqtagger.errors import ConfigError
-from seqtagger.evaluation import log_to_tensorboard, resolve_sets, score_set, write_set
+from seqtagger.evaluation import (
+    SetResult,
+    log_results,
+    resolve_sets,
+    score_set,
+    score_set_tasks,
+    scoring_predictor,
+    set_layers,
+    set_summary,
+    write_results,
+)
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import CONFIG_DIR
@@ -76,27 +92,38 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     refuse_changed_settings(
         trained, settings_given(cfg, trained), f"ckpt_path={ckpt_path}: ", KEEPS_SETTINGS
     )
-    train_scheme, file_scheme = module.data_info["train_scheme"], module.data_info["file_scheme"]
     device = eval_device(cfg.get("device", "auto"))
-    predictor = Predictor(module, device=device, batch_size=batch_size, scheme=train_scheme)
-
-    sets = resolve_sets(cfg, file_scheme)
+    predictor = Predictor(
+        module, device=device, batch_size=batch_size, tasks=_task_names(cfg.get("tasks"))
+    )
+    predictor = scoring_predictor(predictor)  # every task in the scheme it was trained in
+    several = len(module.tasks) > 1
+    sets = resolve_sets(cfg, predictor.task.file_scheme, several)
+    if several:  # each task's gold scheme checked before any set is tagged
+        for held_out in sets.values():
+            set_layers(held_out, predictor.tasks, predictor.task_labels, predictor.task)
+    headline = headline_task(module.tasks).name
 
     output_dir = Path(cfg.paths.output_dir)
     writer = _tensorboard(output_dir) if cfg.get("tensorboard", True) else None
     results: dict[str, dict[str, Any]] = {}
+    summaries: dict[str, dict[str, Any]] = {}
     try:
         for name, held_out in sets.items():
             log.info(f"Scoring <{name}>: {held_out.source}")
             with _out_of_memory_hint(name, batch_size):
-                result = score_set(predictor, held_out)
-            folder = write_set(result, output_dir)
+                if several:
+                    by_task = score_set_tasks(predictor, held_out)
+                else:
+                    by_task = {predictor.task.name: score_set(predictor, held_out)}
+            folder = write_results(by_task, output_dir)
+            summaries[name] = set_summary(by_task, headline)
             if writer is not None:
-                log_to_tensorboard(result, writer, worst=cfg.get("worst_sentences", 5))
-            results[name] = result.metrics
+                log_results(by_task, summaries[name], writer, worst=cfg.get("worst_sentences", 5))
+            results[name] = summaries[name] if several else by_task[predictor.task.name].metrics
             # after every set: an interrupted or failed run keeps the sets already scored
-            write_json({k: _headline(m) for k, m in results.items()}, output_dir / "metrics.json")
-            log.info(f"<{name}> {_summary(result.metrics)} -> {folder}")
+            write_json(summaries, output_dir / "metrics.json")
+            log.info(f"<{name}> {_summary(by_task)} -> {folder}")
     except BaseException as stop:  # Ctrl-C or an error: say how far it got, then stop
         what = "Interrupted" if isinstance(stop, KeyboardInterrupt) else "Stopped by an error"
         done = ", ".join(results) or "none"
@@ -122,16 +149,25 @@ def _out_of_memory_hint(name: str, batch_size: int) -> AbstractContextManager[No
     )
 
 
-def _summary(metrics: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={metrics[k]:.4f}" for k in SUMMARY_KEYS if k in metrics)
+def _task_names(tasks: Any) -> list[str] | None:
+    """``tasks``: null (every task), a task name or a list of them."""
+    if tasks is None:
+        return None
+    names = [tasks] if isinstance(tasks, str) else tasks
+    if not isinstance(names, Sequence) or not names or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"tasks={tasks}: expected null (every task) or a list of task names")
+    return list(names)
 
 
-def _headline(metrics: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        key: value
-        for key, value in metrics.items()
-        if not isinstance(value, dict) or key == "unknown_tags"
+def _summary(by_task: Mapping[str, SetResult]) -> str:
+    """``acc=0.9512, f1=0.8801`` (one task) or ``ner: f1=0.8801; pos: acc=0.9512``."""
+    parts = {
+        task: ", ".join(f"{k}={r.metrics[k]:.4f}" for k in SUMMARY_KEYS if k in r.metrics)
+        for task, r in by_task.items()
     }
+    if len(parts) == 1 and next(iter(by_task.values())).task is None:
+        return next(iter(parts.values()))
+    return "; ".join(f"{task}: {text}" for task, text in parts.items())
 
 
 def _tensorboard(output_dir: Path) -> Any:
