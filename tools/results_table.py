@@ -67,6 +67,20 @@ class Run:
         return 100 * self.metrics[self.record["headline"]]
 
     @property
+    def layers(self) -> dict[str, float]:
+        """Each task's test metric in percent for a run of several tasks (``test/<task>/f1`` for
+        span layers, else ``test/<task>/acc``); empty for one task."""
+        # each task of several logs test/<task>/loss; one task logs test/loss alone
+        names = [k.split("/")[1] for k in self.metrics if k.count("/") == 2 and k.endswith("/loss")]
+        known = list(LAYER_NAMES)
+        found = {}
+        for task in sorted(names, key=lambda n: known.index(n) if n in known else len(known)):
+            for metric in ("f1", "acc"):
+                if f"test/{task}/{metric}" in self.metrics and task not in found:
+                    found[task] = 100 * self.metrics[f"test/{task}/{metric}"]
+        return found
+
+    @property
     def minutes(self) -> float:
         return self.record["wall_s"] / 60
 
@@ -89,7 +103,9 @@ def recipes() -> dict[str, list[Run]]:
 
 
 def anchor(recipe: str) -> str:
-    """The published number for the recipe's corpus and kind of model."""
+    """The published number for the recipe's corpus and kind of model (UPOS or NER alone)."""
+    if any(f"_{layer}_" in f"{recipe}_" for layer in ("xpos", "feats", "joint")):
+        return ""
     corpus = "ud_ewt" if recipe.startswith("ud_ewt") else recipe.split("_")[0]
     fast = recipe.endswith(("cpu_fast", "gpu_fast"))  # the fast recipes use GloVe
     for kind in ("minilm", "glove"):
@@ -98,16 +114,34 @@ def anchor(recipe: str) -> str:
     return ANCHORS.get(corpus, "")
 
 
-def corpus_of(recipe: str) -> str:
-    return "UD English-EWT UPOS" if recipe.startswith("ud_ewt") else "CoNLL-2003 NER"
+LAYER_NAMES = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats", "ner": "NER", "pos": "POS"}
+
+
+def corpus_of(recipe: str, runs: list[Run] | None = None) -> str:
+    """The corpus and the layers the recipe learns (several for a joint recipe)."""
+    corpus = "UD English-EWT" if recipe.startswith("ud_ewt") else "CoNLL-2003"
+    layers = list(runs[0].layers) if runs else []
+    if layers:
+        return f"{corpus} {' + '.join(LAYER_NAMES.get(name, name) for name in layers)}"
+    single = next((LAYER_NAMES[n] for n in ("xpos", "feats") if f"_{n}_" in f"{recipe}_"), None)
+    return f"{corpus} {single or ('UPOS' if corpus.startswith('UD') else 'NER')}"
+
+
+def mean_spread(values: list[float]) -> str:
+    spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+    return f"{statistics.mean(values):.2f}{spread}"
 
 
 def score(runs: list[Run]) -> str:
-    """Mean ± sample standard deviation of the headline metric over the runs."""
-    values = [run.value for run in runs]
-    spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+    """Mean ± sample standard deviation of the headline metric over the runs; of each layer's
+    for a recipe of several tasks."""
+    if runs[0].layers:
+        return ", ".join(
+            f"{LAYER_NAMES.get(task, task)} {mean_spread([run.layers[task] for run in runs])}"
+            for task in runs[0].layers
+        )
     metric = METRIC_NAMES.get(runs[0].record["headline"], runs[0].record["headline"])
-    return f"{metric} {statistics.mean(values):.2f}{spread}"
+    return f"{metric} {mean_spread([run.value for run in runs])}"
 
 
 def seeds(runs: list[Run]) -> str:
@@ -153,7 +187,7 @@ def readme_block(found: dict[str, list[Run]]) -> str:
     """The README's table: one row per recipe, linking to its section of the results page."""
     rows = [
         [
-            corpus_of(name),
+            corpus_of(name, runs),
             f"[`{name}`](docs/results.md#{name})",
             f"{score(runs)} ({len(runs)} {'seed' if len(runs) == 1 else 'seeds'})",
             anchor(name),
@@ -184,10 +218,11 @@ def recipe_section(name: str, runs: list[Run]) -> list[str]:
     if len(runs) > 1:
         others = [f"`seed={run.record['seed']}`" for run in runs[1:]]
         command += ", and the same with " + " and ".join(others)
+    layers = list(runs[0].layers)
     rows = [
         [
             str(run.record["seed"]),
-            f"{run.value:.2f}",
+            *([f"{run.layers[task]:.2f}" for task in layers] or [f"{run.value:.2f}"]),
             run.epochs,
             f"{run.minutes:.1f} min",
             run.record["hardware"],
@@ -195,11 +230,13 @@ def recipe_section(name: str, runs: list[Run]) -> list[str]:
         ]
         for run in runs
     ]
-    columns = ["seed", runs[0].record["headline"], "epochs (best)", "wall", "hardware"]
+    scores = [f"test/{task}" for task in layers] or [runs[0].record["headline"]]
+    columns = ["seed", *scores, "epochs (best)", "wall", "hardware"]
     return [
         f"### {name}",
         "",
-        f"{corpus_of(name)}: {score(runs)} over {counted_seeds(runs)}; published: {anchor(name)}.",
+        f"{corpus_of(name, runs)}: {score(runs)} over {counted_seeds(runs)}; "
+        f"published: {anchor(name) or 'none on these layers here'}.",
         f"{command}; files: `docs/results/{name}/`.",
         "",
         *table([*columns, "conditions"], rows),

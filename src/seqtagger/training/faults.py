@@ -106,7 +106,7 @@ class FaultGuard(Callback):
             )
         ill_formed = getattr(module, "ill_formed_gold", lambda batch: [])(self.batch)
         if ill_formed:
-            scheme = (getattr(module, "data_info", None) or {}).get("train_scheme")
+            scheme = next((t.train_scheme for t in module.tasks if t.has_spans), None)
             raise NonFiniteLossError(self._ill_formed_message(trainer, loss, ill_formed, scheme))
         hparams = module.hparams
         lr = (hparams.get("optimizer") or {}).get("lr")
