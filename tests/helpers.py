@@ -65,6 +65,30 @@ def make_ner_sentence(rng: random.Random) -> tuple[list[str], list[str]]:
     return tokens, tags
 
 
+POS_OF = {
+    **dict.fromkeys(("the", "a"), "DT"),
+    **dict.fromkeys(("said", "visited", "met"), "VBD"),
+    **dict.fromkeys(("on", "in", "of", "with", "from"), "IN"),
+    **dict.fromkeys(("today", "report", "city"), "NN"),
+    **dict.fromkeys(("new", "big"), "JJ"),
+    **{"to": "TO", "and": "CC", ".": "."},
+}
+"""Parts of speech of the tiny corpus' words (``make_ner_sentence``); names are NNP."""
+
+
+def write_pos_ner(
+    path: Path, sentences: list[tuple[list[str], list[str]]], extra: str = ""
+) -> Path:
+    """``token POS NER`` lines (POS from the word, NNP for names), IOB2 NER: a corpus of two
+    tag layers; ``extra``: lines appended at the end (a mistake to find)."""
+    lines = []
+    for tokens, tags in sentences:
+        lines += [f"{t} {POS_OF.get(t, 'NNP')} {tag}" for t, tag in zip(tokens, tags, strict=True)]
+        lines.append("")
+    path.write_text("\n".join(lines) + "\n" + extra, encoding="utf-8")
+    return path
+
+
 def write_conll(
     path: Path, sentences: list[tuple[list[str], list[str]]], docstart: bool = True
 ) -> Path:

@@ -22,29 +22,12 @@ from tests.helpers import (
     make_ner_sentence,
     run_hydra_main,
     tiny_ner_overrides,
+    write_pos_ner,
 )
 from tests.predict_cli import cli, jsonl
 
-POS_OF = {
-    **dict.fromkeys(("the", "a"), "DT"),
-    **dict.fromkeys(("said", "visited", "met"), "VBD"),
-    **dict.fromkeys(("on", "in", "of", "with", "from"), "IN"),
-    **dict.fromkeys(("today", "report", "city"), "NN"),
-    **dict.fromkeys(("new", "big"), "JJ"),
-    **{"to": "TO", "and": "CC", ".": "."},
-}
 TASKS = "data.tasks={pos: {column: 1}, ner: {column: 2, file_scheme: iob2, headline: true}}"
 SPAN_METRICS = ("acc", "precision", "recall", "f1", "strict/f1", "f1/PER", "f1/LOC")
-
-
-def write_pos_ner(path: Path, sentences: list[tuple[list[str], list[str]]]) -> Path:
-    """``token POS NER`` lines (POS from the word, NNP for names), IOB2 NER."""
-    lines = []
-    for tokens, tags in sentences:
-        lines += [f"{t} {POS_OF.get(t, 'NNP')} {tag}" for t, tag in zip(tokens, tags, strict=True)]
-        lines.append("")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
