@@ -42,6 +42,8 @@ SKIPS: dict[str, str] = {
     r"^curl\b": "calls a running seqtagger-serve: tests/test_serve.py sends these requests",
     r"^python -m benchmarks serve\b": "loads a server for minutes: tests/test_serve.py runs it "
     "against a test server",
+    r"^python -m benchmarks export\b": "exports a trained checkpoint twice and times it for "
+    "minutes: tests/test_export.py runs it on a tiny checkpoint",
     r"tools\.tensorboard_screenshots\b": "needs Chromium (apt-get install chromium) and "
     "rewrites docs/tensorboard_*.png",
     r"^\.ci/run\b": "CI itself: installs packages and runs every test tier",
@@ -58,7 +60,9 @@ PROGRAMS: dict[str, str] = {
     "seqtagger-predict": "the checkpoint named is replaced by one trained in the test",
     "seqtagger-strip": "the checkpoint named is replaced by one trained in the test, -o written "
     "into a temporary folder",
-    "seqtagger": "its command (train, eval, predict, strip) rewritten as that program's is",
+    "seqtagger-export": "the checkpoint named is replaced by one trained in the test, -o written "
+    "into a temporary folder",
+    "seqtagger": "its command (train, eval, predict, strip, export) rewritten as that program's is",
     "python": "the modules of SCRIPT_ARGS, with arguments that make them quick",
     "printf": "as written",
     "echo": "as written",

@@ -30,6 +30,7 @@ PAGES = [
     "prediction",
     "models",
     "serving",
+    "export",
     "hyperparameter-search",
     "tensorboard",
     "performance",

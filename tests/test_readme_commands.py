@@ -10,6 +10,9 @@ How each program is run (``tests/readme.py`` PROGRAMS):
   test trains the same way, with a small model, on the corpus the command names (CoNLL-2003
   when it mentions ``conll``, else UD English-EWT; for predict without the real corpora,
   ``docs/examples``); for ``seqtagger-train train=false`` at the size the command builds.
+- ``seqtagger-export``: as ``seqtagger-strip``, the checkpoint swapped and the output written into
+  the test's folder; a ``*.onnx`` model that ``seqtagger-predict`` names is the swapped
+  checkpoint exported by the test.
 - ``python -m benchmarks NAME`` and ``python -m tools.NAME``: with the quick arguments of
   ``SCRIPT_ARGS``.
 A command of one program runs in this process through the program's own entry point (imports
@@ -86,6 +89,7 @@ SHIMS = {
     "seqtagger-eval": "-m seqtagger.eval",
     "seqtagger-predict": "-m seqtagger.predict",
     "seqtagger-strip": "-m seqtagger.strip",
+    "seqtagger-export": "-m seqtagger.export.cli",
     "seqtagger": "-m seqtagger.cli",
     "python": "",
 }
@@ -120,6 +124,7 @@ class Workspace:
     bin: Path
     data_dir: Path | None
     checkpoints: dict[str, Path] = field(default_factory=dict)
+    graphs: dict[str, Path] = field(default_factory=dict)
     report: list[str] = field(default_factory=list)
 
     def env(self) -> dict[str, str]:
@@ -143,6 +148,17 @@ class Workspace:
             train(compose_train([*CHECKPOINT_DATA[corpus], *model, *TRAIN_TINY], run))
             self.checkpoints[name] = run / "checkpoints" / "last.ckpt"
         return self.checkpoints[name]
+
+    def exported(self, corpus: str) -> Path:
+        """:meth:`checkpoint` of ``corpus`` exported to ONNX here (once)."""
+        if corpus not in self.graphs:
+            from seqtagger.export.cli import main as export_main
+
+            graph = self.root / "graphs" / corpus / "model.onnx"
+            graph.parent.mkdir(parents=True)
+            assert export_main([str(self.checkpoint(corpus)), "-o", str(graph), "-q"]) == 0
+            self.graphs[corpus] = graph
+        return self.graphs[corpus]
 
 
 @pytest.fixture(scope="module")
@@ -253,8 +269,9 @@ def rewrite(
         return [program, *hydra_flags_first(args), "device=cpu", f"paths.log_dir={out}"]
     if program == "seqtagger-predict":
         kind = corpus_named(command) if on_corpora else "examples"
+        args = [str(space.exported(kind)) if arg.endswith(".onnx") else arg for arg in args]
         return [program, *swap_checkpoints(args, lambda: space.checkpoint(kind))]
-    if program == "seqtagger-strip":  # the checkpoint swapped, the output into the test's folder
+    if program in {"seqtagger-strip", "seqtagger-export"}:  # the checkpoint swapped, -o in tmp
         ckpt = partial(space.checkpoint, corpus_named(command))
         outputs = {i + 1 for i, arg in enumerate(args) if arg in {"-o", "--output"}}
         args = [
@@ -293,11 +310,13 @@ def run_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
 
         code = predict_main(argv[1:])
         return code, capsys.readouterr().err
-    if argv[0] in {"seqtagger", "seqtagger-strip"}:  # their mains return the exit code
+    if argv[0] in {"seqtagger", "seqtagger-strip", "seqtagger-export"}:  # mains return the code
         from seqtagger.cli import main as cli_main
+        from seqtagger.export.cli import main as export_main
         from seqtagger.strip import main as strip_main
 
-        main = cli_main if argv[0] == "seqtagger" else strip_main
+        mains = {"seqtagger": cli_main, "seqtagger-strip": strip_main}
+        main = mains.get(argv[0], export_main)
         monkeypatch.setattr("sys.argv", argv)
         try:
             returned = main(argv[1:])
