@@ -1,18 +1,20 @@
 """``TaggerModule``: the LightningModule that trains, scores and serves a ``Tagger``.
 
 What it owns, and why:
-- The model is built from plain config dicts (``embedding``/``encoder``/``head`` with
-  ``_target_``) and from the data's vocabularies. Hyperparameters are plain values only (no
-  ``nn.Module`` or ``functools.partial`` objects), and the vocabularies and schemes travel in the
-  checkpoint (``seqtagger.checkpoint``); a checkpoint alone rebuilds the model and loads with
-  ``torch.load(weights_only=True)`` (see ``from_checkpoint``).
-- The head owns its loss and its decoding (``head.loss``, ``head.decode``): nothing here is
-  head-specific. Targets are range-checked on the host in ``on_before_batch_transfer``, where
-  that costs no device sync, and the lengths' CPU copy (``lengths_cpu``, for packing) is kept
-  on the host in ``transfer_batch_to_device``.
-- Metrics are one ``StageMetrics`` per stage (``seqtagger.metrics.stages``: sum-reduced
-  states, correct under DDP). No per-step host sync is needed for logging: values stay on the
-  device until Lightning logs them.
+- The model is built from plain config dicts (``embedding``/``encoder``/``head``/``heads``
+  with ``_target_``) and from the data's record: vocabularies and tasks (``data/info.py``).
+  Hyperparameters are plain values only (no ``nn.Module`` or ``functools.partial`` objects),
+  and the vocabularies and tasks travel in the checkpoint (``seqtagger.checkpoint``); a
+  checkpoint alone rebuilds the model and loads with ``torch.load(weights_only=True)`` (see
+  ``from_checkpoint``).
+- The tagger owns the tasks' losses and decoding (``Tagger.step``: each head's ``loss`` and
+  ``decode``, losses summed with the tasks' weights): nothing here is head- or task-specific.
+  Targets are range-checked on the host in ``on_before_batch_transfer``, where that costs no
+  device sync, and the lengths' CPU copy (``lengths_cpu``, for packing) is kept on the host in
+  ``transfer_batch_to_device``.
+- Metrics are one ``StageMetrics`` per stage, one set per task (``seqtagger.metrics.stages``:
+  sum-reduced states, correct under DDP; named per task when there are several). No per-step
+  host sync is needed for logging: values stay on the device until Lightning logs them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import torch
 from lightning import LightningModule
@@ -46,7 +48,7 @@ from seqtagger.metrics.predicted import PredictedTags
 from seqtagger.metrics.stages import STAGES, stage_metrics
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.options import check_model_options
-from seqtagger.models.tagger import Tagger, build_tagger, embedding_config
+from seqtagger.models.tagger import StepResult, Tagger, tagger_from_data
 from seqtagger.models.vectors import relocate_stores
 from seqtagger.training.optim import build_optimizer, build_scheduler, total_steps
 from seqtagger.utils.config import to_plain
@@ -61,15 +63,6 @@ warnings.filterwarnings(
     message=r".*overridden `(on_before_batch_transfer|transfer_batch_to_device)` in `Lightni",
 )
 warnings.filterwarnings("ignore", message=r".*recommended to use `self\.log\('(val|test|train)/")
-
-
-class StepResult(NamedTuple):
-    """One batch's summed ``loss``, each task's ``losses`` and (when decoded) each task's
-    ``predicted`` tag ids ``(N, L)``."""
-
-    loss: Tensor
-    losses: dict[str, Tensor]
-    predicted: dict[str, Tensor] | None
 
 
 # best-so-far trackers: their states are not in the state dict, so checkpoints carry the values
@@ -163,29 +156,9 @@ class TaggerModule(LightningModule):
         """Size the model, its featurizer and the metrics from the data's vocabularies."""
         self.data_info = to_plain(dict(data_info))
         self.vocabs = {name: Vocab.from_dict(v) for name, v in self.data_info["vocabs"].items()}
-        words = self.vocabs["words"]
         self.tasks: list[Task] = tasks_of(self.data_info)
         self.task_labels: dict[str, list[str]] = task_labels(self.data_info)
-        self.tagger = build_tagger(
-            embedding_config(
-                self.hparams.embedding, self.data_info.get("featurizer") or {}, self.read_pretrained
-            ),
-            self.hparams.encoder,
-            self.hparams.head,
-            num_words=len(words),
-            num_chars=len(self.vocabs["chars"]),
-            task_labels=self.task_labels,
-            tasks=self.tasks,
-            words=list(words.itos),
-            pad_index=words.pad_index,
-            unk_index=words.unk_index,
-            head_options={
-                "label_smoothing": self.hparams.label_smoothing,
-                "probability_check": self.hparams.probability_check,
-            },
-            memory=self.hparams.get("memory"),
-            heads=self.hparams.get("heads"),
-        )
+        self.tagger = tagger_from_data(self.hparams, self.data_info, self.read_pretrained)
         # after the tagger: building its embedder imports the module of its featurizer class
         self.featurizer: Featurizer = featurizer_from_dict(
             self.data_info.get("featurizer") or {"max_word_length": self.max_word_length},
@@ -195,10 +168,6 @@ class TaggerModule(LightningModule):
             stage: stage_metrics(self.tasks, self.task_labels, stage) for stage in STAGES
         }
         self.metric_modules = nn.ModuleList(self.metrics.values())  # moves with the module
-        embedding = self.hparams.embedding
-        if not self.read_pretrained and embedding.get("pretrained") and embedding.get("freeze"):
-            # `freeze` is applied where the vectors are read; without reading, apply it here
-            self.tagger.embedder.word_embedding.weight.requires_grad_(False)
         self.val_acc_best = MaxMetric()
         self.val_f1_best = MaxMetric()
         self.predicted_tags = PredictedTags(self.labels, self.has_spans)
@@ -263,26 +232,12 @@ class TaggerModule(LightningModule):
         return {**super().transfer_batch_to_device(rest, device, dataloader_idx), **host}
 
     def model_step(self, batch: Mapping[str, Tensor], decode: bool = True) -> StepResult:
-        """Each task's loss, their weighted sum and, when ``decode``, each task's decoded tag
-        ids ``(N, L)``, for a batch with every task's ``<task>_ids``."""
-        logits = self(batch)  # task -> (N, L, C)
-        losses = self.tagger.losses(logits, batch)
-        total = self.tagger.total_loss(losses)
-        predicted = None
-        if decode:
-            detached = {name: value.detach() for name, value in logits.items()}
-            predicted = self.tagger.decode(batch, detached)
-        return StepResult(total, losses, predicted)
+        """The tagger's losses and, when ``decode``, its decoded tag ids (``Tagger.step``)."""
+        return self.tagger.step(batch, decode)
 
     def ill_formed_gold(self, batch: Mapping[str, Tensor]) -> list[tuple[int, str]]:
-        """``(row, why)`` for each sentence of ``batch`` whose gold tags a head forbids (a
-        constrained CRF: the loss is then infinite); for explaining a non-finite loss."""
-        found = []
-        for task in self.tasks:
-            forbidden_steps = getattr(self.tagger.heads[task.name], "forbidden_steps", None)
-            if forbidden_steps is not None and task.ids_key in batch:
-                found += forbidden_steps(batch[task.ids_key], batch["mask"])
-        return found
+        """``(row, why)`` for each sentence whose gold tags a head forbids (``Tagger``)."""
+        return self.tagger.ill_formed_gold(batch)
 
     def _update_metrics(self, stage: str, step: StepResult, batch: Mapping) -> None:
         gold = {task.name: batch[task.ids_key] for task in self.tasks}

@@ -10,7 +10,7 @@ sizes. Going through a partial keeps large Python objects such as the word list 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from hydra.utils import get_object, instantiate
@@ -19,11 +19,22 @@ from torch import Tensor, nn
 
 from seqtagger.constants import IGNORE_INDEX
 from seqtagger.data.batch import host_lengths, sentence_positions, window_view
+from seqtagger.data.info import task_labels, tasks_of
 from seqtagger.data.tasks import DEFAULT_TASK, Task
+from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
 from seqtagger.models.heads import Head
 
 __all__ = ["Tagger", "build_tagger"]
+
+
+class StepResult(NamedTuple):
+    """One batch's summed ``loss``, each task's ``losses`` and (when decoded) each task's
+    ``predicted`` tag ids ``(N, L)``."""
+
+    loss: Tensor
+    losses: dict[str, Tensor]
+    predicted: dict[str, Tensor] | None
 
 
 class Tagger(nn.Module):
@@ -97,6 +108,26 @@ class Tagger(nn.Module):
         """The tasks' losses summed with their ``loss_weight``s."""
         weighted = [task.loss_weight * losses[task.name] for task in self.tasks]
         return weighted[0] if len(weighted) == 1 else torch.stack(weighted).sum()
+
+    def step(self, batch: Mapping[str, Tensor], decode: bool = True) -> StepResult:
+        """A training or evaluation step on a batch with every task's ``<task>_ids``: the
+        tasks' losses, their weighted sum and, when ``decode``, each task's tag ids."""
+        logits = self(batch)  # task -> (N, L, C)
+        losses = self.losses(logits, batch)
+        predicted = None
+        if decode:
+            predicted = self.decode(batch, {name: v.detach() for name, v in logits.items()})
+        return StepResult(self.total_loss(losses), losses, predicted)
+
+    def ill_formed_gold(self, batch: Mapping[str, Tensor]) -> list[tuple[int, str]]:
+        """``(row, why)`` for each sentence of ``batch`` whose gold tags a head forbids (a
+        constrained CRF: the loss is then infinite); for explaining a non-finite loss."""
+        found = []
+        for task in self.tasks:
+            forbidden_steps = getattr(self.heads[task.name], "forbidden_steps", None)
+            if forbidden_steps is not None and task.ids_key in batch:
+                found += forbidden_steps(batch[task.ids_key], batch["mask"])
+        return found
 
     def decode(
         self, batch: Mapping[str, Tensor], logits: Mapping[str, Tensor] | None = None
@@ -223,3 +254,35 @@ def build_tagger(
             **per_task,
         )
     return Tagger(embedder, contextual, heads, pooled, tasks)
+
+
+def tagger_from_data(
+    hparams: Mapping[str, Any], data_info: Mapping[str, Any], read_pretrained: bool = True
+) -> Tagger:
+    """The :class:`Tagger` a ``TaggerModule``'s hyperparameters (its part configs and loss
+    options) and the data's record (``data/info.py``: vocabularies, tasks, featurizer) describe.
+    ``read_pretrained=False``: the weights come from a checkpoint, so a vectors file is not read
+    (and a frozen embedding is frozen here, where reading it would have)."""
+    words = Vocab.from_dict(data_info["vocabs"]["words"])
+    tagger = build_tagger(
+        embedding_config(hparams["embedding"], data_info.get("featurizer") or {}, read_pretrained),
+        hparams["encoder"],
+        hparams["head"],
+        num_words=len(words),
+        num_chars=len(data_info["vocabs"]["chars"]["itos"]),
+        task_labels=task_labels(data_info),
+        tasks=tasks_of(data_info),
+        words=list(words.itos),
+        pad_index=words.pad_index,
+        unk_index=words.unk_index,
+        head_options={
+            "label_smoothing": hparams.get("label_smoothing", 0.0),
+            "probability_check": hparams.get("probability_check", "warn"),
+        },
+        memory=hparams.get("memory"),
+        heads=hparams.get("heads"),
+    )
+    embedding = hparams["embedding"]
+    if not read_pretrained and embedding.get("pretrained") and embedding.get("freeze"):
+        tagger.embedder.word_embedding.weight.requires_grad_(False)
+    return tagger
