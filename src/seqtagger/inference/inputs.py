@@ -185,7 +185,7 @@ def iter_input(
             stats.sentences += 1
             stats.tokens += len(tokens)
             yield tokens, document if marked else -index
-        if stats.sentences == count:
+        if stats.sentences == count and source != STDIN:  # empty stdin: a filter prints nothing
             raise InputError(f"no sentences in {source_name(source)}")
 
 
@@ -254,6 +254,8 @@ def _iter_reader(source: str, fmt: str) -> Iterator[tuple[list[str], int]]:
     """Sentences of a corpus file through the readers; stdin is spooled to a temporary file."""
     reader = FORMATS[fmt].make_reader()  # imports the readers (and datasets) only now
     with _as_path(source, fmt) as path:
+        if source == STDIN and path.stat().st_size == 0:
+            return
         try:
             for sentence in reader.iter_sentences(path, require_tags=False):
                 yield sentence["tokens"], sentence["document"]
@@ -273,7 +275,7 @@ def _as_path(source: str, fmt: str) -> Iterator[Path]:
         stream = getattr(sys.stdin, "buffer", None)
         with path.open("wb") if stream else path.open("w", encoding="utf-8") as out:
             shutil.copyfileobj(stream or sys.stdin, out)
-        yield _non_empty(path, source)
+        yield path
 
 
 def _non_empty(path: Path, source: str) -> Path:
