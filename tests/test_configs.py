@@ -18,6 +18,7 @@ from omegaconf import DictConfig
 
 from seqtagger.data.download import CORPORA
 from seqtagger.data.schemes import convert_tags
+from seqtagger.data.tasks import headline_task
 from seqtagger.train import train
 from seqtagger.training.startup import cpu_runs_bf16_lstm
 from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers, to_plain
@@ -66,6 +67,11 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         sentences = [make_ner_sentence(rng) for _ in range(30)]
         iob1 = [(tokens, convert_tags(tags, "iob2", "iob1")) for tokens, tags in sentences]
         write_conll(root / conll.folder / name, iob1)
+        # the real files' 4 columns (token POS chunk NER), for the recipes of several layers
+        path = root / conll.folder / name
+        rows = [line.rsplit(" ", 1) for line in path.read_text(encoding="utf-8").splitlines()[2:]]
+        lines = [f"{row[0]} I-NP {row[1]}" if len(row) == 2 else "" for row in rows]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return root
 
 
@@ -99,7 +105,7 @@ def build_and_forward(cfg: DictConfig) -> tuple[torch.Tensor, int]:
     module._build(datamodule.data_info())
     batch = next(iter(datamodule.train_dataloader()))
     with torch.no_grad():
-        logits = module(batch)["tags"]
+        logits = module(batch)[headline_task(module.tasks).name]
     assert logits.shape[:2] == batch["mask"].shape
     return logits, len(datamodule.labels)
 

@@ -27,11 +27,11 @@ def test_nan_loss_stops_with_the_step_and_sentences_and_keeps_last_checkpoint(
     model_step = TaggerModule.model_step
 
     def nan_at_one_step(self: TaggerModule, batch, **options):
-        loss, pred_ids = model_step(self, batch, **options)
+        step = model_step(self, batch, **options)
         if self.training and self.global_step == NAN_STEP:
             poisoned.append(batch["index"].tolist())
-            loss = loss * float("nan")
-        return loss, pred_ids
+            step = step._replace(loss=step.loss * float("nan"))
+        return step
 
     monkeypatch.setattr(TaggerModule, "model_step", nan_at_one_step)
     run = tmp_path / "run"
@@ -87,7 +87,7 @@ def test_infinite_crf_loss_names_the_ill_formed_gold_not_the_learning_rate(
         "lengths": torch.tensor([3, 3, 3]),
         "index": torch.tensor([40, 41, 42]),
     }
-    loss, _ = module.model_step(batch, decode=False)
+    loss = module.model_step(batch, decode=False).loss
     assert torch.isinf(loss)
 
     guard = FaultGuard()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from seqtagger.data.schemes import label_types, scheme_labels
-from seqtagger.data.tasks import Task
+from seqtagger.data.tasks import DEFAULT_TASK, Task
 from seqtagger.errors import ConfigError, CorpusFormatError, VocabularyError
 
 if TYPE_CHECKING:
@@ -304,7 +304,8 @@ def build_task_labels(train: datasets.Dataset, tasks: Sequence[Task]) -> dict[st
                 f"the training split has no tags for task {task.name!r} (columns: "
                 f"{train.column_names})"
             )
-        labels[task.name] = build_labels(_rows(train, task.tags_key), task.train_scheme, task.name)
+        named = task.name if task.name != DEFAULT_TASK else None  # one task: as before tasks
+        labels[task.name] = build_labels(_rows(train, task.tags_key), task.train_scheme, named)
     return labels
 
 
