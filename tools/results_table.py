@@ -289,7 +289,7 @@ def page(found: dict[str, list[Run]]) -> str:
     """The site's Recipes and results page."""
     rows = [
         [
-            corpus_of(name),
+            corpus_of(name, runs),
             name,
             f"{score(runs)} ({counted_seeds(runs)})",
             anchor(name),
