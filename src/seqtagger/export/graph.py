@@ -29,7 +29,6 @@ __all__ = [
     "TaggerGraph",
     "export_graph",
     "export_safe",
-    "tagger_states",
     "task_heads",
     "with_lengths",
 ]
@@ -60,14 +59,13 @@ C)`` (the head's ``marginals``), the head's scores ``(N, L, C)``; named ``<task>
 
 
 def task_heads(tagger: nn.Module) -> dict[str, nn.Module]:
-    """Task name -> head: the tagger's ``heads``, or its one ``head`` as the task ``tags``."""
-    heads = getattr(tagger, "heads", None)
-    return dict(heads.items()) if heads is not None else {"tags": tagger.head}
+    """Task name -> head, in the tagger's order."""
+    return dict(tagger.heads.items())
 
 
 class TaggerGraph(nn.Module):
     """``forward(*inputs)`` in the order of ``input_names`` -> for each task its
-    :data:`OUTPUTS`, task after task: the tagger's states (:func:`tagger_states`), then each
+    :data:`OUTPUTS`, task after task: the tagger's states (``Tagger.states``), then each
     head's scores, decoding and marginals."""
 
     def __init__(self, tagger: nn.Module, input_names: Sequence[str]) -> None:
@@ -81,7 +79,7 @@ class TaggerGraph(nn.Module):
         temperature = batch.pop("temperature")
         batch = with_lengths(batch)
         mask = batch["mask"]
-        states = tagger_states(self.tagger, batch)  # (N, L, H)
+        states = self.tagger.states(batch)  # (N, L, H)
         outputs: list[Tensor] = []
         for head in self.heads.values():
             logits = head(states)  # (N, L, C)
@@ -97,22 +95,6 @@ def with_lengths(batch: dict[str, Tensor]) -> dict[str, Tensor]:
     if "window_mask" in batch:
         batch["window_lengths"] = batch["window_lengths_cpu"] = batch["window_mask"].sum(dim=1)
     return batch
-
-
-def tagger_states(tagger: nn.Module, batch: Mapping[str, Tensor]) -> Tensor:
-    """The states ``(N, L, H)`` the heads read: ``tagger.states(batch)``, or for a tagger
-    without that method its parts (``embedder``, ``encoder``, ``memory``) as its forward runs
-    them."""
-    states = getattr(tagger, "states", None)
-    if states is not None:
-        return states(batch)
-    from seqtagger.models.tagger import sentence_positions, window_view
-
-    window = window_view(batch)
-    embedded = tagger.embedder(window)  # (N, T, D)
-    encoded = tagger.encoder(embedded, window["lengths"], window["mask"])  # (N, T, H)
-    found = sentence_positions(encoded, batch)  # (N, L, H)
-    return found if tagger.memory is None else tagger.memory(found, batch)
 
 
 @contextmanager

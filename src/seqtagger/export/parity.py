@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from seqtagger.export.graph import tagger_states, task_heads, with_lengths
+from seqtagger.export.graph import task_heads, with_lengths
 from seqtagger.export.session import OnnxTagger
 
 __all__ = ["Parity", "check_parity", "parity_batches"]
@@ -100,7 +100,7 @@ def eager_outputs(
     training = tagger.training
     tagger.eval()
     try:
-        states = tagger_states(tagger, batch)
+        states = tagger.states(batch)
         outputs = {}
         for task, head in task_heads(tagger).items():
             logits = head(states)
