@@ -146,9 +146,8 @@ def test_each_task_is_checked_against_its_own_file_scheme(tmp_path: Path) -> Non
 
 
 # ----- the model: heads and loss weights -----
-def test_loss_weights_change_the_summed_loss_as_stated() -> None:
-    torch.manual_seed(0)
-    tasks = [Task("pos", 1, headline=True, loss_weight=2.0), Task("ner", 2, loss_weight=0.5)]
+def small_tagger(tasks: list[Task], labels: dict[str, list[str]]) -> torch.nn.Module:
+    """A word-only BiLSTM with a linear head per task (no characters: batches of word ids)."""
     embedding = {
         "_target_": "seqtagger.models.embeddings.TokenEmbedder",
         "word_dim": 8,
@@ -156,10 +155,15 @@ def test_loss_weights_change_the_summed_loss_as_stated() -> None:
     }
     encoder = {"_target_": "seqtagger.models.encoders.BiLSTMEncoder", "hidden_size": 8}
     head = {"_target_": "seqtagger.models.heads.LinearHead"}
-    labels = {"pos": ["A", "B", "C"], "ner": ["O", "X"]}
-    tagger = build_tagger(
+    return build_tagger(
         embedding, encoder, head, num_words=10, num_chars=5, task_labels=labels, tasks=tasks
     )
+
+
+def test_loss_weights_change_the_summed_loss_as_stated() -> None:
+    torch.manual_seed(0)
+    tasks = [Task("pos", 1, headline=True, loss_weight=2.0), Task("ner", 2, loss_weight=0.5)]
+    tagger = small_tagger(tasks, {"pos": ["A", "B", "C"], "ner": ["O", "X"]})
     assert set(tagger.heads) == {"pos", "ner"} and tagger.heads["ner"].num_labels == 2
     lengths = torch.tensor([4, 2])
     mask = torch.arange(4) < lengths[:, None]
@@ -181,17 +185,7 @@ def test_loss_weights_change_the_summed_loss_as_stated() -> None:
 
 def test_a_task_of_weight_zero_trains_no_head() -> None:
     tasks = [Task("pos", 1, headline=True), Task("ner", 2, loss_weight=0.0)]
-    embedding = {
-        "_target_": "seqtagger.models.embeddings.TokenEmbedder",
-        "word_dim": 8,
-        "char_dim": 0,
-    }
-    encoder = {"_target_": "seqtagger.models.encoders.BiLSTMEncoder", "hidden_size": 8}
-    head = {"_target_": "seqtagger.models.heads.LinearHead"}
-    labels = {"pos": ["A", "B"], "ner": ["O", "X"]}
-    tagger = build_tagger(
-        embedding, encoder, head, num_words=10, num_chars=5, task_labels=labels, tasks=tasks
-    )
+    tagger = small_tagger(tasks, {"pos": ["A", "B"], "ner": ["O", "X"]})
     mask = torch.ones(1, 3, dtype=torch.bool)
     batch = {
         "token_ids": torch.tensor([[2, 3, 4]]),
