@@ -100,11 +100,12 @@ def test_a_format_1_checkpoint_loads_in_this_format_without_run_folder_paths() -
     """Format 1 kept the absolute paths of the run folder in the checkpoint callbacks' states
     (``/tmp/seqtagger-checkpoints-.../linear/checkpoints/epoch_010.ckpt``); format 2 keeps them
     relative to their folder, so a moved run folder resumes; format 3 holds the one label map
-    as the task ``tags``."""
+    as the task ``tags``; format 4 a calibration record, none here."""
     stored = STORED / "format1" / "linear" / "last.ckpt"
     assert torch.load(stored, weights_only=True)[CHECKPOINT_KEY]["format"] == 1
     checkpoint = load_checkpoint(stored)
-    assert checkpoint[CHECKPOINT_KEY]["format"] == CHECKPOINT_FORMAT == 3
+    assert checkpoint[CHECKPOINT_KEY]["format"] == CHECKPOINT_FORMAT == 4
+    assert checkpoint[CHECKPOINT_KEY]["calibration"] is None
     (task,) = checkpoint[CHECKPOINT_KEY]["tasks"]
     assert (task["name"], task["file_scheme"], task["train_scheme"]) == ("tags", "iob2", "bioes")
     assert "labels" not in checkpoint[CHECKPOINT_KEY]["vocabs"]

@@ -27,7 +27,10 @@ Lightning loads to resume or test). The formats:
    folder can move (:func:`paths_relative_to_folder`; the running callbacks' folders are put
    back on load, :func:`paths_under_folders`);
 3. tasks: the one label map and schemes become the task ``tags`` of ``tasks``, and the head's
-   weights ``tagger.head.*`` are ``tagger.heads.tags.*`` (:func:`one_task`).
+   weights ``tagger.head.*`` are ``tagger.heads.tags.*`` (:func:`one_task`);
+4. ``calibration``: the temperatures fitted for the confidences (``data/info.py``'s
+   ``CalibrationRecord``, written by ``seqtagger.calibration``), None where none was fitted:
+   every task's temperature is then 1, as before (:func:`no_calibration`).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from seqtagger.errors import CheckpointError
 from seqtagger.utils.files import file_mode
 
 CHECKPOINT_KEY = "seqtagger"
-CHECKPOINT_FORMAT = 3
+CHECKPOINT_FORMAT = 4
 BEST_KEY = "seqtagger_best"
 MODEL_PARTS = ("embedding", "encoder", "memory", "head", "heads")
 # the file paths a ModelCheckpoint state holds (besides the keys of ``best_k_models``)
@@ -64,7 +67,8 @@ def add_seqtagger_data(
     checkpoint: dict[str, Any], data_info: Mapping[str, Any], best: Mapping[str, MaxMetric]
 ) -> None:
     """Add the model's data and best-so-far values to a checkpoint being saved."""
-    checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, **data_info}
+    # a model being trained has no fitted temperatures: the end of training fits them
+    checkpoint[CHECKPOINT_KEY] = {"format": CHECKPOINT_FORMAT, "calibration": None, **data_info}
     paths_relative_to_folder(checkpoint)
     # the local max state equals the global one: every rank updates with reduced values
     checkpoint[BEST_KEY] = {
@@ -308,10 +312,16 @@ def _rename_head_weights(state: Any) -> None:
             _rename_head_weights(value)
 
 
+def no_calibration(checkpoint: dict[str, Any]) -> None:
+    """Format 3 -> 4: no temperature was fitted (every task's is 1)."""
+    checkpoint[CHECKPOINT_KEY].setdefault("calibration", None)
+
+
 # format N -> N + 1 (see the module docstring)
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], None]] = {
     1: paths_relative_to_folder,
     2: one_task,
+    3: no_calibration,
 }
 
 

@@ -65,6 +65,7 @@ MODELS = {
 }
 # the one model whose best checkpoint is kept beside last.ckpt (a run folder to resume)
 WHOLE_RUN = "linear"
+KEPT_APART = shutil.ignore_patterns("MODEL_CARD.md", "best.ckpt")
 EVAL_KEYS = ("acc", "precision", "recall", "f1", "strict/f1")
 TEST_KEYS = ("test/acc", "test/f1", "test/loss")
 
@@ -88,8 +89,8 @@ def record(name: str, overrides: list[str], out: Path, work: Path) -> dict:
     given = [o.format(corpus=CORPUS, bert=work / "bert") for o in overrides]
     run = work / name
     train(compose_train(given, run))
-    if name == WHOLE_RUN:
-        shutil.copytree(run / "checkpoints", out / name)
+    if name == WHOLE_RUN:  # its card names this machine's folders; best.ckpt is a link
+        shutil.copytree(run / "checkpoints", out / name, ignore=KEPT_APART)
     else:
         (out / name).mkdir()
         shutil.copy2(run / "checkpoints" / "last.ckpt", out / name)

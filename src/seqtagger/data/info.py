@@ -14,7 +14,15 @@ from typing import Any, TypedDict
 from seqtagger.data.tasks import Task, headline_task
 from seqtagger.data.vocab import Vocab
 
-__all__ = ["DataInfo", "TaskRecord", "make_data_info", "task_labels", "tasks_of"]
+__all__ = [
+    "CalibrationRecord",
+    "DataInfo",
+    "TaskRecord",
+    "make_data_info",
+    "stored_temperatures",
+    "task_labels",
+    "tasks_of",
+]
 
 
 class TaskRecord(TypedDict):
@@ -31,11 +39,27 @@ class TaskRecord(TypedDict):
     labels: dict[str, Any]
 
 
+class CalibrationRecord(TypedDict):
+    """The temperatures fitted on a held-out set (``seqtagger.calibration``), by task: each
+    task's ``temperature``, the ``set`` it was fitted on (``dev``, or a file's name), the mean
+    negative log-likelihood of the gold tags there at temperature 1 (``nll_before``) and at the
+    fitted one (``nll_after``), the gold ``tokens`` the fit read and those it left out
+    (``excluded``: tags training never saw)."""
+
+    temperature: dict[str, float]
+    set: str
+    nll_before: dict[str, float]
+    nll_after: dict[str, float]
+    tokens: dict[str, int]
+    excluded: dict[str, int]
+
+
 class DataInfo(TypedDict, total=False):
     """``vocabs``: words and chars (``Vocab.to_dict``); ``tasks``: one record per task, in the
     order of the config; ``headline``: the headline task's metric (``acc``, ``f1``);
-    ``max_word_length``, ``featurizer`` (the embedder's featurizer options) and ``context``
-    (words of document context)."""
+    ``max_word_length``, ``featurizer`` (the embedder's featurizer options), ``context``
+    (words of document context) and ``calibration`` (the fitted temperatures; None: none was
+    fitted, every task's temperature is 1)."""
 
     vocabs: dict[str, dict[str, Any]]
     tasks: list[TaskRecord]
@@ -43,6 +67,7 @@ class DataInfo(TypedDict, total=False):
     max_word_length: int
     featurizer: dict[str, Any]
     context: int
+    calibration: CalibrationRecord | None
 
 
 def make_data_info(
@@ -79,3 +104,10 @@ def task_labels(info: Mapping[str, Any]) -> dict[str, list[str]]:
 def headline_of(info: Mapping[str, Any]) -> Task:
     """The record's headline task."""
     return headline_task(tasks_of(info))
+
+
+def stored_temperatures(info: Mapping[str, Any]) -> dict[str, float]:
+    """Each task's temperature for its confidences: the one fitted and stored in the record
+    (``calibration``), else 1.0 (the model's own probabilities)."""
+    fitted = (info.get("calibration") or {}).get("temperature") or {}
+    return {record["name"]: float(fitted.get(record["name"], 1.0)) for record in info["tasks"]}

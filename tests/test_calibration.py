@@ -1,0 +1,206 @@
+"""Calibration: ECE and its bins, the temperature fit (lower dev NLL, the same tags), the fitted
+temperatures stored in the checkpoint, and older checkpoints at temperature 1."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqtagger.calibration.bins import expected_calibration_error, reliability
+from seqtagger.calibration.store import calibrate_checkpoint
+from seqtagger.calibration.temperature import fit_temperature, gold_nll, padded_batches
+from seqtagger.checkpoint import CHECKPOINT_KEY, load_checkpoint
+from seqtagger.data.info import stored_temperatures
+from seqtagger.evaluation.sets import held_out_from_file
+from seqtagger.inference import Predictor
+from seqtagger.lightning_module import TaggerModule
+from seqtagger.models.heads import LinearHead
+from tests.documents import read_documents
+from tests.test_crf import BIOES, random_head
+
+STORED = Path(__file__).resolve().parent / "checkpoints"
+
+
+# ----- ECE and its bins -----
+def test_a_perfectly_calibrated_set_has_no_calibration_error() -> None:
+    confidences = [0.8] * 10 + [0.3] * 10
+    correct = [True] * 8 + [False] * 2 + [True] * 3 + [False] * 7
+    result = reliability(confidences, correct)
+    assert result.ece == pytest.approx(0.0, abs=1e-12)
+    assert result.count == 20 and result.accuracy == pytest.approx(0.55)
+    filled = [b for b in result.bins if b.count]
+    assert [(b.count, b.confidence, b.accuracy) for b in filled] == [
+        (10, pytest.approx(0.3), pytest.approx(0.3)),
+        (10, pytest.approx(0.8), pytest.approx(0.8)),
+    ]
+
+
+def test_ece_of_known_cases() -> None:
+    assert expected_calibration_error([0.9] * 10, [True] * 5 + [False] * 5) == pytest.approx(0.4)
+    # |1 - 0.95| on four, |0.75 - 0.25| on four: (4 * 0.05 + 4 * 0.5) / 8
+    confidences = [0.95] * 4 + [0.25] * 4
+    correct = [True] * 4 + [True, True, True, False]
+    assert expected_calibration_error(confidences, correct) == pytest.approx(0.275)
+    # one bin: the gap of the means, |0.6 - 0.5|
+    assert expected_calibration_error([0.2, 1.0], [True, False], bins=1) == pytest.approx(0.1)
+
+
+def test_bins_are_equal_width_and_closed_on_the_right() -> None:
+    result = reliability([0.0, 1 / 15, 0.07, 1.0], [True, True, False, True])
+    assert len(result.bins) == 15
+    assert result.bins[0].lower == 0.0 and result.bins[-1].upper == 1.0
+    assert [b.count for b in result.bins][:2] == [2, 1]  # 0 and 1/15 in the first bin
+    assert result.bins[-1].count == 1
+    assert result.bins[5].confidence is None and result.bins[5].accuracy is None
+
+
+def test_ece_refuses_what_is_not_a_set_of_confidences() -> None:
+    assert reliability([], []).ece is None
+    with pytest.raises(ValueError, match="2 confidences but 1 correct flags"):
+        reliability([0.5, 0.5], [True])
+    with pytest.raises(ValueError, match=r"confidences must lie in \[0, 1\]"):
+        reliability([1.5], [True])
+    with pytest.raises(ValueError, match=r"confidences must lie in \[0, 1\]"):
+        reliability([float("nan")], [True])
+    rounded = reliability([1.0000004, -1e-7], [True, False])  # float32 marginals' rounding
+    assert (rounded.bins[-1].count, rounded.bins[0].count) == (1, 1)
+    with pytest.raises(ValueError, match="bins=0"):
+        reliability([0.5], [True], bins=0)
+
+
+# ----- the temperature fit -----
+def sampled_gold(probabilities: torch.Tensor, mask: torch.Tensor, seed: int) -> list[list[int]]:
+    """Gold ids drawn from each token's probabilities ``(N, L, C)``."""
+    generator = torch.Generator().manual_seed(seed)
+    drawn = torch.multinomial(probabilities[mask], 1, generator=generator).squeeze(1)
+    ids, rows = drawn.tolist(), []
+    for length in mask.sum(1).tolist():
+        rows.append(ids[:length])
+        ids = ids[length:]
+    return rows
+
+
+def over_confident(head, logits: torch.Tensor, mask: torch.Tensor, scale: float):
+    """Per-sentence logits ``scale`` times sharper than the model whose marginals drew the gold."""
+    gold = sampled_gold(head.marginals(logits, mask), mask, seed=3)
+    sentences = [logits[i, :n] * scale for i, n in enumerate(mask.sum(1).tolist())]
+    return padded_batches(sentences, gold, size=16)
+
+
+@pytest.mark.parametrize("kind", ["linear", "crf"])
+def test_the_fit_undoes_over_confidence_and_lowers_the_nll(kind: str) -> None:
+    """Gold drawn from a model's probabilities, scored by that model made 3 times sharper: the
+    fitted temperature is near 3 and the NLL falls to the drawing model's."""
+    torch.manual_seed(0)
+    lengths = torch.randint(1, 12, (300,))
+    mask = torch.arange(int(lengths.max())) < lengths[:, None]
+    if kind == "crf":
+        head = random_head(BIOES, "bioes", seed=1)
+        scaled = random_head(BIOES, "bioes", seed=1)
+        with torch.no_grad():
+            for parameter in (scaled.transitions, scaled.start, scaled.end):
+                parameter.mul_(3.0)
+    else:
+        head = scaled = LinearHead(4, len(BIOES))
+    logits = torch.randn(len(lengths), mask.shape[1], len(BIOES)) * 1.5
+    batches = over_confident(head, logits, mask, 3.0)
+    fit = fit_temperature(scaled, batches, "ner")
+    assert fit.temperature == pytest.approx(3.0, rel=0.15)
+    assert fit.nll_after < fit.nll_before
+    assert fit.nll_after == pytest.approx(gold_nll(scaled, batches, 3.0), rel=1e-3)
+    assert fit.tokens == int(lengths.sum()) and not fit.at_bound
+
+
+def test_gold_left_out_is_not_fitted() -> None:
+    head = LinearHead(4, 3)
+    logits = [torch.tensor([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])]
+    batches = padded_batches(logits, [[0, -100]])
+    assert batches.tokens == 1
+    expected = -math.log(math.exp(2.0) / (math.exp(2.0) + 2))
+    assert gold_nll(head, batches, 1.0) == pytest.approx(expected)
+    assert fit_temperature(head, padded_batches(logits, [[-100, -100]]), "x").temperature == 1.0
+
+
+# ----- a checkpoint's temperatures -----
+@pytest.fixture
+def over_confident_checkpoint(tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path) -> Path:
+    """``tiny_checkpoint`` with its head's scores made sharper, so that its dev temperature is
+    about 5: an over-confident model whose tags are the tiny one's (argmax of scaled scores)."""
+    held_out = held_out_from_file("dev", tiny_ner_dir / "dev.txt", "iob2")
+    plain = tmp_path / "plain.ckpt"
+    shutil.copy(tiny_checkpoint, plain)
+    fitted = calibrate_checkpoint(plain, held_out, device="cpu").fits["tags"].temperature
+    checkpoint = load_checkpoint(plain)
+    for name in ("tagger.heads.tags.linear.weight", "tagger.heads.tags.linear.bias"):
+        checkpoint["state_dict"][name] = checkpoint["state_dict"][name] * (5.0 / fitted)
+    checkpoint[CHECKPOINT_KEY]["calibration"] = None
+    path = tmp_path / "sharp.ckpt"
+    torch.save(checkpoint, path)
+    return path
+
+
+def test_calibrating_a_checkpoint_lowers_dev_nll_and_never_changes_a_tag(
+    over_confident_checkpoint: Path, tiny_ner_dir: Path
+) -> None:
+    path = over_confident_checkpoint
+    sentences, documents = read_documents(tiny_ner_dir / "dev.txt")
+    before = Predictor.from_checkpoint(path, device="cpu")
+    tags, scored = before.predict(sentences, documents), before.predict_scored(sentences)
+    weights = load_checkpoint(path)["state_dict"]
+    held_out = held_out_from_file("dev", tiny_ner_dir / "dev.txt", "iob2")
+    result = calibrate_checkpoint(path, held_out, device="cpu")
+    fit = result.fits["tags"]
+    assert fit.temperature == pytest.approx(5.0, rel=0.05)
+    assert fit.nll_after < fit.nll_before
+    token = result.reliability["tags"]
+    assert token.after["token"].ece < token.before["token"].ece
+    after = Predictor.from_checkpoint(path, device="cpu")
+    assert after.predict(sentences, documents) == tags
+    hot = Predictor.from_checkpoint(path, device="cpu", temperature=fit.temperature)
+    rescored = hot.predict_scored(sentences)
+    assert [t for t, _ in rescored] == [t for t, _ in scored]
+    assert [s for _, s in rescored] != [s for _, s in scored]
+    for name, weight in load_checkpoint(path)["state_dict"].items():
+        assert torch.equal(weight, weights[name]), name
+
+
+def test_the_temperature_survives_saving_and_loading(
+    over_confident_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    """Written through a link (``best.ckpt``) into the file it names, mode kept."""
+    target = over_confident_checkpoint
+    target.chmod(0o640)
+    link = tmp_path / "best.ckpt"
+    link.symlink_to(target.name)
+    held_out = held_out_from_file("dev", tiny_ner_dir / "dev.txt", "iob2")
+    fitted = calibrate_checkpoint(link, held_out, device="cpu").fits["tags"].temperature
+    assert link.is_symlink() and (target.stat().st_mode & 0o777) == 0o640
+    assert not list(tmp_path.glob(".*.tmp"))
+    record = load_checkpoint(link)[CHECKPOINT_KEY]["calibration"]
+    assert record["temperature"] == {"tags": fitted} and record["set"] == "dev"
+    assert record["nll_after"]["tags"] < record["nll_before"]["tags"]
+    assert record["tokens"]["tags"] > 0 and record["excluded"] == {"tags": 0}
+    assert stored_temperatures(TaggerModule.from_checkpoint(link).data_info) == {"tags": fitted}
+
+
+@pytest.mark.parametrize("folder", ["format1", "format2", "format3"])
+def test_an_older_checkpoint_reads_as_temperature_1(folder: str) -> None:
+    stored = torch.load(STORED / folder / "crf" / "last.ckpt", weights_only=True)
+    assert "calibration" not in stored[CHECKPOINT_KEY]
+    checkpoint = load_checkpoint(STORED / folder / "crf" / "last.ckpt")
+    assert checkpoint[CHECKPOINT_KEY]["calibration"] is None
+    assert stored_temperatures(checkpoint[CHECKPOINT_KEY]) == {"tags": 1.0}
+
+
+def test_stored_temperatures_of_a_record() -> None:
+    tasks = [{"name": "upos"}, {"name": "xpos"}]
+    assert stored_temperatures({"tasks": tasks}) == {"upos": 1.0, "xpos": 1.0}
+    record = {"temperature": {"upos": 1.5}}
+    assert stored_temperatures({"tasks": tasks, "calibration": record}) == {
+        "upos": 1.5,
+        "xpos": 1.0,
+    }
