@@ -1,5 +1,5 @@
 """Calibration: ECE and its bins, the temperature fit (lower dev NLL, the same tags), the fitted
-temperatures stored in the checkpoint, and older checkpoints at temperature 1."""
+temperatures stored in the checkpoint (after training), and older checkpoints at temperature 1."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from seqtagger.calibration.bins import expected_calibration_error, reliability
-from seqtagger.calibration.store import calibrate_checkpoint
+from seqtagger.calibration.store import calibrate_checkpoint, same_weights
 from seqtagger.calibration.temperature import fit_temperature, gold_nll, padded_batches
 from seqtagger.checkpoint import CHECKPOINT_KEY, load_checkpoint
 from seqtagger.data.info import stored_temperatures
@@ -19,7 +19,9 @@ from seqtagger.evaluation.sets import held_out_from_file
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.heads import LinearHead
+from seqtagger.train import train
 from tests.documents import read_documents
+from tests.helpers import compose_train, tiny_ner_overrides
 from tests.test_crf import BIOES, random_head
 
 STORED = Path(__file__).resolve().parent / "checkpoints"
@@ -204,3 +206,23 @@ def test_stored_temperatures_of_a_record() -> None:
         "upos": 1.5,
         "xpos": 1.0,
     }
+
+
+# ----- at the end of training -----
+def test_training_calibrates_the_best_checkpoint_and_its_twin(
+    tiny_run: Path, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    """The best checkpoint holds a dev temperature; ``last.ckpt`` too when it holds the same
+    weights (a one-epoch run), not otherwise; ``calibrate=false`` stores none."""
+    best = tiny_run / "checkpoints" / "best.ckpt"
+    assert load_checkpoint(best)[CHECKPOINT_KEY]["calibration"]["set"] == "dev"
+    one_epoch = tmp_path / "one"
+    train(compose_train([*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=1"], one_epoch))
+    checkpoints = one_epoch / "checkpoints"
+    assert same_weights(checkpoints / "best.ckpt", checkpoints / "last.ckpt")
+    records = [load_checkpoint(checkpoints / n)[CHECKPOINT_KEY] for n in ("best.ckpt", "last.ckpt")]
+    assert records[0]["calibration"] == records[1]["calibration"] is not None
+    off = tmp_path / "off"
+    overrides = [*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=1", "calibrate=false"]
+    train(compose_train(overrides, off))
+    assert load_checkpoint(off / "checkpoints" / "best.ckpt")[CHECKPOINT_KEY]["calibration"] is None

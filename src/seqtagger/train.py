@@ -29,6 +29,7 @@ from seqtagger.training.artifacts import (
     saved_best,
     scalar_metrics,
 )
+from seqtagger.training.calibration import calibrate_after_training
 from seqtagger.training.faults import out_of_memory_hint, stopped_by_sigterm
 from seqtagger.training.model_card import write_model_card
 from seqtagger.training.runs import check_run_folder, with_run_checkpoint
@@ -158,6 +159,7 @@ def run(cfg: DictConfig) -> RunResult:
     result = RunResult(metrics, output_dir, Path(best) if best else None, test_metrics)
     if trainer.is_global_zero:
         report_single_tag(model)
+        calibrate_after_training(cfg, trainer, datamodule)
         write_json(test_metrics or metrics, output_dir / "metrics.json")
         write_model_card(cfg, trainer, model, datamodule)
         log_hparams(cfg, loggers, metrics)
