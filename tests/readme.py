@@ -62,7 +62,10 @@ PROGRAMS: dict[str, str] = {
     "into a temporary folder",
     "seqtagger-export": "the checkpoint named is replaced by one trained in the test, -o written "
     "into a temporary folder",
-    "seqtagger": "its command (train, eval, predict, strip, export) rewritten as that program's is",
+    "seqtagger-calibrate": "the checkpoint named is replaced by one trained in the test (its run's "
+    "dev set beside it)",
+    "seqtagger": "its command (train, eval, predict, strip, calibrate, export) rewritten as that "
+    "program's is",
     "python": "the modules of SCRIPT_ARGS, with arguments that make them quick",
     "printf": "as written",
     "echo": "as written",

@@ -1,5 +1,6 @@
 """Calibration: ECE and its bins, the temperature fit (lower dev NLL, the same tags), the fitted
-temperatures stored in the checkpoint (after training), and older checkpoints at temperature 1."""
+temperatures stored in the checkpoint (after training, and by ``seqtagger calibrate``), and older
+checkpoints at temperature 1."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from seqtagger import cli
 from seqtagger.calibration.bins import expected_calibration_error, reliability
 from seqtagger.calibration.store import calibrate_checkpoint, same_weights
 from seqtagger.calibration.temperature import fit_temperature, gold_nll, padded_batches
@@ -226,3 +228,70 @@ def test_training_calibrates_the_best_checkpoint_and_its_twin(
     overrides = [*tiny_ner_overrides(tiny_ner_dir), "trainer.max_epochs=1", "calibrate=false"]
     train(compose_train(overrides, off))
     assert load_checkpoint(off / "checkpoints" / "best.ckpt")[CHECKPOINT_KEY]["calibration"] is None
+
+
+# ----- seqtagger calibrate -----
+@pytest.fixture
+def run_copy(tiny_run: Path, tmp_path: Path) -> Path:
+    """The tiny run's checkpoints and config.yaml, in a folder of this test's own."""
+    copy = tmp_path / "run"
+    shutil.copytree(tiny_run / "checkpoints", copy / "checkpoints", symlinks=True)
+    shutil.copy(tiny_run / "config.yaml", copy / "config.yaml")
+    return copy
+
+
+def test_seqtagger_calibrate_fits_on_the_runs_dev_set(run_copy: Path, capsys) -> None:
+    best = run_copy / "checkpoints" / "best.ckpt"
+    checkpoint = load_checkpoint(best)
+    checkpoint[CHECKPOINT_KEY]["calibration"] = None
+    torch.save(checkpoint, best.resolve())
+    assert cli.main(["calibrate", str(best)]) == 0
+    err = capsys.readouterr().err
+    assert f"seqtagger-calibrate: wrote the temperatures into {best.resolve()}\n" in err
+    assert "tags: temperature " in err and "dev NLL " in err and "span ECE " in err
+    record = load_checkpoint(best)[CHECKPOINT_KEY]["calibration"]
+    assert record["set"] == "dev" and record["temperature"]["tags"] > 0
+    assert best.is_symlink()
+
+
+def test_seqtagger_calibrate_on_a_file(run_copy: Path, tiny_ner_dir: Path, capsys) -> None:
+    best = run_copy / "checkpoints" / "best.ckpt"
+    args = ["calibrate", str(best), "--set", str(tiny_ner_dir / "test.txt"), "--device", "cpu"]
+    assert cli.main(args) == 0
+    assert "tags: temperature " in capsys.readouterr().err
+    assert load_checkpoint(best)[CHECKPOINT_KEY]["calibration"]["set"] == "test.txt"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.ckpt"], "CKPT=missing.ckpt: no such file"),
+        (["{ckpt}", "--set", "nope.txt"], "--set nope.txt: no such file (give `dev` or a file"),
+        (["{lone}"], "CKPT {lone}: no training config.yaml in"),
+        (
+            ["{ckpt}", "--set", "{dev}", "--scheme", "plain"],
+            "sets.set.scheme=plain: the model predicts chunk tags (NER)",
+        ),
+        (["{ckpt}", "--scheme", "iob2"], "--scheme iob2: only for --set FILE"),
+    ],
+)
+def test_bad_input_is_one_message_and_exit_code_2(
+    args: list[str], message: str, run_copy: Path, tiny_ner_dir: Path, tmp_path: Path, capsys
+) -> None:
+    best = run_copy / "checkpoints" / "best.ckpt"
+    lone = tmp_path / "lone" / "tagger.ckpt"
+    lone.parent.mkdir()
+    shutil.copy(best, lone)
+    before = best.resolve().read_bytes()
+    names = {"ckpt": best, "lone": lone, "dev": tiny_ner_dir / "dev.txt"}
+    given = [arg.format(**names) for arg in args]
+    assert cli.main(["calibrate", *given]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("seqtagger-calibrate: error: ") and err.count("\n") == 1, err
+    assert message.format(**names) in err
+    assert best.resolve().read_bytes() == before
+
+
+def test_a_bad_option_is_refused_by_the_parser(capsys) -> None:
+    assert cli.main(["calibrate", "x.ckpt", "--batch-size", "0"]) == 2
+    assert "--batch-size: '0': expected an integer >= 1" in capsys.readouterr().err

@@ -83,16 +83,19 @@ def test_version_and_help(capsys) -> None:
     assert capsys.readouterr().out == f"seqtagger {seqtagger.__version__}\n"
     assert cli.main(["--help"]) == 0
     out = capsys.readouterr().out
+    width = max(map(len, cli.COMMANDS))
     for name, command in cli.COMMANDS.items():
-        assert f"\n  {name:<7}  {command.summary}\n" in out
-    assert list(cli.COMMANDS) == ["train", "eval", "predict", "serve", "strip", "export"]
+        assert f"\n  {name:<{width}}  {command.summary}\n" in out
+    assert list(cli.COMMANDS) == [
+        *("train", "eval", "predict", "serve", "strip", "calibrate", "export")
+    ]
 
 
 @pytest.mark.parametrize("args", [["nope", "x=1"], []])
 def test_an_unknown_or_missing_command_lists_the_commands(args: list[str], capsys) -> None:
     assert cli.main(args) == 2
     out, err = capsys.readouterr()
-    assert out == "" and "\n  predict  tag text or corpus files with a checkpoint\n" in err
+    assert out == "" and "\n  predict    tag text or corpus files with a checkpoint\n" in err
     assert err.startswith("seqtagger: error: unknown command 'nope'\n" if args else "usage: ")
 
 

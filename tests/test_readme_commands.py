@@ -13,6 +13,7 @@ How each program is run (``tests/readme.py`` PROGRAMS):
 - ``seqtagger-export``: as ``seqtagger-strip``, the checkpoint swapped and the output written into
   the test's folder; a ``*.onnx`` model that ``seqtagger-predict`` names is the swapped
   checkpoint exported by the test.
+- ``seqtagger-calibrate``: the checkpoint swapped (its run folder, with the dev set, beside it).
 - ``python -m benchmarks NAME`` and ``python -m tools.NAME``: with the quick arguments of
   ``SCRIPT_ARGS``.
 A command of one program runs in this process through the program's own entry point (imports
@@ -90,6 +91,7 @@ SHIMS = {
     "seqtagger-predict": "-m seqtagger.predict",
     "seqtagger-strip": "-m seqtagger.strip",
     "seqtagger-export": "-m seqtagger.export.cli",
+    "seqtagger-calibrate": "-m seqtagger.calibration.cli",
     "seqtagger": "-m seqtagger.cli",
     "python": "",
 }
@@ -271,6 +273,8 @@ def rewrite(
         kind = corpus_named(command) if on_corpora else "examples"
         args = [str(space.exported(kind)) if arg.endswith(".onnx") else arg for arg in args]
         return [program, *swap_checkpoints(args, lambda: space.checkpoint(kind))]
+    if program == "seqtagger-calibrate":  # rewrites the test's checkpoint: its tags stay
+        return [program, *swap_checkpoints(args, lambda: space.checkpoint(corpus_named(command)))]
     if program in {"seqtagger-strip", "seqtagger-export"}:  # the checkpoint swapped, -o in tmp
         ckpt = partial(space.checkpoint, corpus_named(command))
         outputs = {i + 1 for i, arg in enumerate(args) if arg in {"-o", "--output"}}
@@ -310,12 +314,17 @@ def run_in_process(argv: list[str], monkeypatch, capsys) -> tuple[int, str]:
 
         code = predict_main(argv[1:])
         return code, capsys.readouterr().err
-    if argv[0] in {"seqtagger", "seqtagger-strip", "seqtagger-export"}:  # mains return the code
+    if argv[0] in {"seqtagger", "seqtagger-strip", "seqtagger-export", "seqtagger-calibrate"}:
+        from seqtagger.calibration.cli import main as calibrate_main  # mains return the code
         from seqtagger.cli import main as cli_main
         from seqtagger.export.cli import main as export_main
         from seqtagger.strip import main as strip_main
 
-        mains = {"seqtagger": cli_main, "seqtagger-strip": strip_main}
+        mains = {
+            "seqtagger": cli_main,
+            "seqtagger-strip": strip_main,
+            "seqtagger-calibrate": calibrate_main,
+        }
         main = mains.get(argv[0], export_main)
         monkeypatch.setattr("sys.argv", argv)
         try:

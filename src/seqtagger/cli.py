@@ -38,6 +38,9 @@ COMMANDS: dict[str, Command] = {
     "predict": Command("seqtagger.predict:main", "tag text or corpus files with a checkpoint"),
     "serve": Command("seqtagger.serve.app:main", "serve a checkpoint over HTTP", extra="serve"),
     "strip": Command("seqtagger.strip:main", "write a checkpoint with only what inference needs"),
+    "calibrate": Command(
+        "seqtagger.calibration.cli:main", "fit a checkpoint's confidence temperatures on dev"
+    ),
     "export": Command("seqtagger.export.cli:main", "export a checkpoint to ONNX", extra="onnx"),
 }
 
