@@ -1,9 +1,10 @@
 """Calibration: ECE and its bins, the temperature fit (lower dev NLL, the same tags), the fitted
-temperatures stored in the checkpoint (after training, and by ``seqtagger calibrate``), and older
-checkpoints at temperature 1."""
+temperatures stored in the checkpoint (after training, and by ``seqtagger calibrate``), older
+checkpoints at temperature 1, and what ``seqtagger-eval`` reports of it."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 from pathlib import Path
@@ -17,14 +18,16 @@ from seqtagger.calibration.store import calibrate_checkpoint, same_weights
 from seqtagger.calibration.temperature import fit_temperature, gold_nll, padded_batches
 from seqtagger.checkpoint import CHECKPOINT_KEY, load_checkpoint
 from seqtagger.data.info import stored_temperatures
+from seqtagger.eval import evaluate
 from seqtagger.evaluation.sets import held_out_from_file
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.heads import LinearHead
 from seqtagger.train import train
 from tests.documents import read_documents
-from tests.helpers import compose_train, tiny_ner_overrides
+from tests.helpers import compose_config, compose_train, tiny_ner_overrides
 from tests.test_crf import BIOES, random_head
+from tests.test_tasks import layer_overrides, layers_dir  # noqa: F401 (a fixture)
 
 STORED = Path(__file__).resolve().parent / "checkpoints"
 
@@ -295,3 +298,64 @@ def test_bad_input_is_one_message_and_exit_code_2(
 def test_a_bad_option_is_refused_by_the_parser(capsys) -> None:
     assert cli.main(["calibrate", "x.ckpt", "--batch-size", "0"]) == 2
     assert "--batch-size: '0': expected an integer >= 1" in capsys.readouterr().err
+
+
+# ----- seqtagger-eval -----
+def test_eval_reports_ece_before_and_after_and_draws_the_diagram(
+    over_confident_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    path = over_confident_checkpoint
+    held_out = held_out_from_file("dev", tiny_ner_dir / "dev.txt", "iob2")
+    temperature = calibrate_checkpoint(path, held_out, device="cpu").fits["tags"].temperature
+    sets = [f"+sets.dev={tiny_ner_dir / 'dev.txt'}", f"+sets.test={tiny_ner_dir / 'test.txt'}"]
+    cfg = compose_config("eval", [f"ckpt_path={path}", "device=cpu", *sets], tmp_path / "out")
+    results = evaluate(cfg)
+    for name in ("dev", "test"):
+        metrics = results[name]
+        assert metrics["temperature"] == pytest.approx(temperature)
+        assert 0 <= metrics["ece"] <= 1 and 0 <= metrics["ece/calibrated"] <= 1
+        assert "span/ece" in metrics and "span/ece/calibrated" in metrics
+        folder = tmp_path / "out" / name
+        data = json.loads((folder / "calibration.json").read_text())
+        assert data["bins"] == 15 and set(data) >= {"token", "span", "temperature"}
+        assert data["token"]["before"]["ece"] == pytest.approx(metrics["ece"])
+        assert data["token"]["after"]["ece"] == pytest.approx(metrics["ece/calibrated"])
+        assert sum(b["count"] for b in data["token"]["before"]["bins"]) == metrics["tokens"]
+        assert (folder / "reliability.png").stat().st_size > 1000
+        assert (
+            "## calibration (expected calibration error, 15 equal-width bins)"
+            in (folder / "report.txt").read_text()
+        )
+    assert results["dev"]["ece/calibrated"] < results["dev"]["ece"]
+    summary = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert summary["dev"]["ece"] == pytest.approx(results["dev"]["ece"])
+
+
+def test_eval_without_calibration_writes_no_calibration(
+    tiny_checkpoint: Path, tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    overrides = [f"ckpt_path={tiny_checkpoint}", "device=cpu", "calibration=false"]
+    cfg = compose_config("eval", [*overrides, f"+sets.dev={tiny_ner_dir / 'dev.txt'}"], tmp_path)
+    assert "ece" not in evaluate(cfg)["dev"]
+    assert not (tmp_path / "dev" / "calibration.json").exists()
+    assert "## calibration" not in (tmp_path / "dev" / "report.txt").read_text()
+
+
+def test_a_model_of_two_tasks_gets_a_temperature_per_task(
+    layers_dir: Path,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    """A CRF task (spans) and a linear one, fitted at the end of training and reported by eval
+    under each task's name."""
+    train(compose_train([*layer_overrides(layers_dir), "trainer.max_epochs=2"], tmp_path / "run"))
+    best = tmp_path / "run" / "checkpoints" / "best.ckpt"
+    record = load_checkpoint(best)[CHECKPOINT_KEY]["calibration"]
+    assert set(record["temperature"]) == {"pos", "ner"}
+    assert all(record["nll_after"][t] <= record["nll_before"][t] for t in ("pos", "ner"))
+    cfg = compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path / "eval")
+    test = evaluate(cfg)["test"]
+    assert test["ner/temperature"] == pytest.approx(record["temperature"]["ner"])
+    assert {"pos/ece", "pos/ece/calibrated", "ner/span/ece", "ner/span/ece/calibrated"} <= set(test)
+    assert "pos/span/ece" not in test
+    for task in ("pos", "ner"):
+        assert (tmp_path / "eval" / "test" / task / "reliability.png").is_file()

@@ -378,11 +378,11 @@ def _fail_on_second_set(error: BaseException, monkeypatch: pytest.MonkeyPatch) -
 
     calls = []
 
-    def score_set(predictor, held_out):
+    def score_set(predictor, held_out, *rest):
         calls.append(held_out)
         if len(calls) == 2:
             raise error
-        return real(predictor, held_out)
+        return real(predictor, held_out, *rest)
 
     real = eval_module.score_set
     monkeypatch.setattr(eval_module, "score_set", score_set)

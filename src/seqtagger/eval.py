@@ -11,6 +11,10 @@ set's config (``seqtagger.evaluation.sets``). Results go to ``<output_dir>/<set>
 so Ctrl-C or a failure keeps the sets already scored. Bad input, and a GPU out of memory, end in
 one message naming the file, line or config key, and exit code 2.
 
+With ``calibration=true`` (the default) each task also gets the expected calibration error of
+its confidences at temperature 1 and at the checkpoint's stored temperature, and its reliability
+data and diagram (``seqtagger.evaluation.calibration``).
+
 A model of several tasks is scored on every task (``tasks=[upos,xpos]``: those only) from one
 model pass per set: each task's files go to ``<set>/<task>/``, and ``metrics.json`` holds per
 set the training run's names without the stage (``upos/acc``, ``ner/f1``; ``acc`` and ``f1``:
@@ -31,6 +35,7 @@ import torch
 from omegaconf import DictConfig
 
 from seqtagger.checkpoint import model_settings, refuse_changed_settings
+from seqtagger.data.info import stored_temperatures
 from seqtagger.data.tasks import headline_task
 from seqtagger.errors import ConfigError
 from seqtagger.evaluation import (
@@ -44,6 +49,7 @@ from seqtagger.evaluation import (
     set_summary,
     write_results,
 )
+from seqtagger.evaluation.calibration import SetConfidences, add_calibration, write_calibration
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.train import CONFIG_DIR
@@ -103,6 +109,7 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
         for held_out in sets.values():
             set_layers(held_out, predictor.tasks, predictor.task_labels, predictor.task)
     headline = headline_task(module.tasks).name
+    temperatures = stored_temperatures(module.data_info)
 
     output_dir = Path(cfg.paths.output_dir)
     writer = _tensorboard(output_dir) if cfg.get("tensorboard", True) else None
@@ -111,11 +118,16 @@ def evaluate(cfg: DictConfig) -> dict[str, dict[str, Any]]:
     try:
         for name, held_out in sets.items():
             log.info(f"Scoring <{name}>: {held_out.source}")
+            confidences = None
+            if cfg.get("calibration", True):
+                confidences = SetConfidences(predictor, module.tagger, temperatures)
             with _out_of_memory_hint(name, batch_size):
                 if several:
-                    by_task = score_set_tasks(predictor, held_out)
+                    by_task = score_set_tasks(predictor, held_out, confidences)
                 else:
-                    by_task = {predictor.task.name: score_set(predictor, held_out)}
+                    by_task = {predictor.task.name: score_set(predictor, held_out, confidences)}
+            if confidences is not None:
+                write_calibration(by_task, add_calibration(by_task, confidences), output_dir)
             folder = write_results(by_task, output_dir)
             summaries[name] = set_summary(by_task, headline)
             if writer is not None:

@@ -1,4 +1,5 @@
-"""Figures of an evaluation: the confusion matrix and the per-type F1 chart, as PNG or arrays.
+"""Figures of an evaluation: the confusion matrix, the per-type F1 chart and the reliability
+diagrams of the confidences, as PNG or arrays.
 
 Plots use :class:`matplotlib.figure.Figure` with an explicit Agg canvas, never ``pyplot``, so
 nothing touches global backend state (safe in DataLoader workers, DDP ranks and headless jobs).
@@ -14,6 +15,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from seqtagger.calibration.bins import Reliability
 from seqtagger.metrics.report import normalize_rows
 
 _MAX_ANNOTATED_LABELS = 30
@@ -84,6 +86,41 @@ def plot_per_type_f1(per_type_f1: Mapping[str, float], title: str = "") -> Figur
         ax.text(0.5, 0.5, "no types", ha="center", va="center", transform=ax.transAxes)
     if title:
         ax.set_title(title)
+    return fig
+
+
+def plot_reliability(
+    panels: Mapping[str, Reliability], columns: int = 2, title: str = ""
+) -> Figure:
+    """Reliability diagrams, one panel per entry of ``panels`` (its title -> its bins), in rows
+    of ``columns``: each bin's accuracy as a bar over its confidence range, the diagonal a
+    perfectly calibrated model follows, and the ECE in the panel's title. Empty bins have no
+    bar."""
+    names = list(panels)
+    rows = max(1, -(-len(names) // columns))
+    fig = _new_figure(3.4 * columns, 3.2 * rows + (0.3 if title else 0.0))
+    for place, name in enumerate(names, start=1):
+        reliability = panels[name]
+        ax = fig.add_subplot(rows, columns, place)
+        filled = [b for b in reliability.bins if b.count]
+        ax.bar(
+            [b.lower for b in filled],
+            [b.accuracy for b in filled],
+            width=[b.upper - b.lower for b in filled],
+            align="edge",
+            color="tab:blue",
+            edgecolor="white",
+            label="accuracy",
+        )
+        ax.plot([0.0, 1.0], [0.0, 1.0], linestyle="--", color="gray", label="calibrated")
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.0)
+        ax.set_xlabel("confidence")
+        ax.set_ylabel("accuracy")
+        ece = "n/a" if reliability.ece is None else f"{reliability.ece:.4f}"
+        ax.set_title(f"{name}\nECE {ece}, n={reliability.count:,}", fontsize=9)
+    if title:
+        fig.suptitle(title)
     return fig
 
 

@@ -81,10 +81,13 @@ def model_labels_in(labels: Sequence[str], scheme: str) -> list[str]:
     return scheme_labels(label_types(labels), scheme)
 
 
-def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
+def score_set(
+    predictor: Predictor, held_out: HeldOutSet, predict: Predict | None = None
+) -> SetResult:
     """Predict the set and score the predictor's primary task (a model's only task): token
     accuracy, span P/R/F1 (conlleval and strict IOB2), the confusion matrix and the per-label
-    report. ``predictor.predict`` must give the training scheme."""
+    report. ``predictor.predict`` must give the training scheme; ``predict``: tags the set in
+    its place (``evaluation.calibration.SetConfidences``)."""
     if predictor.scheme != predictor.train_scheme:
         raise ValueError("score_set needs a Predictor that outputs the training scheme")
     default = Task(DEFAULT_TASK, None, held_out.scheme, predictor.train_scheme)
@@ -92,17 +95,20 @@ def score_set(predictor: Predictor, held_out: HeldOutSet) -> SetResult:
     check_scorable(held_out, task.train_scheme)
     key = f"sets.{held_out.name}.scheme"
 
-    def predict(tokens: list[list[str]], documents: list[int]) -> list[dict[str, list[str]]]:
+    def primary(tokens: list[list[str]], documents: list[int]) -> list[dict[str, list[str]]]:
         return [{task.name: tags} for tags in predictor.predict(tokens, documents)]
 
     layer = Layer(task, list(predictor.labels), held_out.scheme, key)
-    return score_layers(held_out, [layer], predict)[task.name]
+    return score_layers(held_out, [layer], predict or primary)[task.name]
 
 
-def score_set_tasks(predictor: Predictor, held_out: HeldOutSet) -> dict[str, SetResult]:
+def score_set_tasks(
+    predictor: Predictor, held_out: HeldOutSet, predict: Predict | None = None
+) -> dict[str, SetResult]:
     """Every task of ``predictor`` scored on the set from one model pass, by task (each result's
     ``task`` set); ``predictor`` must give every task in its training scheme
-    (:func:`scoring_predictor`). Which scheme each task's gold is in: ``evaluation.layers``."""
+    (:func:`scoring_predictor`). Which scheme each task's gold is in: ``evaluation.layers``.
+    ``predict``: tags the set in the predictor's place."""
     for task in predictor.tasks:
         if predictor.schemes[task.name] != task.train_scheme:
             raise ValueError(
@@ -112,7 +118,7 @@ def score_set_tasks(predictor: Predictor, held_out: HeldOutSet) -> dict[str, Set
             )
     check_scorable(held_out, predictor.task.train_scheme)
     layers = set_layers(held_out, predictor.tasks, predictor.task_labels, predictor.task)
-    results = score_layers(held_out, layers, predictor.predict_layers)
+    results = score_layers(held_out, layers, predict or predictor.predict_layers)
     for name, result in results.items():
         result.task = name
     return results

@@ -3,8 +3,9 @@
 Per set, under ``<output_dir>/<set>/``: ``metrics.json``, ``report.txt`` (conlleval's layout,
 strict IOB2 beside it, then a per-label classification report), ``confusion.csv`` (counts),
 ``confusion_normalized.csv`` (rows sum to 1), ``confusion.png``, ``per_type_f1.png`` (span
-schemes) and ``predictions.conll`` (``token gold predicted``; whitespace inside a token is
-written as ``_``, see :func:`~seqtagger.metrics.conlleval.conll_token`).
+schemes), ``calibration.json`` and ``reliability.png`` (the confidences' ECE:
+``evaluation.calibration``) and ``predictions.conll`` (``token gold predicted``; whitespace
+inside a token is written as ``_``, see :func:`~seqtagger.metrics.conlleval.conll_token`).
 
 A model of several tasks gets those files per task, under ``<output_dir>/<set>/<task>/``, and
 ``<set>/predictions.conll`` with a gold and a predicted column per task
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from seqtagger.calibration.bins import DEFAULT_BINS
 from seqtagger.evaluation.figures import (
     figure_to_array,
     figure_to_png,
@@ -110,9 +112,32 @@ def format_set_report(result: SetResult) -> str:
             "",
             f"gold tags unknown to the model (scored as errors): {result.metrics['unknown_tags']}",
         ]
+    parts += calibration_lines(result.metrics)
     report = reports.format_classification_report(result.metrics["classification_report"])
     parts += ["", "## per label (token level)", report.rstrip(), ""]
     return "\n".join(parts)
+
+
+def calibration_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """The report's lines on the confidences' ECE (none when eval did not measure it)."""
+    if "ece" not in metrics:
+        return []
+    lines = [
+        "",
+        f"## calibration (expected calibration error, {DEFAULT_BINS} equal-width bins)",
+        f"token ECE: {_shown(metrics['ece'])} at temperature 1, "
+        f"{_shown(metrics['ece/calibrated'])} at the stored {metrics['temperature']:.4g}",
+    ]
+    if "span/ece" in metrics:
+        lines.append(
+            f"span ECE: {_shown(metrics['span/ece'])} at temperature 1, "
+            f"{_shown(metrics['span/ece/calibrated'])} at the stored {metrics['temperature']:.4g}"
+        )
+    return lines
+
+
+def _shown(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
 
 
 def confusion_figure(result: SetResult) -> Any:
