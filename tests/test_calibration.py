@@ -359,3 +359,24 @@ def test_a_model_of_two_tasks_gets_a_temperature_per_task(
     assert "pos/span/ece" not in test
     for task in ("pos", "ner"):
         assert (tmp_path / "eval" / "test" / task / "reliability.png").is_file()
+
+
+def test_the_calibration_report_tool_measures_dev_and_test(run_copy: Path, tmp_path: Path) -> None:
+    """``python -m tools.calibration_report``: the stored temperature, ECE before and after on
+    the run's dev and test sets, written as JSON without this machine's folders."""
+    from tools import calibration_report
+
+    best = run_copy / "checkpoints" / "best.ckpt"
+    out = tmp_path / "report.json"
+    assert calibration_report.main([str(best), "--out", str(out), "--device", "cpu"]) == 0
+    data = json.loads(out.read_text())
+    stored = load_checkpoint(best)[CHECKPOINT_KEY]["calibration"]
+    assert data["temperature"] == stored["temperature"]
+    assert data["fit"]["source"] == "stored in the checkpoint"
+    assert data["checkpoint"] == "run/checkpoints/best.ckpt"
+    assert set(data["ece"]) == {"dev", "test"}
+    for name in ("dev", "test"):
+        levels = data["ece"][name]["tags"]
+        assert set(levels) == {"token", "span"} and set(levels["token"]) == {"before", "after"}
+        assert data["sets"][name]["tags"]["token"]["before"]["count"] > 0
+    assert str(tmp_path) not in out.read_text()
