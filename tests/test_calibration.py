@@ -273,7 +273,9 @@ def test_seqtagger_calibrate_on_a_file(run_copy: Path, tiny_ner_dir: Path, capsy
         (["{lone}"], "CKPT {lone}: no training config.yaml in"),
         (
             ["{ckpt}", "--set", "{dev}", "--scheme", "plain"],
-            "sets.set.scheme=plain: the model predicts chunk tags (NER)",
+            "--scheme plain: the model predicts chunk tags (NER), which cannot be fitted on "
+            "plain tags; give --set a file tagged for this model, with --scheme iob1 or iob2 or "
+            "bioes",
         ),
         (["{ckpt}", "--scheme", "iob2"], "--scheme iob2: only for --set FILE"),
     ],
@@ -298,6 +300,8 @@ def test_bad_input_is_one_message_and_exit_code_2(
 def test_a_bad_option_is_refused_by_the_parser(capsys) -> None:
     assert cli.main(["calibrate", "x.ckpt", "--batch-size", "0"]) == 2
     assert "--batch-size: '0': expected an integer >= 1" in capsys.readouterr().err
+    assert cli.main(["calibrate", "x.ckpt", "--set", "dev.txt", "--scheme", "bio"]) == 2
+    assert "--scheme: invalid choice: 'bio'" in capsys.readouterr().err
 
 
 # ----- seqtagger-eval -----

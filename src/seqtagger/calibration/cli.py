@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
+from seqtagger.data.schemes import SCHEMES
 from seqtagger.utils.cli import run_command
 
 __all__ = ["PROG", "build_parser", "main"]
@@ -42,7 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="dev|FILE",
         help="dev: the training run's dev split (default); else a file with gold tags",
     )
-    add("--scheme", help="the tag scheme of --set FILE (default: the training files')")
+    add(
+        "--scheme",
+        choices=SCHEMES,
+        help="the tag scheme of --set FILE (default: the training files')",
+    )
     add("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
     add("--batch-size", type=_positive, default=64, metavar="N", help="sentences per batch")
     add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
@@ -71,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     module = TaggerModule.from_checkpoint(args.checkpoint, vectors=args.vectors, named_by="CKPT")
     device = None if args.device == "auto" else args.device
     predictor = Predictor(module, device=device, batch_size=args.batch_size)
-    held_out, name = chosen_set(args, predictor.task.file_scheme)
+    held_out, name = chosen_set(args, predictor.task)
     result = fit_on_set(predictor, module.tagger, held_out, name)
     written = write_calibration(args.checkpoint, result.record)
     print(f"{PROG}: wrote the temperatures into {written}", file=sys.stderr)
@@ -79,10 +85,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def chosen_set(args: argparse.Namespace, file_scheme: str):
+def chosen_set(args: argparse.Namespace, primary: Any) -> tuple[Any, str]:
     """The held-out set ``--set`` names and the name the record gives it: ``dev`` for the run's
-    dev split, else the file's name."""
+    dev split, else the file's name (its tags in ``--scheme``, default: the ``primary`` task's
+    file scheme)."""
     from seqtagger.calibration.sets import run_split
+    from seqtagger.data.schemes import convertible_schemes
     from seqtagger.errors import ConfigError
     from seqtagger.evaluation.sets import held_out_from_file
 
@@ -96,7 +104,16 @@ def chosen_set(args: argparse.Namespace, file_scheme: str):
     path = Path(args.set)
     if not path.is_file():
         raise ConfigError(f"--set {args.set}: no such file (give `dev` or a file with gold tags)")
-    return held_out_from_file("set", path, args.scheme or file_scheme), path.name
+    scheme = args.scheme or primary.file_scheme
+    fitting = convertible_schemes(primary.train_scheme)
+    if scheme not in fitting:
+        predicts = "plain labels (POS)" if primary.train_scheme == "plain" else "chunk tags (NER)"
+        raise ConfigError(
+            f"--scheme {scheme}: the model predicts {predicts}, which cannot be fitted on "
+            f"{scheme} tags; give --set a file tagged for this model, with --scheme "
+            f"{' or '.join(fitting)}"
+        )
+    return held_out_from_file("set", path, scheme), path.name
 
 
 def main(argv: list[str] | None = None) -> int:
