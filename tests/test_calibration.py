@@ -206,6 +206,7 @@ def test_an_older_checkpoint_reads_as_temperature_1(folder: str) -> None:
 def test_stored_temperatures_of_a_record() -> None:
     tasks = [{"name": "upos"}, {"name": "xpos"}]
     assert stored_temperatures({"tasks": tasks}) == {"upos": 1.0, "xpos": 1.0}
+    assert stored_temperatures({"context": 0}) == {}
     record = {"temperature": {"upos": 1.5}}
     assert stored_temperatures({"tasks": tasks, "calibration": record}) == {
         "upos": 1.5,

@@ -108,6 +108,9 @@ def headline_of(info: Mapping[str, Any]) -> Task:
 
 def stored_temperatures(info: Mapping[str, Any]) -> dict[str, float]:
     """Each task's temperature for its confidences: the one fitted and stored in the record
-    (``calibration``), else 1.0 (the model's own probabilities)."""
+    (``calibration``), else 1.0 (the model's own probabilities). Torch-free, for whatever
+    holds a record (a checkpoint's, an exported graph's sidecar); a record without tasks gives
+    none."""
     fitted = (info.get("calibration") or {}).get("temperature") or {}
-    return {record["name"]: float(fitted.get(record["name"], 1.0)) for record in info["tasks"]}
+    tasks = info.get("tasks") or []
+    return {record["name"]: float(fitted.get(record["name"], 1.0)) for record in tasks}
