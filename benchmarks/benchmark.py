@@ -66,7 +66,7 @@ from benchmarks.parts import (
 )
 from seqtagger.errors import UserError
 from seqtagger.train import CONFIG_DIR
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import to_plain
 
 SETTINGS: dict[str, list[str]] = {
     "bilstm": ["model=bilstm"],

@@ -37,7 +37,7 @@ import torch
 from benchmarks.benchmark import compose_train
 from benchmarks.parts import TRAINING_ONLY, build_model
 from seqtagger.inference import Predictor
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import to_plain
 
 
 class StepTimer(L.Callback):

@@ -32,7 +32,8 @@ from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.heads import LinearHead
 from seqtagger.training.optim import build_optimizer
-from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers, to_plain
+from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers
+from seqtagger.utils.targets import to_plain
 
 # a Trainer that only trains: no validation, checkpoints, logger, progress bar or summary
 TRAINING_ONLY = {

@@ -15,7 +15,7 @@ from seqtagger.export.exporter import export_module
 from seqtagger.export.parity import check_parity, parity_batches
 from seqtagger.export.runtime import OnnxPredictor
 from seqtagger.inference import Predictor
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import to_plain
 from tests.helpers import compose_train, make_ner_sentence
 
 pytest.importorskip("onnxruntime", reason="the optional extra seqtagger[onnx]")

@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from lightning import Callback
 from omegaconf import DictConfig, open_dict
 
-from seqtagger.checkpoint import AtomicCheckpointIO
+from seqtagger.training.checkpoint_io import AtomicCheckpointIO
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO_ROOT / "configs"

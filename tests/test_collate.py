@@ -10,7 +10,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from seqtagger.data.collate import TaggedDataset, collate_batch, collate_columns
+from seqtagger.data.collate import collate_batch, collate_columns
+from seqtagger.data.tagged_dataset import TaggedDataset
 
 ROWS = {
     "tokens": [["a", "b", "c"], ["d"], ["e", "f"]],

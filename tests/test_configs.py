@@ -21,7 +21,8 @@ from seqtagger.data.schemes import convert_tags
 from seqtagger.data.tasks import headline_task
 from seqtagger.train import train
 from seqtagger.training.startup import cpu_runs_bf16_lstm
-from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers, to_plain
+from seqtagger.utils.config import instantiate_callbacks, instantiate_loggers
+from seqtagger.utils.targets import to_plain
 from tests.helpers import (
     CONFIG_DIR,
     compose_config,

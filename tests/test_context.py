@@ -11,7 +11,7 @@ import datasets
 import pytest
 import torch
 
-from seqtagger.data.collate import TaggedDataset, collate_batch, collate_columns
+from seqtagger.data.collate import collate_batch, collate_columns
 from seqtagger.data.context import (
     add_context,
     check_context,
@@ -21,6 +21,7 @@ from seqtagger.data.context import (
 )
 from seqtagger.data.featurizers import WordCharFeaturizer
 from seqtagger.data.readers import ConllReader, ConlluReader, JsonReader
+from seqtagger.data.tagged_dataset import TaggedDataset
 from seqtagger.data.vocab import build_vocabs
 from seqtagger.errors import ConfigError
 from seqtagger.models.tagger import build_tagger

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from seqtagger.data.collate import TaggedDataset
 from seqtagger.data.datamodule import TaggingDataModule
 from seqtagger.data.documents import (
     MAX_DOCUMENT_SENTENCES,
@@ -20,6 +19,7 @@ from seqtagger.data.documents import (
     unit_ids,
 )
 from seqtagger.data.sampler import BucketBatchSampler
+from seqtagger.data.tagged_dataset import TaggedDataset
 from seqtagger.inference.inputs import Stats, iter_input
 from seqtagger.inference.streaming import document_batches
 from tests.documents import (

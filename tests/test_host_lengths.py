@@ -12,7 +12,8 @@ import datasets
 import pytest
 import torch
 
-from seqtagger.data.collate import HOST_KEYS, TaggedDataset, batch_to_device, collate_batch
+from seqtagger.data.collate import HOST_KEYS, batch_to_device, collate_batch
+from seqtagger.data.tagged_dataset import TaggedDataset
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.tagger import build_tagger
 

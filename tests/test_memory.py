@@ -222,7 +222,7 @@ def test_eval_and_predict_read_the_documents_training_read(
     best = eval_reproduces_training(run_dir, tmp_path)
     predictor = Predictor.from_checkpoint(best, device="cpu")
     assert predictor.reads_documents
-    assert "memory" in predictor.module.hparams and predictor.module.tagger.memory is not None
+    assert "memory" in predictor.model.hparams and predictor.model.tagger.memory is not None
     tokens, documents = read_documents(corpus / "test.txt")
     expected = predictor.predict(tokens, documents)
     one_by_one = Predictor.from_checkpoint(best, device="cpu", batch_size=1)

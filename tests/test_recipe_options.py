@@ -37,9 +37,9 @@ def test_locked_dropout_is_a_config_switch(tiny_ner_dir, tmp_path):
     overrides += ["trainer.max_epochs=1", "trainer.limit_train_batches=2"]
     metrics = train(compose_train(overrides, tmp_path / "run"))
     assert "test/f1" in metrics
-    module = Predictor.from_checkpoint(next((tmp_path / "run").rglob("epoch_*.ckpt"))).module
-    assert isinstance(module.tagger.embedder.dropout, LockedDropout)
-    assert isinstance(module.tagger.head.dropout, LockedDropout)
+    model = Predictor.from_checkpoint(next((tmp_path / "run").rglob("epoch_*.ckpt"))).model
+    assert isinstance(model.tagger.embedder.dropout, LockedDropout)
+    assert isinstance(model.tagger.head.dropout, LockedDropout)
 
 
 def test_weight_averaging_checkpoints_and_tests_the_average(tiny_ner_dir, tmp_path: Path):
@@ -52,8 +52,9 @@ def test_weight_averaging_checkpoints_and_tests_the_average(tiny_ner_dir, tmp_pa
     checkpoint = torch.load(path, weights_only=True, map_location="cpu")
     averaged, raw = checkpoint["state_dict"], checkpoint["current_model_state"]
     assert any(not torch.equal(averaged[k], raw[k]) for k in averaged)
-    loaded = Predictor.from_checkpoint(path).module.state_dict()
-    assert all(torch.equal(loaded[k], averaged[k]) for k in averaged)
+    loaded = Predictor.from_checkpoint(path).model.tagger.state_dict()
+    assert all(torch.equal(loaded[k], averaged[f"tagger.{k}"]) for k in loaded)
+    assert len(loaded) == len(averaged)
     # the test after fit scores the best checkpoint's average, as seqtagger-eval does
     best = sorted((tmp_path / "run" / "checkpoints").glob("epoch_*.ckpt"))[-1]
     cfg = compose_config("eval", [f"ckpt_path={best}", "device=cpu"], tmp_path / "eval")

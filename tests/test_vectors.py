@@ -63,21 +63,19 @@ def glove_run(store, tiny_ner_dir, tmp_path_factory) -> Path:
 def test_an_unseen_word_takes_its_stored_vector(glove_run, store) -> None:
     assert glove_run.stat().st_size < 1_000_000  # the store is named, not saved
     predictor = Predictor.from_checkpoint(glove_run, device="cpu")
-    module, words = predictor.module, predictor.module.vocabs["words"]
+    model, words = predictor.model, predictor.model.vocabs["words"]
     assert UNSEEN not in words and "Anna" in words
     columns = predictor.featurizer.encode([SENTENCE])
     stored = load_store(str(store))
     assert columns["vector_ids"][0] == [stored.row("anna") + 1, stored.row(UNSEEN) + 1, 0]
     batch = {name: torch.tensor(value) for name, value in columns.items() if name != "char_ids"}
     with torch.no_grad():
-        vectors = module.tagger.embedder.word_vectors(batch["token_ids"], batch)[0]
+        vectors = model.tagger.embedder.word_vectors(batch["token_ids"], batch)[0]
     assert torch.equal(vectors[1], torch.from_numpy(stored.matrix[stored.row(UNSEEN)].copy()))
     assert torch.equal(
-        vectors[2], module.tagger.embedder.word_embedding.weight[words.unk_index]
+        vectors[2], model.tagger.embedder.word_embedding.weight[words.unk_index]
     )  # in neither: the learnt <unk> vector
-    assert torch.equal(
-        vectors[0], module.tagger.embedder.word_embedding.weight[words.index("Anna")]
-    )
+    assert torch.equal(vectors[0], model.tagger.embedder.word_embedding.weight[words.index("Anna")])
     assert len(predictor.predict([SENTENCE])[0]) == 3
 
 

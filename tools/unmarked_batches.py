@@ -31,7 +31,7 @@ from hydra.core.global_hydra import GlobalHydra
 from seqtagger.constants import DOCSTART
 from seqtagger.data.documents import MAX_DOCUMENT_SENTENCES, PIECE_SENTENCES, unit_ids
 from seqtagger.data.readers import ConllReader
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import to_plain
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 RECIPES = ("conll2003_bilstm_crf", "conll2003_bilstm_crf_glove", "conll2003_minilm_crf")

@@ -34,13 +34,11 @@ from seqtagger.checkpoint import (
     CHECKPOINT_KEY,
     add_seqtagger_data,
     check_fits,
-    load_checkpoint,
     migrate,
     paths_under_folders,
 )
 from seqtagger.data.batch import HOST_KEYS
-from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
-from seqtagger.data.info import task_labels, tasks_of
+from seqtagger.data.featurizers import Featurizer
 from seqtagger.data.tasks import Task, headline_task
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
@@ -48,10 +46,10 @@ from seqtagger.metrics.predicted import PredictedTags
 from seqtagger.metrics.stages import STAGES, stage_metrics
 from seqtagger.models.loss import IGNORE_INDEX, check_targets
 from seqtagger.models.options import check_model_options
-from seqtagger.models.tagger import StepResult, Tagger, tagger_from_data
-from seqtagger.models.vectors import relocate_stores
+from seqtagger.models.tagger import StepResult, Tagger
+from seqtagger.models.trained import TrainedTagger, read_trained
 from seqtagger.training.optim import build_optimizer, build_scheduler, total_steps
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import to_plain
 
 # Two Lightning warnings that do not apply here, silenced so real ones stand out: the module
 # overrides on_before_batch_transfer and transfer_batch_to_device on purpose (host-side target
@@ -154,16 +152,13 @@ class TaggerModule(LightningModule):
     # ----- building from the data -----
     def _build(self, data_info: Mapping[str, Any]) -> None:
         """Size the model, its featurizer and the metrics from the data's vocabularies."""
-        self.data_info = to_plain(dict(data_info))
-        self.vocabs = {name: Vocab.from_dict(v) for name, v in self.data_info["vocabs"].items()}
-        self.tasks: list[Task] = tasks_of(self.data_info)
-        self.task_labels: dict[str, list[str]] = task_labels(self.data_info)
-        self.tagger = tagger_from_data(self.hparams, self.data_info, self.read_pretrained)
-        # after the tagger: building its embedder imports the module of its featurizer class
-        self.featurizer: Featurizer = featurizer_from_dict(
-            self.data_info.get("featurizer") or {"max_word_length": self.max_word_length},
-            self.vocabs,
-        )
+        built = TrainedTagger.build(self.hparams, data_info, self.read_pretrained)
+        self.data_info = built.data_info
+        self.vocabs: dict[str, Vocab] = built.vocabs
+        self.tasks: list[Task] = built.tasks
+        self.task_labels: dict[str, list[str]] = built.task_labels
+        self.tagger = built.tagger
+        self.featurizer: Featurizer = built.featurizer
         self.metrics = {
             stage: stage_metrics(self.tasks, self.task_labels, stage) for stage in STAGES
         }
@@ -374,9 +369,7 @@ class TaggerModule(LightningModule):
         """Rebuild a trained module from a checkpoint file alone (``weights_only=True`` load).
         A vector store is found by its checksum; ``vectors`` names its folder when it moved.
         ``named_by``: the option that gave ``path``, for messages (``--ckpt``)."""
-        checkpoint = load_checkpoint(path, map_location=map_location, named_by=named_by)
-        featurizer = checkpoint[CHECKPOINT_KEY].get("featurizer") or {}
-        relocate_stores(checkpoint["hyper_parameters"]["embedding"], featurizer, vectors)
+        checkpoint = read_trained(path, map_location, vectors, named_by)
         module = cls(
             **checkpoint["hyper_parameters"],
             data_info=checkpoint[CHECKPOINT_KEY],

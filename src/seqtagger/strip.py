@@ -48,8 +48,9 @@ def stripped(checkpoint: dict[str, Any]) -> dict[str, Any]:
 
 def strip_checkpoint(source: str | Path, output: str | Path) -> tuple[int, int]:
     """Write ``source`` stripped to ``output``; returns both files' sizes in bytes."""
-    from seqtagger.checkpoint import AtomicCheckpointIO, load_checkpoint
+    from seqtagger.checkpoint import load_checkpoint
     from seqtagger.inference.outputs import replaceable_file
+    from seqtagger.training.checkpoint_io import AtomicCheckpointIO
 
     check_output(source, output)
     checkpoint = stripped(load_checkpoint(source, named_by="CKPT"))

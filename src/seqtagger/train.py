@@ -64,12 +64,12 @@ from seqtagger.utils.config import (
     instantiate_callbacks,
     instantiate_loggers,
     save_resolved_config,
-    to_plain,
     write_json,
 )
 from seqtagger.utils.console import quiet_known_noise
 from seqtagger.utils.pylogger import RankedLogger, remove_file_handlers
 from seqtagger.utils.slurm import register_resolvers
+from seqtagger.utils.targets import to_plain
 
 PROG = "seqtagger-train"
 log = RankedLogger(__name__, rank_zero_only=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtagger.checkpoint import AtomicCheckpointIO
+from seqtagger.training.checkpoint_io import AtomicCheckpointIO
 
 
 class FailsHalfWay(AtomicCheckpointIO):

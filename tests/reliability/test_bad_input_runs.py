@@ -71,7 +71,7 @@ def test_full_disk_while_writing_a_checkpoint(
     def disk_full(self, file, data, target):
         raise OSError(errno.ENOSPC, "No space left on device", str(target))
 
-    from seqtagger.checkpoint import AtomicCheckpointIO
+    from seqtagger.training.checkpoint_io import AtomicCheckpointIO
 
     monkeypatch.setattr(AtomicCheckpointIO, "write_bytes", disk_full)  # the bytes' write
     args = [*tiny_ner_overrides(tiny_ner_dir), *QUICK]

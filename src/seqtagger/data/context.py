@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
-from typing import Any
-
-import datasets
+from typing import TYPE_CHECKING, Any
 
 from seqtagger.data.featurizers import Featurizer
 from seqtagger.errors import ConfigError
+
+if TYPE_CHECKING:
+    import datasets
 
 __all__ = ["add_context", "check_context", "context_of", "encode_in_context", "stream_contexts"]
 

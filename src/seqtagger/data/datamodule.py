@@ -35,7 +35,7 @@ from lightning import LightningDataModule
 from torch.utils.data import DataLoader
 
 from seqtagger.data.batch import task_pad_values
-from seqtagger.data.collate import TaggedDataset, collate_batch
+from seqtagger.data.collate import collate_batch
 from seqtagger.data.context import check_context
 from seqtagger.data.corpora import CORPORA
 from seqtagger.data.download import ensure_corpus
@@ -50,6 +50,7 @@ from seqtagger.data.splits import (
     reader_for_tasks,
     scheme_option,
 )
+from seqtagger.data.tagged_dataset import TaggedDataset
 from seqtagger.data.tasks import DEFAULT_TASK, Task, headline_task, tasks_from_config
 from seqtagger.data.vocab import (
     Vocab,
@@ -58,8 +59,8 @@ from seqtagger.data.vocab import (
     check_vocab_options,
 )
 from seqtagger.errors import ConfigError
-from seqtagger.utils.config import to_plain
 from seqtagger.utils.pylogger import RankedLogger
+from seqtagger.utils.targets import to_plain
 
 log = RankedLogger(__name__, rank_zero_only=True)
 

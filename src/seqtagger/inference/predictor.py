@@ -1,6 +1,6 @@
 """``Predictor``: tag token lists with a trained checkpoint, in bounded memory, in input order.
 
-    predictor = Predictor.from_checkpoint("logs/train/runs/ewt/checkpoints/last.ckpt")
+    predictor = Predictor.from_checkpoint("logs/train/runs/ewt/checkpoints/best.ckpt")
     predictor.predict([["EU", "rejects", "German", "call"]])   # -> [["PROPN", "VERB", ...]]
     predictor.predict_scored([["EU", "rejects"]])   # -> [(["PROPN", "VERB"], [0.98, 0.91])]
     predictor("EU rejects German call.")  # -> [Document]: character offsets (inference/text.py)
@@ -40,10 +40,11 @@ from seqtagger.data.tasks import Task
 from seqtagger.errors import ConfigError
 from seqtagger.inference.scores import span_score
 from seqtagger.inference.streaming import OrderedWriter, document_batches, windowed_batches
-from seqtagger.lightning_module import TaggerModule
+from seqtagger.models.trained import TrainedTagger
 
 if TYPE_CHECKING:
     from seqtagger.inference.text import Document
+    from seqtagger.lightning_module import TaggerModule
 
 EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"
 TAGS_MEMO_SIZE = 20_000
@@ -57,10 +58,11 @@ def default_device() -> torch.device:
 
 
 class Predictor:
-    """Tags sentences (lists of tokens) with a ``TaggerModule``.
+    """Tags sentences (lists of tokens) with a trained tagger.
 
     Args:
-        module: a trained module (``TaggerModule.from_checkpoint``).
+        model: a ``TrainedTagger`` (``TrainedTagger.from_checkpoint``), or a trained
+            ``TaggerModule``: both hold the tagger, its data record, tasks and featurizer.
         device: where to run; default: a GPU when available.
         batch_size: sentences per forward pass.
         window: sentences read ahead and length-sorted at a time (bounds memory).
@@ -72,7 +74,7 @@ class Predictor:
 
     def __init__(
         self,
-        module: TaggerModule,
+        model: TrainedTagger | TaggerModule,
         *,
         device: str | torch.device | None = None,
         batch_size: int = 64,
@@ -81,22 +83,22 @@ class Predictor:
         temperature: float = 1.0,
         tasks: Sequence[str] | None = None,
     ) -> None:
-        if module.data_info is None:
-            raise ValueError("Predictor needs a trained TaggerModule (one built with data_info)")
+        if model.data_info is None:
+            raise ValueError("Predictor needs a trained model (one built with data_info)")
         self.device = torch.device(device) if device is not None else default_device()
-        self.module = module.to(self.device).eval()
+        self.model = model.to(self.device).eval()
         self.batch_size = batch_size
         self.window = window
-        self.tasks = select_tasks(module.tasks, tasks)
+        self.tasks = select_tasks(model.tasks, tasks)
         self.task = next((t for t in self.tasks if t.headline), self.tasks[0])  # the primary
         self.train_scheme: str = self.task.train_scheme
         self.schemes = {t.name: output_scheme(t, scheme, t is self.task) for t in self.tasks}
         self.scheme = self.schemes[self.task.name]
-        self.task_labels = {task.name: module.task_labels[task.name] for task in self.tasks}
+        self.task_labels = {task.name: model.task_labels[task.name] for task in self.tasks}
         self.labels: list[str] = self.task_labels[self.task.name]
-        self.featurizer = module.featurizer
-        self.context = int(module.data_info.get("context", 0))
-        self.reads_documents = getattr(module.tagger, "memory", None) is not None
+        self.featurizer = model.featurizer
+        self.context = int(model.data_info.get("context", 0))
+        self.reads_documents = getattr(model.tagger, "memory", None) is not None
         if not temperature > 0:
             raise ConfigError(f"Predictor: temperature={temperature}; it must be above 0")
         self.temperature = float(temperature)
@@ -113,8 +115,8 @@ class Predictor:
         """Load a checkpoint (``weights_only=True``: loading runs no code) and wrap it;
         ``vectors``: the folder of its vector store, when that moved since training;
         ``named_by``: the option that gave ``path``, for messages (``--ckpt``)."""
-        module = TaggerModule.from_checkpoint(path, vectors=vectors, named_by=named_by)
-        return cls(module, **options)
+        model = TrainedTagger.from_checkpoint(path, vectors=vectors, named_by=named_by)
+        return cls(model, **options)
 
     # ----- one batch -----
     @torch.inference_mode()
@@ -132,7 +134,7 @@ class Predictor:
         if not any(sentences):  # nothing to tag; without words char_ids collate to (N, 0)
             return [{task.name: [] for task in self.tasks} for _ in sentences]
         batch = self._collate(sentences, contexts, documents)
-        decoded = self.module.tagger.decode(batch)  # task -> (N, L)
+        decoded = self.model.tagger.decode(batch)  # task -> (N, L)
         rows = {task.name: decoded[task.name].cpu().tolist() for task in self.tasks}
         return [
             {name: ids[i][: len(tokens)] for name, ids in rows.items()}
@@ -161,7 +163,7 @@ class Predictor:
         if not any(sentences):
             return [([], []) for _ in sentences]
         batch = self._collate(sentences, contexts, documents)
-        tagger, name = self.module.tagger, self.task.name
+        tagger, name = self.model.tagger, self.task.name
         logits = tagger(batch)  # task -> (N, L, C)
         tag_ids = tagger.decode(batch, logits)[name]  # (N, L), -100 at padding
         probabilities = tagger.probabilities(batch, self.temperature, logits)[name]  # (N, L, C)

@@ -2,9 +2,8 @@
 
 ``build_tagger`` exists because the three parts' sizes depend on each other and on the data
 (vocab sizes, label count), which configs cannot know: it instantiates each ``_target_`` mapping as
-a ``functools.partial`` (``hydra.utils.instantiate(..., _partial_=True)``) and then supplies the
-sizes. Going through a partial keeps large Python objects such as the word list out of OmegaConf
-(instantiate would otherwise convert a 100k-word list into a ``ListConfig`` node by node).
+a ``functools.partial`` (``seqtagger.utils.targets.instantiate``, which follows Hydra's
+``instantiate(..., _partial_=True)`` without importing Hydra) and then supplies the sizes.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import torch
-from hydra.utils import get_object, instantiate
-from omegaconf import DictConfig
 from torch import Tensor, nn
 
 from seqtagger.constants import IGNORE_INDEX
@@ -24,6 +21,7 @@ from seqtagger.data.tasks import DEFAULT_TASK, Task
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
 from seqtagger.models.heads import Head
+from seqtagger.utils.targets import get_object, instantiate
 
 __all__ = ["Tagger", "build_tagger"]
 
@@ -160,8 +158,6 @@ def _partial(config: Mapping, key: str):
             f"model.{key} config needs a `_target_` (e.g. seqtagger.models.encoders."
             f"BiLSTMEncoder); received keys {sorted(config)}."
         )
-    if not isinstance(config, DictConfig):
-        config = dict(config)
     return instantiate(config, _partial_=True)
 
 

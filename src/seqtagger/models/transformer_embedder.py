@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import get_object, instantiate
 from torch import Tensor, nn
 
 from seqtagger.data.featurizers import Featurizer, featurizer_from_dict
@@ -57,7 +56,7 @@ from seqtagger.models.subwords import (
     window_sizes,
     word_spans,
 )
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import get_object, instantiate, to_plain
 
 __all__ = ["PretrainedData", "ScalarMix", "SubwordFeaturizer", "TransformerEmbedder"]
 

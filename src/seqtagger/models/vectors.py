@@ -41,6 +41,7 @@ from seqtagger.data.featurizers import Featurizer, WordCharFeaturizer
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import CheckpointError, ConfigError
 from seqtagger.models.embeddings import TokenEmbedder
+from seqtagger.models.word_index import read_words
 from seqtagger.utils.checksums import PREFIX, files_checksum, known_files
 
 __all__ = [
@@ -121,9 +122,6 @@ def _files(source: str) -> tuple[Path, Path]:
 @functools.lru_cache(maxsize=4)
 def load_store(source: str) -> VectorStore:
     """Open a store once per process (the matrix is memory-mapped, not read)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     index_path, matrix_path = _files(source)
     try:
         matrix = np.load(matrix_path, mmap_mode="r")
@@ -132,8 +130,8 @@ def load_store(source: str) -> VectorStore:
             f"{KEY}={source}: {matrix_path}: not a readable NumPy array ({error})"
         ) from error
     try:
-        words = [str(word) for word in pq.read_table(index_path).column(0).to_pylist()]
-    except (pa.ArrowException, OSError) as error:
+        words = read_words(index_path)
+    except (ValueError, OSError) as error:
         raise ConfigError(
             f"{KEY}={source}: {index_path}: not a readable Parquet word index ({error})"
         ) from error

@@ -23,16 +23,16 @@ SHARED_PARTS = ("embedding", "encoder", "memory")  # each task has a head of its
 
 def model_summary(predictor: Predictor, checkpoint: str | Path) -> dict[str, Any]:
     """What the server's model is: tasks, schemes, parts, size (JSON-ready)."""
-    module = predictor.module
+    model = predictor.model
     parts = {}
     for part in SHARED_PARTS:
-        config = module.hparams.get(part)
+        config = model.hparams.get(part)
         target = config.get("_target_") if isinstance(config, Mapping) else config
         parts[part] = None if target is None else str(target).rsplit(".", 1)[-1]
     tasks = [
         {
             "name": task.name,
-            "head": type(module.tagger.heads[task.name]).__name__,
+            "head": type(model.tagger.heads[task.name]).__name__,
             "labels": list(predictor.task_labels[task.name]),
             "file_scheme": task.file_scheme,
             "train_scheme": task.train_scheme,
@@ -45,11 +45,11 @@ def model_summary(predictor: Predictor, checkpoint: str | Path) -> dict[str, Any
         "checkpoint": str(checkpoint),
         "tasks": tasks,
         "served_task": predictor.task.name,
-        "headline_metric": (module.data_info or {}).get("headline"),
+        "headline_metric": (model.data_info or {}).get("headline"),
         "context": predictor.context,
         "reads_documents": predictor.reads_documents,
         "parts": parts,
-        "parameters": sum(p.numel() for p in module.parameters()),
+        "parameters": sum(p.numel() for p in model.tagger.parameters()),
         "device": str(predictor.device),
     }
 

@@ -12,8 +12,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
 from seqtagger.data.tasks import DEFAULT_TASK
-from seqtagger.utils.config import flatten, to_plain
+from seqtagger.utils.config import flatten
 from seqtagger.utils.pylogger import RankedLogger
+from seqtagger.utils.targets import to_plain
 
 log = RankedLogger(__name__, rank_zero_only=True)
 

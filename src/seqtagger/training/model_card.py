@@ -29,9 +29,9 @@ from seqtagger.training.artifacts import saved_best
 from seqtagger.training.best_checkpoint import BestCheckpoint
 from seqtagger.training.run_record import RunRecord
 from seqtagger.training.runs import CHECKPOINTS
-from seqtagger.utils.config import to_plain
 from seqtagger.utils.machine import duration, machine_lines
 from seqtagger.utils.pylogger import RankedLogger
+from seqtagger.utils.targets import to_plain
 
 log = RankedLogger(__name__, rank_zero_only=True)
 

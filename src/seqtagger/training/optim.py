@@ -35,7 +35,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler, OneCycleLR, ReduceLROnPlateau
 
 from seqtagger.errors import ConfigError
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import to_plain
 
 __all__ = [
     "LinearWarmupDecay",

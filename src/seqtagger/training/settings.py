@@ -22,7 +22,7 @@ from seqtagger.checkpoint import (
     model_settings,
     refuse_changed_settings,
 )
-from seqtagger.utils.config import to_plain
+from seqtagger.utils.targets import to_plain
 
 # what train=false takes from the checkpoint besides the model's parts
 MODEL_OPTIONS = (*MODEL_PARTS, "label_smoothing")

@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from omegaconf.errors import MissingMandatoryValue
-
 from seqtagger.errors import ConfigError, UserError, find_in_chain
 
 T = TypeVar("T")
@@ -32,9 +30,19 @@ def find_user_error(error: BaseException) -> BaseException | None:
     return find_in_chain(error, _is_users)
 
 
+def _is_missing_value(error: BaseException) -> bool:
+    """Whether ``error`` is OmegaConf's "a ``???`` value was left": looked up only where
+    OmegaConf was imported (an error cannot come from it otherwise), so prediction never
+    imports it."""
+    errors = sys.modules.get("omegaconf.errors")
+    return errors is not None and isinstance(error, errors.MissingMandatoryValue)
+
+
 def _is_users(error: BaseException) -> bool:
-    return isinstance(error, UserError | MissingMandatoryValue) or (
-        isinstance(error, OSError) and error.filename is not None
+    return (
+        isinstance(error, UserError)
+        or _is_missing_value(error)
+        or (isinstance(error, OSError) and error.filename is not None)
     )
 
 
@@ -43,7 +51,7 @@ def describe(error: BaseException) -> str:
     left ``???``: its key)."""
     if isinstance(error, OSError) and not isinstance(error, UserError) and error.filename:
         return f"{error.filename}: {error.strerror or error}"
-    if isinstance(error, MissingMandatoryValue):
+    if _is_missing_value(error):
         return (
             f"{error.full_key}: the config leaves it to you (???); give it on the command "
             f"line, e.g. {error.full_key}=..."

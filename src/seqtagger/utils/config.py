@@ -15,23 +15,12 @@ from typing import Any
 import hydra
 from lightning import Callback
 from lightning.pytorch.loggers import Logger
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from seqtagger.errors import ConfigError
 from seqtagger.utils.pylogger import RankedLogger
 
 log = RankedLogger(__name__, rank_zero_only=True)
-
-
-def to_plain(value: Any) -> Any:
-    """Return ``value`` with every OmegaConf container turned into plain, resolved Python data."""
-    if isinstance(value, DictConfig | ListConfig):
-        return OmegaConf.to_container(value, resolve=True)
-    if isinstance(value, Mapping):
-        return {key: to_plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_plain(item) for item in value]
-    return value
 
 
 def flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
