@@ -21,8 +21,8 @@ from seqtagger.data.info import stored_temperatures
 from seqtagger.eval import evaluate
 from seqtagger.evaluation.sets import held_out_from_file
 from seqtagger.inference import Predictor
-from seqtagger.lightning_module import TaggerModule
 from seqtagger.models.heads import LinearHead
+from seqtagger.models.trained import TrainedTagger
 from seqtagger.train import train
 from tests.documents import read_documents
 from tests.helpers import compose_config, compose_train, tiny_ner_overrides
@@ -191,7 +191,7 @@ def test_the_temperature_survives_saving_and_loading(
     assert record["temperature"] == {"tags": fitted} and record["set"] == "dev"
     assert record["nll_after"]["tags"] < record["nll_before"]["tags"]
     assert record["tokens"]["tags"] > 0 and record["excluded"] == {"tags": 0}
-    assert stored_temperatures(TaggerModule.from_checkpoint(link).data_info) == {"tags": fitted}
+    assert stored_temperatures(TrainedTagger.from_checkpoint(link).data_info) == {"tags": fitted}
 
 
 @pytest.mark.parametrize("folder", ["format1", "format2", "format3"])

@@ -40,24 +40,24 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
     from seqtagger.calibration.store import fit_on_set, measure_set
     from seqtagger.data.info import stored_temperatures
     from seqtagger.inference import Predictor
-    from seqtagger.lightning_module import TaggerModule
+    from seqtagger.models.trained import TrainedTagger
 
-    module = TaggerModule.from_checkpoint(args.checkpoint, named_by="CKPT")
+    model = TrainedTagger.from_checkpoint(args.checkpoint, named_by="CKPT")
     device = None if args.device == "auto" else args.device
-    predictor = Predictor(module, device=device, batch_size=args.batch_size)
-    stored = module.data_info.get("calibration")
+    predictor = Predictor(model, device=device, batch_size=args.batch_size)
+    stored = model.data_info.get("calibration")
     if stored and not args.refit:
         fit = {"source": "stored in the checkpoint", **stored}
-        temperatures = stored_temperatures(module.data_info)
+        temperatures = stored_temperatures(model.data_info)
     else:
         dev = run_split(args.checkpoint, "validation", "dev")
-        result = fit_on_set(predictor, module.tagger, dev, "dev")
+        result = fit_on_set(predictor, model.tagger, dev, "dev")
         fit = {"source": "fitted by this command on the run's dev set", **result.record}
         temperatures = dict(result.record["temperature"])
     sets = {}
     for name in args.sets:
         held_out = run_split(args.checkpoint, SETS[name], name)
-        measured = measure_set(predictor, module.tagger, held_out, temperatures)
+        measured = measure_set(predictor, model.tagger, held_out, temperatures)
         sets[name] = {task: calibration.to_dict() for task, calibration in measured.items()}
     return {
         "checkpoint": checkpoint_name(Path(args.checkpoint)),

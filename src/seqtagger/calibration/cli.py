@@ -70,15 +70,15 @@ def run(args: argparse.Namespace) -> int:
     from seqtagger.calibration.store import fit_on_set, write_calibration
     from seqtagger.errors import InputError
     from seqtagger.inference import Predictor
-    from seqtagger.lightning_module import TaggerModule
+    from seqtagger.models.trained import TrainedTagger
 
     if args.device == "cuda" and not torch.cuda.is_available():
         raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
-    module = TaggerModule.from_checkpoint(args.checkpoint, vectors=args.vectors, named_by="CKPT")
+    model = TrainedTagger.from_checkpoint(args.checkpoint, vectors=args.vectors, named_by="CKPT")
     device = None if args.device == "auto" else args.device
-    predictor = Predictor(module, device=device, batch_size=args.batch_size)
+    predictor = Predictor(model, device=device, batch_size=args.batch_size)
     held_out, name = chosen_set(args, predictor.task)
-    result = fit_on_set(predictor, module.tagger, held_out, name)
+    result = fit_on_set(predictor, model.tagger, held_out, name)
     written = write_calibration(args.checkpoint, result.record)
     print(f"{PROG}: wrote the temperatures into {written}", file=sys.stderr)
     print(result.summary(), file=sys.stderr)

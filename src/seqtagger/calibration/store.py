@@ -159,11 +159,11 @@ def calibrate_checkpoint(
     (and in the checkpoints ``also`` names: the same model saved twice); the tags it gives do
     not change."""
     from seqtagger.inference import Predictor
-    from seqtagger.lightning_module import TaggerModule
+    from seqtagger.models.trained import TrainedTagger
 
-    module = TaggerModule.from_checkpoint(path, vectors=vectors, named_by=named_by)
-    predictor = Predictor(module, device=device, batch_size=batch_size)
-    result = fit_on_set(predictor, module.tagger, held_out, set_name or held_out.name)
+    model = TrainedTagger.from_checkpoint(path, vectors=vectors, named_by=named_by)
+    predictor = Predictor(model, device=device, batch_size=batch_size)
+    result = fit_on_set(predictor, model.tagger, held_out, set_name or held_out.name)
     for target in (path, *also):
         write_calibration(target, result.record, named_by)
     return result
