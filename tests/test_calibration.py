@@ -385,3 +385,6 @@ def test_the_calibration_report_tool_measures_dev_and_test(run_copy: Path, tmp_p
         assert set(levels) == {"token", "span"} and set(levels["token"]) == {"before", "after"}
         assert data["sets"][name]["tags"]["token"]["before"]["count"] > 0
     assert str(tmp_path) not in out.read_text()
+    assert data["command"].startswith(
+        "python -m tools.calibration_report run/checkpoints/best.ckpt"
+    )

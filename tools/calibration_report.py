@@ -66,9 +66,23 @@ def report(args: argparse.Namespace) -> dict[str, Any]:
         "fit": fit,
         "ece": summary(sets),
         "sets": sets,
-        "command": " ".join(["python -m tools.calibration_report", *sys.argv[1:]]),
+        "command": command(args),
         "hardware": f"{platform.machine()}, device {predictor.device}",
     }
+
+
+def command(args: argparse.Namespace) -> str:
+    """The command line, its checkpoint named as in ``checkpoint`` and its output relative to
+    the working folder (no temporary folders of this machine)."""
+    parts = ["python -m tools.calibration_report", checkpoint_name(Path(args.checkpoint))]
+    if args.out is not None:
+        out = args.out.absolute()
+        parts += [
+            "--out",
+            str(out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out.name),
+        ]
+    parts += ["--sets", *args.sets] + ["--refit"] * args.refit
+    return " ".join(parts)
 
 
 def summary(sets: dict[str, dict[str, Any]]) -> dict[str, Any]:
