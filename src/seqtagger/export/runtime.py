@@ -50,9 +50,9 @@ class OnnxPredictor(Predictor):
         tasks: Sequence[str] | None = None,
         threads: int | None = None,
     ) -> None:
-        self.model = OnnxTagger(path, threads)
+        graph = OnnxTagger(path, threads)
         super().__init__(
-            _GraphModule(self.model),  # what Predictor reads of a module, from the sidecar
+            _GraphModule(graph),  # what Predictor reads of a module, from the sidecar
             device="cpu",
             batch_size=batch_size,
             window=window,
@@ -60,7 +60,8 @@ class OnnxPredictor(Predictor):
             temperature=temperature,
             tasks=tasks,
         )
-        self.device = f"onnxruntime ({self.model.path.name})"
+        self.model = graph  # Predictor keeps the module it wraps as ``model``: the graph runs
+        self.device = f"onnxruntime ({graph.path.name})"
 
     @classmethod
     def from_checkpoint(cls, *args: Any, **kwargs: Any) -> Predictor:
