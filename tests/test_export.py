@@ -14,7 +14,9 @@ import onnx
 import pytest
 
 from seqtagger.export.cli import main as export_main
+from seqtagger.export.pruning import outputs_only, read_graph
 from seqtagger.export.runtime import OnnxPredictor
+from seqtagger.export.session import OnnxTagger
 from seqtagger.export.sidecar import OPTIMIZATION_LEVEL, read_sidecar, sidecar_path
 from tests.exports import (
     assert_parity,
@@ -63,6 +65,25 @@ def test_the_sidecar_names_what_the_graph_reads_and_the_axes_stay_dynamic(bilstm
     assert isinstance(batch, str) and isinstance(length, str) and axes["char_ids"][2] == 20
     assert {node.op_type for node in graph.graph.node} >= {"LSTM", "Scan"}
     assert sidecar_path(path).name == "model.onnx.json"
+
+
+def test_a_run_for_the_tags_runs_the_graph_cut_to_them(bilstm_crf) -> None:
+    """onnxruntime runs every node of a graph whatever outputs a run asks for: the session for
+    the tags holds neither the CRF's forward-backward scans nor the temperature, and tags as
+    the whole graph does."""
+    path = bilstm_crf[1]
+    tags = "tags.tag_ids"
+    whole, cut = read_graph(path), outputs_only(read_graph(path), [tags])
+    scans = [sum(n.op_type == "Scan" for n in g.graph.node) for g in (whole, cut)]
+    assert scans == [4, 2]  # Viterbi's two; the marginals' two more
+    assert [o.name for o in cut.graph.output] == [tags]
+    assert "temperature" not in [i.name for i in cut.graph.input]
+    tagger = OnnxTagger(path, threads=1)
+    batch = sentences(12, seed=3)
+    cut_ids = tagger.tag_ids(batch)["tags"]
+    whole_ids = tagger.run(batch)[tags].tolist()  # every output: the whole graph's session
+    assert cut_ids == [ids[: len(tokens)] for ids, tokens in zip(whole_ids, batch, strict=True)]
+    assert set(tagger._sessions) == {(tags,), tuple(sorted(tagger.outputs))}
 
 
 HIDE_TORCH = """

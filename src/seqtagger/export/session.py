@@ -20,11 +20,14 @@ import numpy as np
 from seqtagger.data.vocab import Vocab
 from seqtagger.errors import ConfigError
 from seqtagger.export.features import GraphFeaturizer, rebuild_featurizer
+from seqtagger.export.pruning import outputs_only, read_graph
 from seqtagger.export.sidecar import read_sidecar
 
 __all__ = ["OnnxTagger", "onnxruntime"]
 
 INSTALL = 'pip install "seqtagger[onnx]"'
+WEIGHTS_FOLDER = "session.model_external_initializers_file_folder_path"
+"""The session option that finds the weights file of a graph given as bytes (a pruned one)."""
 
 
 def onnxruntime() -> Any:
@@ -53,16 +56,38 @@ class OnnxTagger:
             featurizer, sidecar["inputs"], int(sidecar["char_width"]), windows
         )
         self.tasks = [task["name"] for task in sidecar["tasks"]]
-        runtime = onnxruntime()
-        options = runtime.SessionOptions()
-        level = sidecar["onnxruntime"]["graph_optimization_level"]
-        options.graph_optimization_level = getattr(runtime.GraphOptimizationLevel, level)
-        if threads is not None:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        self.session = runtime.InferenceSession(
-            str(self.path), options, providers=["CPUExecutionProvider"]
-        )
+        self.threads = threads
+        self.graph = read_graph(self.path)
+        self.outputs = [output.name for output in self.graph.graph.output]
+        self._sessions: dict[tuple[str, ...], tuple[Any, list[str]]] = {}
+        self.session_for([self.output_name(task, "tag_ids") for task in self.tasks])
+
+    @property
+    def session(self) -> Any:
+        """The onnxruntime session of the whole graph (every output)."""
+        return self.session_for(self.outputs)[0]
+
+    def session_for(self, outputs: Sequence[str]) -> tuple[Any, list[str]]:
+        """An onnxruntime session that computes ``outputs`` (graph output names) and only what
+        they need (``export/pruning.py``: onnxruntime would run every node), and the inputs it
+        reads; made on first use, at the sidecar's optimization level, on the CPU."""
+        key = tuple(sorted(outputs))
+        if key not in self._sessions:
+            runtime = onnxruntime()
+            options = runtime.SessionOptions()
+            level = self.sidecar["onnxruntime"]["graph_optimization_level"]
+            options.graph_optimization_level = getattr(runtime.GraphOptimizationLevel, level)
+            if self.threads is not None:
+                options.intra_op_num_threads = self.threads
+                options.inter_op_num_threads = 1
+            graph: Any = str(self.path)
+            if set(key) != set(self.outputs):
+                graph = outputs_only(self.graph, key).SerializeToString()
+                folder = str(self.path.resolve().parent)  # where its weights file lies
+                options.add_session_config_entry(WEIGHTS_FOLDER, folder)
+            session = runtime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            self._sessions[key] = (session, [node.name for node in session.get_inputs()])
+        return self._sessions[key]
 
     def output_name(self, task: str, kind: str) -> str:
         """The graph output ``kind`` (``tag_ids``, ``probabilities``, ``logits``) of ``task``."""
@@ -79,12 +104,12 @@ class OnnxTagger:
     ) -> dict[str, np.ndarray]:
         """The graph ``outputs`` (names; None: all) for one batch of sentences, with their
         ``(left, right)`` context words and documents when the model reads them."""
+        names = list(outputs) if outputs is not None else self.outputs
+        session, reads = self.session_for(names)
         feeds = self.features(sentences, contexts, documents)
         feeds["temperature"] = np.asarray(temperature, dtype=np.float32)
-        names = (
-            list(outputs) if outputs is not None else [o.name for o in self.session.get_outputs()]
-        )
-        return dict(zip(names, self.session.run(names, feeds), strict=True))
+        found = session.run(names, {name: feeds[name] for name in reads})
+        return dict(zip(names, found, strict=True))
 
     def tag_ids(
         self,
