@@ -1,7 +1,7 @@
 """``seqtagger-export --quantize int8``: onnxruntime's dynamic quantization of the exported
 graph, after constant folding, so that the LSTM's weights (assembled at run time in the float32
-graph), the linear layers, the character CNN and the embedding tables are all int8, and the
-graph still tags as the float32 one nearly everywhere (``docs/export.md``)."""
+graph), the linear layers and the embedding tables are int8 (the character CNN stays float32),
+and the graph still tags as the float32 one nearly everywhere (``docs/export.md``)."""
 
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ def test_int8_quantizes_every_weight_and_tags_nearly_as_float32(
     export_module(module, int8, quantize="int8")
     assert read_sidecar(int8)["quantized"] == "int8"
     found = operators(int8)
-    assert {"DynamicQuantizeLSTM", "MatMulInteger", "ConvInteger"} <= found
-    assert not found & {"LSTM", "MatMul", "Conv"}  # nothing left in float32
+    assert {"DynamicQuantizeLSTM", "MatMulInteger", "Conv"} <= found
+    assert not found & {"LSTM", "MatMul", "ConvInteger"}  # the CNN's integer kernel is slow
     assert int8.stat().st_size < float32.stat().st_size / 3
     inputs = sentences(60, seed=8)
     expected = OnnxPredictor(float32, threads=1).predict(inputs)

@@ -4,7 +4,9 @@
 as ``Tagger.forward`` does, then each head's decoding and probabilities, from plain tensors named
 by :data:`GRAPH_INPUTS`. :func:`export_graph` traces it with ``torch.onnx.export(...,
 dynamo=True)`` with every module on its export-safe path (``export_safe``: no packing, no host
-lengths, the CRF's scans; ``tests/test_export_paths.py``), batch and lengths dynamic. What stays
+lengths, the CRF's scans; ``tests/test_export_paths.py``) and the stand-ins that compute the
+same with less work in the graph (``export/lean.py``: the character CNN on real words only, the
+BiLSTM by groups of similar length), batch and lengths dynamic. What stays
 outside the graph: featurizing, padding, the CPU-only slicing by length, and the windows a
 pretrained transformer cuts long sentences into (planned on the host, ``export/features.py``).
 """
@@ -22,6 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.export import Dim
+
+from seqtagger.export.lean import leaner
 
 __all__ = [
     "GRAPH_INPUTS",
@@ -178,7 +182,7 @@ def export_graph(
     graph = TaggerGraph(tagger, names)
     outputs = {task: {kind: f"{task}.{kind}" for kind in OUTPUTS} for task in task_heads(tagger)}
     output_names = [name for kinds in outputs.values() for name in kinds.values()]
-    with export_safe(graph), quietly(*EXPORTER_LOGGERS):
+    with export_safe(graph), leaner(graph), quietly(*EXPORTER_LOGGERS):
         program = torch.onnx.export(
             graph,
             tuple(inputs[name] for name in names),
