@@ -1,13 +1,15 @@
 """The export-safe paths of the models (``export_safe``, what ``seqtagger.export`` runs) compute
-what the training paths compute: the CRF's scans, the embedder without its CPU gather of real
-words. Eager mode, no ONNX needed (the BiLSTM's ONNX ``LSTM`` nodes exist only in an exported
-graph: ``tests/test_export.py`` holds them to the packed BiLSTM)."""
+what the training paths compute: the CRF's scans (and the export's own Viterbi,
+``export/decoding.py``), the embedder without its CPU gather of real words. Eager mode, no ONNX
+needed (the BiLSTM's ONNX ``LSTM`` nodes exist only in an exported graph:
+``tests/test_export.py`` holds them to the packed BiLSTM)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
+from seqtagger.export.decoding import decode
 from seqtagger.models.crf import CRFHead
 from seqtagger.models.embeddings import TokenEmbedder
 from tests.test_models import make_batch
@@ -53,6 +55,7 @@ def test_the_scanned_viterbi_and_marginals_equal_the_loops(lengths, constrained)
         scanned_tags = head.decode(logits, mask)
         scanned_marginals = head.marginals(logits, mask, torch.tensor(1.7))
     assert torch.equal(scanned_tags, tags)
+    assert torch.equal(decode(head, logits, mask), tags)  # the graph's: export/decoding.py
     torch.testing.assert_close(scanned_marginals, marginals, atol=1e-6, rtol=1e-5)
 
 

@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 from torch.export import Dim
 
+from seqtagger.export.decoding import decode
 from seqtagger.export.lean import leaner
 
 __all__ = [
@@ -88,7 +89,7 @@ class TaggerGraph(nn.Module):
         for head in self.heads.values():
             logits = head(states)  # (N, L, C)
             probabilities = head.marginals(logits, mask, temperature)
-            outputs += [head.decode(logits, mask), probabilities.float(), logits.float()]
+            outputs += [decode(head, logits, mask), probabilities.float(), logits.float()]
         return tuple(outputs)
 
 

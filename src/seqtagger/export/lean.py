@@ -36,9 +36,9 @@ REAL_WORDS = ("cnn",)
 ``nn.LSTM`` torch.export cannot run on a batch of words whose number the data decides."""
 
 GROUPS = 4
-"""Length groups of :class:`SortedBiLSTM`. On CoNLL-2003's test set in the document memory's
-batches of whole documents, padding is 3.3 times the real words; cut by groups of 2, 4 and 8
-sentences of similar length, 2.1, 1.5 and 1.2 times (each group one more ``LSTM`` node)."""
+"""Length groups of :class:`SortedBiLSTM`: more groups cut more padding steps, each one more
+``LSTM`` node to run (a cost of its own for a batch of one sentence); ``docs/export.md`` gives
+the padding measured."""
 
 
 class RealWords(nn.Module):
