@@ -1,13 +1,12 @@
 """The CRF's constrained Viterbi as the exported graph runs it: fewer nodes in each scan step.
 
-``CRFHead``'s export-safe Viterbi (``models/crf.py``, ``viterbi_scan``) finds each step's best
-scores and their backpointers in the scan. onnxruntime runs a scan's body node by node at every
-position, at a cost per node that dwarfs the small tensors' arithmetic, and ``ArgMax`` is its
-slowest node there. :func:`viterbi` keeps the forward pass to the maxima (the scores that decide
-the path, summed in the same order, so the same values) and finds every backpointer at once
-after the scan, from the scores each step started from; the backtracking carries ``(N, 1)``
-tags so that its step is one gather. Same tag ids as ``CRFHead.decode``
-(``tests/test_export_lean.py``).
+``CRFHead``'s export-safe Viterbi (``models/crf.py``, ``viterbi_scan``) shapes the padding's
+mask and "point to yourself" labels inside its scan's step, and its backtracking squeezes and
+unsqueezes each step's tag. onnxruntime runs a scan's body node by node at every position, at a
+cost per node that dwarfs the small tensors' arithmetic, so :func:`viterbi` shapes them once
+before the scans (a step of 7 nodes instead of 11) and carries ``(N, 1)`` tags through the
+backtracking (one gather a step). The sums, maxima and first-best pointers are the same, in the
+same order: the same tag ids as ``CRFHead.decode`` (``tests/test_export_paths.py``).
 """
 
 from __future__ import annotations
