@@ -20,12 +20,34 @@ EWT_FOLDER = "ud_en_ewt"
 EWT_TRAIN = "en_ewt-ud-train.conllu"
 
 Sentence = tuple[list[str], list[str]]
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def data_dir() -> Path:
     """The real corpora: ``$SEQTAGGER_DATA_DIR``, else ``../shared/data`` beside the project."""
     default = Path(__file__).resolve().parents[2] / "shared" / "data"
     return Path(os.environ.get("SEQTAGGER_DATA_DIR", default))
+
+
+def shown(path: str | Path) -> str:
+    """``path`` for a JSON record, never a machine's own: ``$SEQTAGGER_DATA_DIR/...`` under
+    the data folder, relative under the repository, else its last three parts (a run folder's
+    ``NAME/checkpoints/best.ckpt``)."""
+    path = Path(path)
+    for root, prefix in ((data_dir(), "$SEQTAGGER_DATA_DIR/"), (REPO_ROOT, "")):
+        for place in (path.absolute(), path.resolve()):
+            if place.is_relative_to(root.resolve()):
+                return prefix + str(place.relative_to(root.resolve()))
+    return "/".join(path.absolute().parts[-3:]) if path.is_absolute() else str(path)
+
+
+def shown_argv(argv: Sequence[str]) -> list[str]:
+    """A command line with each argument that is an absolute path or names an existing file or
+    folder :func:`shown`."""
+    return [
+        shown(arg) if arg and (Path(arg).is_absolute() or Path(arg).exists()) else arg
+        for arg in argv
+    ]
 
 
 def write_conllu(path: Path, sentences: Iterable[Sentence]) -> tuple[int, int]:

@@ -11,16 +11,21 @@ onnxruntime's intra-op threads alike):
 
 - ``path``: the whole prediction path, featurizing included: ``Predictor.predict`` against
   ``OnnxPredictor.predict``; batch 1 (one call per sentence: p50 and p99 milliseconds a
-  sentence) and batch 64 (tokens/s).
+  sentence) and batch 64 (one call per 64 consecutive sentences: tokens/s).
 - ``model``: the model alone on batches featurized beforehand: ``Tagger.decode`` on the
-  collated batch against the session run for the tag ids; batch 1 and batch 64 likewise.
+  collated batch against the session run for the tag ids (the graph cut to them, as
+  ``OnnxPredictor.predict`` runs it); batch 1 and batch 64 likewise.
 
 Each measurement is repeated ``--repeats`` times, the backends in a rotating order each time
 (torch, float32, int8; then float32, int8, torch; ...), so that a load that changes during the
-run spreads over all three; the median of the repeats is reported. Also: the share of tags
-each graph gives as PyTorch does, and the sizes of the checkpoint and of the graphs (weights
-files included). The JSON records versions, the
-platform, the CPU, the threads, ``--conditions`` and the load average before and after.
+run spreads over all three; the median of the repeats is reported, and ``ratios`` sets each
+graph against PyTorch from the same run (how many times sooner at batch 1, how many times the
+tokens/s at batch 64). Also: the share of tags each graph gives as PyTorch does, and the sizes
+of the checkpoint and of the graphs (weights files included). The JSON records versions, the
+platform, the CPU, the threads, ``--conditions`` and the load average before and after; the
+checkpoint, the corpus and the command line name files relative to the data folder
+(``$SEQTAGGER_DATA_DIR/...``), the repository, or by a run folder's name, not by this
+machine's paths.
 """
 
 from __future__ import annotations
@@ -40,11 +45,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.corpus import data_dir
+from benchmarks.corpus import data_dir, shown, shown_argv
 from benchmarks.serve import read_sentences
 from seqtagger.data.collate import collate_columns
 from seqtagger.export.exporter import export_module
 from seqtagger.export.runtime import OnnxPredictor
+from seqtagger.export.sidecar import write_json
 from seqtagger.inference import Predictor
 from seqtagger.lightning_module import TaggerModule
 from seqtagger.utils.machine import cpu_name
@@ -106,9 +112,10 @@ class Backends:
             return [lambda batch=batch: decode(batch) for batch in collated]
         model = self.predictors[name][BATCH].model
         outputs = [model.output_name(task, "tag_ids") for task in model.tasks]
-        temperature = np.asarray(1.0, dtype=np.float32)
-        feeds = [{**model.features(batch), "temperature": temperature} for batch in batches]
-        return [lambda feed=feed: model.session.run(outputs, feed) for feed in feeds]
+        session, reads = model.session_for(outputs)  # the graph cut to the tags, as predict runs
+        feeds = [model.features(batch) for batch in batches]
+        feeds = [{name: feed[name] for name in reads} for feed in feeds]
+        return [lambda feed=feed: session.run(outputs, feed) for feed in feeds]
 
 
 def rotations(repeats: int) -> list[tuple[str, ...]]:
@@ -164,6 +171,24 @@ def _summary(values: dict[str, list]) -> dict[str, Any]:
     return out
 
 
+def ratios(rows: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Each graph against PyTorch, from the same run: how many times sooner it answers one
+    sentence (PyTorch's p50 over the graph's) and how many times PyTorch's tokens/s it tags in
+    batches of ``BATCH``, for the whole path and the model alone."""
+    torch_row = rows["torch"]
+    found = {}
+    for name in BACKENDS[1:]:
+        row = rows[name]
+        found[name] = {
+            f"{part}_b1_p50_speedup": torch_row[f"{part}_b1_p50_ms"] / row[f"{part}_b1_p50_ms"]
+            for part in ("path", "model")
+        }
+        for part in ("path", "model"):
+            key = f"{part}_b64_tokens_per_s"
+            found[name][f"{part}_b64_speedup"] = row[key] / torch_row[key]
+    return found
+
+
 def sizes(ckpt: Path, graphs: dict[str, Path]) -> dict[str, int]:
     """Bytes of the checkpoint and of each graph with its weights file."""
     found = {"checkpoint": ckpt.stat().st_size}
@@ -180,14 +205,15 @@ def meta(args: argparse.Namespace, corpus: Path, sentences: list[list[str]]) -> 
     import onnxruntime
 
     return {
-        "argv": sys.argv,
+        "argv": shown_argv(sys.argv),
+        "checkpoint": shown(args.ckpt),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "onnxruntime": onnxruntime.__version__,
         "platform": platform.platform(),
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
-        "corpus": str(corpus),
+        "corpus": shown(corpus),
         "sentences": len(sentences),
         "tokens": sum(map(len, sentences)),
         "batch": BATCH,
@@ -234,10 +260,12 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             for name, values in results.items():
                 report["rows"].append({"threads": threads, "backend": name, **values})
                 print(_line(threads, name, values), flush=True)
+            report.setdefault("ratios", {})[str(threads)] = found = ratios(results)
+            print(f"threads={threads} against PyTorch: {json.dumps(found)}", flush=True)
     report["load_average_after"] = os.getloadavg()
     print(f"bytes: {report['bytes']}, tags as PyTorch's: {report['agreement_with_torch']}")
     if args.out is not None:
-        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        write_json(args.out, report)
     return report
 
 

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.corpus import EWT_FOLDER, data_dir, files_overrides, write_scaled
+from benchmarks.corpus import EWT_FOLDER, data_dir, files_overrides, shown, write_scaled
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENS_PER_S = re.compile(r"([\d,]+) train tokens/s")
@@ -154,15 +154,6 @@ def child_data(corpus: Path, cache: Path, answer: Path, overrides: list[str]) ->
     cfg = compose_train([*files_overrides(corpus), *overrides])
     seconds = data_path(cfg, str(cache))
     answer.write_text(json.dumps({"seconds": seconds}), encoding="utf-8")
-
-
-def shown(path: Path) -> str:
-    """``path`` for the JSON: ``$SEQTAGGER_DATA_DIR/...`` under the data folder (no machine's
-    paths in filed results), else as given."""
-    try:
-        return f"$SEQTAGGER_DATA_DIR/{path.resolve().relative_to(data_dir().resolve())}"
-    except ValueError:
-        return str(path)
 
 
 def one_scale(scale: int, base: Path, workdir: Path, args: argparse.Namespace) -> dict:
