@@ -388,3 +388,22 @@ def test_the_calibration_report_tool_measures_dev_and_test(run_copy: Path, tmp_p
     assert data["command"].startswith(
         "python -m tools.calibration_report run/checkpoints/best.ckpt"
     )
+
+
+def test_the_predictor_scores_at_the_stored_temperature_unless_told(tiny_checkpoint: Path):
+    from seqtagger.inference import Predictor
+    from seqtagger.models.trained import TrainedTagger
+
+    model = TrainedTagger.from_checkpoint(tiny_checkpoint)
+    task = model.tasks[0].name
+    model.data_info["calibration"] = None  # as a checkpoint without a fitted temperature
+    assert Predictor(model, device="cpu").temperature == 1.0
+    model.data_info["calibration"] = {"temperature": {task: 2.5}}
+    calibrated = Predictor(model, device="cpu")
+    assert calibrated.temperature == 2.5
+    assert Predictor(model, device="cpu", temperature=1.0).temperature == 1.0
+    ((tags, scores),) = calibrated.predict_scored([["Anna", "Smith", "visited", "Paris"]])
+    ((raw_tags, raw_scores),) = Predictor(model, device="cpu", temperature=1.0).predict_scored(
+        [["Anna", "Smith", "visited", "Paris"]]
+    )
+    assert tags == raw_tags and scores != raw_scores

@@ -36,6 +36,7 @@ PAGES = [
     "performance",
     "architecture",
     "troubleshooting",
+    "changes",
     "api",
 ]
 # pages Sphinx writes itself, after the documents: a page of the same name would be replaced

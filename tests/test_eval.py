@@ -334,7 +334,7 @@ class FixedPredictor:
     """Stands in for Predictor: BIOES output chosen by the test, ill-formed chunks included."""
 
     train_scheme = scheme = "bioes"
-    labels = ("B-PER", "E-PER", "I-PER", "O", "S-PER")
+    train_labels = ("B-PER", "E-PER", "I-PER", "O", "S-PER")
 
     def __init__(self, outputs: list[list[str]]) -> None:
         self.outputs = outputs

@@ -17,8 +17,9 @@ from seqtagger.data.readers import FORMATS, ConllReader
 from seqtagger.data.schemes import convert_tags, get_spans
 from seqtagger.inference.inputs import INPUT_FORMATS, detect_format
 from seqtagger.inference.outputs import tag_stream
-from seqtagger.inference.predictor import Predictor, span_record
+from seqtagger.inference.predictor import Predictor
 from seqtagger.inference.progress import Progress
+from seqtagger.inference.records import span_record
 from seqtagger.inference.tokenizer import tokenize
 from tests.predict_cli import cli, jsonl, set_stdin
 from tests.reader_files import write
@@ -448,10 +449,10 @@ def test_converted_tags_are_remembered_and_equal_a_fresh_conversion(
     predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", scheme="iob1")
     assert predictor.train_scheme != "iob1"
     rng = random.Random(0)
-    n = len(predictor.labels)
+    n = len(predictor.train_labels)
     for _ in range(200):
         tag_ids = [rng.randrange(n) for _ in range(rng.randrange(1, 4))]
-        labels = [predictor.labels[i] for i in tag_ids]
+        labels = [predictor.train_labels[i] for i in tag_ids]
         tags = predictor._to_tags(tag_ids)
         assert tags == convert_tags(labels, predictor.train_scheme, "iob1")
         tags.append("O")  # the caller's list: the memo keeps its own

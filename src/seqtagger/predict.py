@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import time
 from contextlib import ExitStack, suppress
@@ -49,6 +50,7 @@ from seqtagger.inference.inputs import INPUT_FORMATS, STDIN, Stats, check_inputs
 from seqtagger.inference.interrupt import PredictionInterrupted, WholeSentences
 from seqtagger.inference.outputs import OUTPUT_FORMATS, check_output, formatted, open_output
 from seqtagger.inference.progress import Progress, counted
+from seqtagger.inference.read_ahead import ReadAhead
 from seqtagger.utils.cli import report_user_error
 from seqtagger.utils.console import QUIET, VERBOSE, add_verbosity_flags, set_console_verbosity
 
@@ -91,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--batch-size", type=_positive_int, default=64, help="sentences per forward pass")
     add("--window", type=_positive_int, default=4096, help="sentences read ahead and sorted")
     add("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
-    add("--scheme", choices=SCHEMES, help="output tag scheme (default: the training file's)")
+    add("--scheme", choices=SCHEMES, help="output scheme of span tags (default: iob2)")
     add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
     add("--no-progress", action="store_true", help="no progress and no summary on stderr")
     add_verbosity_flags(
@@ -177,6 +179,19 @@ def _wants_progress(args: argparse.Namespace) -> bool:
     return sys.stderr.isatty() or any(p.stat().st_size > PROGRESS_MIN_BYTES for p in files)
 
 
+def _streamed(sources: list[str]) -> bool:
+    """Whether an input is a pipe or a terminal (not a regular file), whose sentences are then
+    tagged and written one by one as they arrive."""
+    for source in sources:
+        try:
+            found = os.fstat(sys.stdin.fileno()) if source == STDIN else os.stat(source)
+        except (OSError, ValueError):  # no descriptor (stdin replaced in tests): read it whole
+            continue
+        if not stat.S_ISREG(found.st_mode):
+            return True
+    return False
+
+
 def run(args: argparse.Namespace) -> Stats:
     """Tag every input sentence and write it out; returns the counts."""
     sources = args.inputs or [STDIN]
@@ -188,6 +203,10 @@ def run(args: argparse.Namespace) -> Stats:
     stats = Stats()
     start = time.monotonic()
     sentences = iter_input(sources, args.input_format, stats, args.sentence_per_line)
+    streamed = _streamed(sources)
+    if streamed:  # each sentence is tagged and written as it arrives
+        sentences = ReadAhead(sentences, ahead=args.window)
+        predictor.input_waiting = sentences.waiting
     written = 0
     try:
         with ExitStack() as stack:
@@ -198,6 +217,8 @@ def run(args: argparse.Namespace) -> Stats:
             for text in formatted(predictor, sentences, args.format, args.scores):
                 guard.begin_write()
                 out.write(text)
+                if streamed:
+                    out.flush()
                 written += 1
                 guard.end_write()
                 progress.advance()

@@ -98,7 +98,7 @@ def score_set(
     def primary(tokens: list[list[str]], documents: list[int]) -> list[dict[str, list[str]]]:
         return [{task.name: tags} for tags in predictor.predict(tokens, documents)]
 
-    layer = Layer(task, list(predictor.labels), held_out.scheme, key)
+    layer = Layer(task, list(predictor.train_labels), held_out.scheme, key)
     return score_layers(held_out, [layer], predict or primary)[task.name]
 
 

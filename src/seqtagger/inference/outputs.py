@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 from seqtagger.data.schemes import get_spans
 from seqtagger.errors import InputError
 from seqtagger.inference.inputs import STDIN, LineTokens
+from seqtagger.inference.records import span_record
 from seqtagger.metrics.conlleval import conll_token
 from seqtagger.utils.files import file_mode
 
@@ -242,8 +243,6 @@ def _layer_record(
     predictor: Predictor, task: str, tokens: list[str], tags: list[str]
 ) -> dict[str, Any]:
     """One task's tags and, in a span scheme, its spans (as :meth:`Predictor.spans` gives)."""
-    from seqtagger.inference.predictor import span_record  # loaded with the predictor
-
     scheme = predictor.schemes[task]
     if scheme == "plain":
         return {"tags": tags}

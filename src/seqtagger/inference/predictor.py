@@ -9,14 +9,16 @@ Inputs are read a window at a time, sorted by length inside the window (little p
 batches under ``torch.inference_mode`` and put back in input order (``OrderedWriter``), so a
 file of any size streams through with flat memory. Unknown words take the same ``<unk>`` path as
 in training (the checkpoint's own vocabularies). Sentences are never truncated: every token gets
-a tag. Tags come out in the corpus file's scheme unless ``scheme`` says otherwise. A model trained
-with document context (``data.context``) reads each sentence with its neighbours in the input
-(``documents`` says where documents start; default: the whole input is one document). A model
-with a document memory (``model/memory=document``) is run on batches of whole documents, in input
-order, cut as training cut them (``data/documents.py``: ids >= 1 are marked documents, kept whole
-up to 256 sentences; ids <= 0, as readers give sentences before any mark, are text without marks,
-read in pieces of 16 sentences). ``predict_scored`` also gives each tag's probability under the
-model (``inference/scores.py``), from the same batches.
+a tag. Span tasks' tags come out in IOB2 (what most tools read) unless ``scheme`` says
+otherwise; ``labels`` lists the tags the primary task outputs, ``train_labels`` its model's
+labels (index -> tag, in the train scheme). A model trained with document context
+(``data.context``) reads each sentence with its neighbours in the input (``documents`` says
+where documents start; default: the whole input is one document). A model with a document
+memory (``model/memory=document``) is run on batches of whole documents, in input order, cut as
+training cut them (``data/documents.py``: ids >= 1 are marked documents, kept whole up to 256
+sentences; ids <= 0, as readers give sentences before any mark, are text without marks, read in
+pieces of 16 sentences). ``predict_scored`` also gives each tag's probability under the model
+(``inference/scores.py``), from the same batches.
 
 A model of several tasks (``data/tasks.py``) tags every layer in one pass: ``predict_layers``
 gives ``{task: tags}`` per sentence; ``predict`` and the text API give the primary task's tags
@@ -35,9 +37,21 @@ import torch
 
 from seqtagger.data.collate import batch_to_device, collate_columns
 from seqtagger.data.context import encode_in_context, stream_contexts
-from seqtagger.data.schemes import Span, check_scheme, convert_tags, get_spans
-from seqtagger.data.tasks import Task
+from seqtagger.data.info import stored_temperatures
+from seqtagger.data.schemes import (
+    convert_tags,
+    get_spans,
+)
 from seqtagger.errors import ConfigError
+from seqtagger.inference.records import (
+    EXPECTED_SHAPE,
+    _describe,
+    check_sentence,
+    output_labels,
+    output_scheme,
+    select_tasks,
+    span_record,
+)
 from seqtagger.inference.scores import span_score
 from seqtagger.inference.streaming import OrderedWriter, document_batches, windowed_batches
 from seqtagger.models.trained import TrainedTagger
@@ -46,7 +60,6 @@ if TYPE_CHECKING:
     from seqtagger.inference.text import Document
     from seqtagger.lightning_module import TaggerModule
 
-EXPECTED_SHAPE = "expected list[list[str]], e.g. [['EU', 'rejects', 'German', 'call']]"
 TAGS_MEMO_SIZE = 20_000
 """Converted tag sequences a ``Predictor`` remembers (cleared when full: memory stays bounded)."""
 Tagged = TypeVar("Tagged")  # what a batch gives per sentence: ids, or ids with scores
@@ -66,10 +79,12 @@ class Predictor:
         device: where to run; default: a GPU when available.
         batch_size: sentences per forward pass.
         window: sentences read ahead and length-sorted at a time (bounds memory).
-        scheme: scheme of the output tags of span tasks; default: each task's file scheme.
+        scheme: scheme of the output tags of span tasks (``iob2``, ``iob1``, ``bioes``);
+            default: IOB2.
         tasks: the tasks to tag (``--tasks``); default: every task of the model.
         temperature: divides the model's scores for the confidences of ``predict_scored`` only
-            (the tags never depend on it).
+            (the tags never depend on it); default: the primary task's temperature stored in
+            the checkpoint (fitted on the dev set), else 1.
     """
 
     def __init__(
@@ -80,7 +95,7 @@ class Predictor:
         batch_size: int = 64,
         window: int = 4096,
         scheme: str | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         tasks: Sequence[str] | None = None,
     ) -> None:
         if model.data_info is None:
@@ -95,13 +110,18 @@ class Predictor:
         self.schemes = {t.name: output_scheme(t, scheme, t is self.task) for t in self.tasks}
         self.scheme = self.schemes[self.task.name]
         self.task_labels = {task.name: model.task_labels[task.name] for task in self.tasks}
-        self.labels: list[str] = self.task_labels[self.task.name]
+        self.train_labels: list[str] = self.task_labels[self.task.name]  # index -> train tag
         self.featurizer = model.featurizer
         self.context = int(model.data_info.get("context", 0))
         self.reads_documents = getattr(model.tagger, "memory", None) is not None
+        if temperature is None:  # the one fitted on the dev set at the end of training, or 1
+            temperature = stored_temperatures(model.data_info).get(self.task.name, 1.0)
         if not temperature > 0:
             raise ConfigError(f"Predictor: temperature={temperature}; it must be above 0")
         self.temperature = float(temperature)
+        # set by a reader of a pipe or terminal (ReadAhead.waiting): windows then end when no
+        # sentence waits, so each is tagged as it arrives (models without a document memory)
+        self.input_waiting: Callable[[], bool] | None = None
         self._tags_memo: dict[tuple[str, tuple[int, ...]], list[str]] = {}
 
     @classmethod
@@ -117,6 +137,16 @@ class Predictor:
         ``named_by``: the option that gave ``path``, for messages (``--ckpt``)."""
         model = TrainedTagger.from_checkpoint(path, vectors=vectors, named_by=named_by)
         return cls(model, **options)
+
+    @property
+    def labels(self) -> list[str]:
+        """Every tag the primary task outputs, in its output scheme (``scheme``)."""
+        return self.output_labels(self.task.name)
+
+    def output_labels(self, task: str) -> list[str]:
+        """Every tag ``task`` outputs, in its output scheme: its model's labels converted
+        (``O`` first, then each type's prefixes), or the labels of a task without spans."""
+        return output_labels(self.task_labels[task], self.schemes[task])
 
     # ----- one batch -----
     @torch.inference_mode()
@@ -286,7 +316,11 @@ class Predictor:
             )
             return
         sorted_batches = windowed_batches(
-            items, length=_window_length, batch_size=self.batch_size, window=self.window
+            items,
+            length=_window_length,
+            batch_size=self.batch_size,
+            window=self.window,
+            waiting=self.input_waiting,
         )
         for batch in sorted_batches:
             yield [(position, item, None) for position, item in batch]
@@ -329,67 +363,7 @@ class Predictor:
         return records
 
 
-def select_tasks(tasks: Sequence[Task], names: Sequence[str] | None) -> list[Task]:
-    """The model's tasks named by ``names`` (in the model's order); all for ``None``."""
-    if names is None:
-        return list(tasks)
-    known = [task.name for task in tasks]
-    unknown = [name for name in names if name not in known]
-    if unknown or not names:
-        raise ConfigError(
-            f"tasks={list(names)}: the model's tasks are {', '.join(known)} (name one or more)"
-        )
-    return [task for task in tasks if task.name in names]
-
-
-def output_scheme(task: Task, scheme: str | None, primary: bool) -> str:
-    """The scheme a task's tags come out in: ``scheme`` for a span task (default: its file's
-    scheme), plain for a tag set without spans. The primary task takes ``scheme`` as given, so
-    a scheme that does not fit it is refused (``seqtagger-predict``); the others keep theirs."""
-    if primary:
-        return check_scheme(scheme or task.file_scheme)
-    if not task.has_spans:
-        return "plain"
-    return check_scheme(scheme if scheme and scheme != "plain" else task.file_scheme)
-
-
 def _window_length(item: tuple[Sequence[str], Sequence[str] | None, Sequence[str] | None]) -> int:
     """Words the encoder reads for one ``(sentence, left, right)`` item (sorting key)."""
     sentence, left, right = item
     return len(sentence) + len(left or ()) + len(right or ())
-
-
-def check_sentence(sentence: object, position: int) -> Sequence[str]:
-    """``sentence`` when it is a sequence of ``str`` tokens, else a ``ConfigError`` naming it.
-
-    Without this check a string is tagged character by character, ``bytes`` tokens all become
-    ``<unk>`` and numbers fail deep inside collation.
-    """
-    if isinstance(sentence, (str, bytes)) or not isinstance(sentence, Sequence):
-        raise ConfigError(
-            f"Predictor: sentence {position} is {_describe(sentence)}, not a list of tokens; "
-            f"{EXPECTED_SHAPE}"
-        )
-    for index, token in enumerate(sentence):
-        if not isinstance(token, str):
-            raise ConfigError(
-                f"Predictor: token {index} of sentence {position} is {_describe(token)}, "
-                f"not a str; {EXPECTED_SHAPE}"
-            )
-    return sentence
-
-
-def _describe(value: object) -> str:
-    """``str 'EU rejects…'``: the type and the start of the value, for error messages."""
-    text = repr(value)
-    return f"{type(value).__name__} {text[:40] + '…' if len(text) > 40 else text}"
-
-
-def span_record(span: Span, tokens: Sequence[str]) -> dict[str, Any]:
-    """A JSON-ready span: ``end`` is exclusive, ``text`` joins its tokens with spaces."""
-    return {
-        "type": span.type,
-        "start": span.start,
-        "end": span.end,
-        "text": " ".join(tokens[span.start : span.end]),
-    }

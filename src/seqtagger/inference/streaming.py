@@ -36,6 +36,7 @@ def windowed_batches(
     length: Callable[[T], int],
     batch_size: int,
     window: int = 4096,
+    waiting: Callable[[], bool] | None = None,
 ) -> Iterator[list[tuple[int, T]]]:
     """Yield batches of ``(input_position, item)``, length-sorted within windows.
 
@@ -43,6 +44,8 @@ def windowed_batches(
     only once every batch of the current one has been requested). Within a window items are
     sorted by ``length`` (ties keep input order) and cut into batches of at most ``batch_size``
     items; a batch never spans two windows. Positions count from 0 over the whole input.
+    ``waiting``: whether another item can be read without blocking (``ReadAhead.waiting``);
+    given, a window also ends when none is, so streamed input is tagged as it arrives.
     """
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
@@ -51,7 +54,7 @@ def windowed_batches(
     iterator = iter(items)
     offset = 0
     while True:
-        chunk = list(enumerate(islice(iterator, window), start=offset))
+        chunk = list(enumerate(_window(iterator, window, waiting), start=offset))
         if not chunk:
             return
         offset += len(chunk)
@@ -61,6 +64,19 @@ def windowed_batches(
             yield chunk[start : start + batch_size]
         # drop our reference before reading the next window, so two are never held at once
         del chunk
+
+
+def _window(iterator: Iterator[T], window: int, waiting: Callable[[], bool] | None) -> list[T]:
+    """The next ``window`` items, or fewer: the end of the input, or (with ``waiting``) the
+    first moment no further item is waiting after at least one was read."""
+    if waiting is None:
+        return list(islice(iterator, window))
+    chunk: list[T] = []
+    for item in iterator:
+        chunk.append(item)
+        if len(chunk) >= window or not waiting():
+            break
+    return chunk
 
 
 def document_batches(

@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--max-chars", type=positive, default=limits.max_chars, help="a request's text (100000)")
     add("--timeout", type=_positive(float), default=limits.timeout_s, help="a request (30 s)")
     add("--device", choices=("auto", "cpu", "cuda"), default="auto", help="where to run")
-    add("--scheme", choices=SCHEMES, help="output tag scheme (default: the training file's)")
+    add("--scheme", choices=SCHEMES, help="output scheme of span tags (default: iob2)")
     add("--vectors", metavar="FOLDER", help="the vector store's folder, if it moved since training")
     add("--threads", type=_positive(int), help="torch threads (default: torch's own choice)")
     add_verbosity_flags(
