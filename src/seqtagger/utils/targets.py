@@ -20,6 +20,7 @@ from typing import Any
 __all__ = ["get_object", "instantiate", "to_plain"]
 
 SPECIAL_KEYS = frozenset({"_target_", "_partial_", "_args_", "_recursive_", "_convert_"})
+SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def get_object(path: str) -> Any:
@@ -79,6 +80,8 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {key: to_plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
+        if all(type(item) in SCALARS for item in value):  # a vocabulary: no call per word
+            return list(value)
         return [to_plain(item) for item in value]
     return value
 
