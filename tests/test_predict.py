@@ -445,7 +445,7 @@ def test_converted_tags_are_remembered_and_equal_a_fresh_conversion(
 ) -> None:
     """Output in another scheme than the model's goes through a bounded memo of tag sequences:
     the same tags as converting each sentence afresh, also after the memo is cleared."""
-    monkeypatch.setattr("seqtagger.inference.predictor.TAGS_MEMO_SIZE", 5)
+    monkeypatch.setattr("seqtagger.inference.base.TAGS_MEMO_SIZE", 5)
     predictor = Predictor.from_checkpoint(tiny_checkpoint, device="cpu", scheme="iob1")
     assert predictor.train_scheme != "iob1"
     rng = random.Random(0)

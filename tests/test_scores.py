@@ -43,7 +43,7 @@ def test_predict_scored_gives_predicts_tags_and_their_probabilities(
     assert [tags for tags, _ in scored] == predictor.predict(sentences)
     batch = predictor._collate(sentences, None, None)
     with torch.inference_mode():
-        probabilities = predictor.model.tagger.probabilities(batch)["tags"]  # (N, L, C)
+        probabilities = predictor.model.tagger.probabilities(batch, predictor.temperature)["tags"]
     for row, (sentence, (_, scores)) in enumerate(zip(sentences, scored, strict=True)):
         assert len(scores) == len(sentence)
         best = probabilities[row, : len(sentence)].max(-1).values.tolist()

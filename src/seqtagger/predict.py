@@ -55,7 +55,7 @@ from seqtagger.utils.cli import report_user_error
 from seqtagger.utils.console import QUIET, VERBOSE, add_verbosity_flags, set_console_verbosity
 
 if TYPE_CHECKING:
-    from seqtagger.inference import Predictor
+    from seqtagger.inference.base import PredictorBase
 
 PROGRESS_MIN_BYTES = 1 << 20  # show progress for input files larger than this
 
@@ -123,21 +123,22 @@ def _task_names(value: str) -> list[str]:
     return names
 
 
-def load_predictor(args: argparse.Namespace) -> Predictor:
-    """The checkpoint's ``Predictor`` on the chosen device (bad checkpoints: CheckpointError)."""
-    # Imported here so that --help and input errors do not wait for torch and lightning.
-    import torch
-
-    from seqtagger.inference import Predictor
-
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
-    device = None if args.device == "auto" else args.device
+def load_predictor(args: argparse.Namespace) -> PredictorBase:
+    """The checkpoint's ``Predictor`` on the chosen device, or the exported graph's
+    ``OnnxPredictor`` (``--backend onnx``, without torch); bad checkpoints: CheckpointError."""
     options = {"batch_size": args.batch_size, "window": args.window, "scheme": args.scheme}
     options["tasks"] = args.tasks
     if args.backend == "onnx":
         predictor = _onnx_predictor(args, options)
     else:
+        # Imported here so that --help and input errors do not wait for torch.
+        import torch
+
+        from seqtagger.inference import Predictor
+
+        if args.device == "cuda" and not torch.cuda.is_available():
+            raise InputError("--device cuda: no CUDA device is available (use --device cpu)")
+        device = None if args.device == "auto" else args.device
         predictor = Predictor.from_checkpoint(
             args.ckpt, args.vectors, named_by="--ckpt", device=device, **options
         )
@@ -150,7 +151,7 @@ def load_predictor(args: argparse.Namespace) -> Predictor:
     return predictor
 
 
-def _onnx_predictor(args: argparse.Namespace, options: dict) -> Predictor:
+def _onnx_predictor(args: argparse.Namespace, options: dict) -> PredictorBase:
     """``--backend onnx``: the exported graph ``--ckpt`` names, run by onnxruntime."""
     given = [
         flag
@@ -229,7 +230,7 @@ def run(args: argparse.Namespace) -> Stats:
     return stats
 
 
-def _described(args: argparse.Namespace, predictor: Predictor) -> str:
+def _described(args: argparse.Namespace, predictor: PredictorBase) -> str:
     """``--verbose``: the checkpoint, the device and the tag schemes of the run (and its tasks,
     for a model of several)."""
     tasks = ""

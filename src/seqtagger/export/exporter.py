@@ -109,6 +109,7 @@ def export_module(
             "reads_documents": tagger.memory is not None,
             "featurizer": data_info.get("featurizer") or {"max_word_length": char_width},
             "vocabs": data_info["vocabs"],
+            "calibration": data_info.get("calibration"),
             "vector_words": store_words,
             "model": model_summary(module, source),
         }

@@ -1,36 +1,35 @@
-"""``OnnxPredictor``: the ``Predictor`` API on an exported graph, run by onnxruntime.
+"""``OnnxPredictor``: the ``Predictor`` API on an exported graph, run by onnxruntime, without torch.
 
     predictor = OnnxPredictor("model.onnx")
     predictor.predict([["EU", "rejects", "German", "call"]])   # -> [["B-ORG", "O", ...]]
     predictor("EU rejects German call.")  # -> [Document], as Predictor's text API
 
-Everything but the model's batches is ``Predictor``'s own: the streaming in input order, the
-windows sorted by length, document context and whole-document batches for a memory, the tasks
-and their schemes, the scheme conversion, the spans, the raw-text API and the output formats of
-``seqtagger-predict``, so the outputs are the PyTorch path's. Each batch is featurized in numpy
-and run by :class:`~seqtagger.export.session.OnnxTagger`. (``Predictor``'s module imports torch;
-the featurizing and the session do not.)
+Everything but the model's batches is ``PredictorBase``'s (``inference/base.py``), as for the
+PyTorch ``Predictor``: the streaming in input order, the windows sorted by length, document
+context and whole-document batches for a memory, the tasks and their schemes, the scheme
+conversion, the spans, the raw-text API and the output formats of ``seqtagger-predict``, so the
+outputs are the PyTorch path's. Each batch is featurized in numpy and run by
+:class:`~seqtagger.export.session.OnnxTagger`; none of it imports torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from seqtagger.data.info import task_labels, tasks_of
 from seqtagger.export.session import OnnxTagger
-from seqtagger.inference.predictor import Predictor
+from seqtagger.inference.base import PredictorBase
 
 __all__ = ["OnnxPredictor"]
 
 Contexts = Sequence[tuple[Sequence[str], Sequence[str]]] | None
 
 
-class OnnxPredictor(Predictor):
+class OnnxPredictor(PredictorBase):
     """Tags sentences with an exported graph (``seqtagger-export``).
 
     Args:
@@ -46,25 +45,25 @@ class OnnxPredictor(Predictor):
         batch_size: int = 64,
         window: int = 4096,
         scheme: str | None = None,
-        temperature: float = 1.0,
+        temperature: float | None = None,
         tasks: Sequence[str] | None = None,
         threads: int | None = None,
     ) -> None:
         graph = OnnxTagger(path, threads)
         super().__init__(
-            _GraphModule(graph),  # what Predictor reads of a module, from the sidecar
-            device="cpu",
+            _GraphRecord(graph),  # what a predictor reads of its model, from the sidecar
             batch_size=batch_size,
             window=window,
             scheme=scheme,
             temperature=temperature,
             tasks=tasks,
+            reads_documents=bool(graph.sidecar["reads_documents"]),
         )
-        self.model = graph  # Predictor keeps the module it wraps as ``model``: the graph runs
+        self.model = graph  # the graph runs
         self.device = f"onnxruntime ({graph.path.name})"
 
     @classmethod
-    def from_checkpoint(cls, *args: Any, **kwargs: Any) -> Predictor:
+    def from_checkpoint(cls, *args: Any, **kwargs: Any) -> OnnxPredictor:
         raise TypeError("OnnxPredictor reads an exported graph: OnnxPredictor(path)")
 
     def predict_batch_layers(
@@ -94,19 +93,18 @@ class OnnxPredictor(Predictor):
         return [(ids[: len(tokens)], row[: len(tokens)]) for ids, row, tokens in rows]
 
 
-class _GraphModule:
-    """The parts of a ``TaggerModule`` that ``Predictor`` reads, from an exported graph."""
+class _GraphRecord:
+    """What a predictor reads of its model (``inference.base.TaggingModel``), from an exported
+    graph's sidecar: the data record (context, tasks, the fitted temperatures), the label maps
+    and the numpy featurizer."""
 
     def __init__(self, model: OnnxTagger) -> None:
         sidecar = model.sidecar
-        self.data_info = {"context": int(sidecar["context"])}
+        self.data_info = {
+            "context": int(sidecar["context"]),
+            "tasks": sidecar["tasks"],
+            "calibration": sidecar.get("calibration"),
+        }
         self.tasks = tasks_of(sidecar)
         self.task_labels = task_labels(sidecar)
         self.featurizer = model.features.featurizer
-        self.tagger = SimpleNamespace(memory=True if sidecar["reads_documents"] else None)
-
-    def to(self, device: Any) -> _GraphModule:
-        return self
-
-    def eval(self) -> _GraphModule:
-        return self
