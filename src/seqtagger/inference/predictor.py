@@ -28,6 +28,7 @@ from seqtagger.models.trained import TrainedTagger
 if TYPE_CHECKING:
     from seqtagger.lightning_module import TaggerModule
 
+
 def default_device() -> torch.device:
     """The first GPU when there is one, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
