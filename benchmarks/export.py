@@ -1,7 +1,7 @@
 """PyTorch eager against the exported ONNX graph (float32 and int8): latency, throughput, sizes.
 
     python -m benchmarks export --ckpt CKPT [--corpus FILE] [--sentences 500] [--threads 1 2]
-        [--repeats 3] [--conditions TEXT] [--out FILE]
+        [--repeats 3] [--profile] [--conditions TEXT] [--out FILE]
 
 Exports ``--ckpt`` twice (``seqtagger-export``: float32, then ``--quantize int8``) into a
 temporary folder, then times three backends on the first ``--sentences`` sentences of
@@ -20,12 +20,13 @@ Each measurement is repeated ``--repeats`` times, the backends in a rotating ord
 (torch, float32, int8; then float32, int8, torch; ...), so that a load that changes during the
 run spreads over all three; the median of the repeats is reported, and ``ratios`` sets each
 graph against PyTorch from the same run (how many times sooner at batch 1, how many times the
-tokens/s at batch 64). Also: the share of tags each graph gives as PyTorch does, and the sizes
-of the checkpoint and of the graphs (weights files included). The JSON records versions, the
-platform, the CPU, the threads, ``--conditions`` and the load average before and after; the
-checkpoint, the corpus and the command line name files relative to the data folder
-(``$SEQTAGGER_DATA_DIR/...``), the repository, or by a run folder's name, not by this
-machine's paths.
+tokens/s at batch 64). Also: the share of tags each graph gives as PyTorch does, the sizes of
+the checkpoint and of the graphs (weights files included), and with ``--profile`` where the
+time of the model alone goes at batch 64, by operator (``benchmarks/export_profile.py``, at
+the first number of ``--threads``). The JSON records versions, the platform, the CPU, the
+threads, ``--conditions`` and the load average before and after; the checkpoint, the corpus
+and the command line name files relative to the data folder (``$SEQTAGGER_DATA_DIR/...``), the
+repository, or by a run folder's name, not by this machine's paths.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from benchmarks.corpus import data_dir, shown, shown_argv
+from benchmarks.export_profile import onnx_profile, torch_profile
 from benchmarks.serve import read_sentences
 from seqtagger.data.collate import collate_columns
 from seqtagger.export.exporter import export_module
@@ -241,6 +243,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     add("--sentences", type=int, default=500)
     add("--threads", type=int, nargs="+", default=[1, 2])
     add("--repeats", type=int, default=3)
+    add("--profile", action="store_true", help="where the time of a batch of 64 goes, by operator")
     args = parser.parse_args(argv)
     corpus, sentences = corpus_sentences(args.corpus, args.sentences)
     report = meta(args, corpus, sentences)
@@ -262,11 +265,23 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                 print(_line(threads, name, values), flush=True)
             report.setdefault("ratios", {})[str(threads)] = found = ratios(results)
             print(f"threads={threads} against PyTorch: {json.dumps(found)}", flush=True)
+            if args.profile and "profile" not in report:
+                report["profile"] = profiles(backends, sentences, threads)
     report["load_average_after"] = os.getloadavg()
     print(f"bytes: {report['bytes']}, tags as PyTorch's: {report['agreement_with_torch']}")
     if args.out is not None:
         write_json(args.out, report)
     return report
+
+
+def profiles(backends: Backends, sentences: list[list[str]], threads: int) -> dict[str, Any]:
+    """``benchmarks/export_profile.py`` on the batches of ``BATCH`` sentences, each backend."""
+    batches = [sentences[i : i + BATCH] for i in range(0, len(sentences), BATCH)]
+    found: dict[str, Any] = {"threads": threads}
+    found["torch"] = torch_profile(backends.module, batches)
+    for name in BACKENDS[1:]:
+        found[name] = onnx_profile(backends.predictors[name][BATCH].model, batches)
+    return found
 
 
 def _line(threads: int, name: str, values: dict[str, Any]) -> str:

@@ -189,6 +189,7 @@ def test_the_export_benchmark_times_three_backends_on_the_same_sentences(
     threads = torch.get_num_threads()
     args = ["--ckpt", str(tiny_checkpoint), "--corpus", str(tiny_ner_dir / "test.txt")]
     args += ["--sentences", "6", "--threads", "1", "--repeats", "1", "--out", str(out)]
+    args += ["--profile"]
     try:
         benchmark(args)
     finally:
@@ -201,3 +202,9 @@ def test_the_export_benchmark_times_three_backends_on_the_same_sentences(
     assert report["agreement_with_torch"]["onnx_fp32"] == 1.0
     assert report["bytes"]["onnx_int8"] < report["bytes"]["onnx_fp32"]
     assert report["sentences"] == 6 and report["conditions"] == "not stated"
+    assert set(report["ratios"]["1"]) == {"onnx_fp32", "onnx_int8"}
+    assert not Path(report["checkpoint"]).is_absolute()
+    profile = report["profile"]
+    assert "LSTM" in profile["onnx_fp32"]["operators"]
+    assert sum(profile["onnx_fp32"]["operators"].values()) == pytest.approx(1, abs=1e-3)
+    assert profile["torch"]["operators"] and profile["threads"] == 1

@@ -36,7 +36,8 @@ class Parity:
     """Over ``tokens`` real tokens: the tags the graph decodes otherwise than the model
     (``differing``), those of them at a tie (``tied``), the positions where the model's two
     best tags tie (``near_ties``: where a difference would be allowed), and the largest
-    difference of the scores (logits) and, when compared, of the probabilities."""
+    difference of the scores (logits, and ``where`` it is) and, when compared, of the
+    probabilities."""
 
     tokens: int = 0
     differing: int = 0
@@ -44,6 +45,7 @@ class Parity:
     near_ties: int = 0
     logits: float = 0.0
     probabilities: float | None = None
+    where: str = ""  # where the logits differ most: the batch, the sentence, the word
 
     @property
     def agreement(self) -> float:
@@ -65,6 +67,7 @@ class Parity:
             near_ties=self.near_ties + other.near_ties,
             logits=max(self.logits, other.logits),
             probabilities=max(compared) if compared else None,
+            where=self.where if self.logits >= other.logits else other.where,
         )
 
     def __str__(self) -> str:
@@ -132,12 +135,14 @@ def compare_batch(
         marginals = max_marginals(head, torch.from_numpy(want_logits), mask)
         differs = torch.from_numpy(ids != want_ids.numpy()) & mask
         gaps = tie_gaps(marginals, want_ids, torch.from_numpy(ids))
+        logits_gap = np.abs(logits - want_logits).max(axis=2, initial=0.0) * mask.numpy()
         tally = Parity(
             tokens=int(mask.sum()),
             differing=int(differs.sum()),
             tied=int((differs & (gaps <= TIE)).sum()),
             near_ties=near_ties(marginals, mask),
-            logits=float(np.abs(logits - want_logits)[mask.numpy()].max(initial=0.0)),
+            logits=float(logits_gap.max(initial=0.0)),
+            where=worst_place(logits_gap, mask),
         )
         if probabilities:
             found_p = found[graph.output_name(task, "probabilities")]
@@ -145,6 +150,16 @@ def compare_batch(
             tally = replace(tally, probabilities=float(gap))
         tallies[task], tag_ids[task] = tally, ids
     return tallies, tag_ids
+
+
+def worst_place(gaps: np.ndarray, mask: torch.Tensor) -> str:
+    """Where ``gaps (N, L)`` is largest, in words: the batch's shape, the sentence, the word."""
+    row, word = np.unravel_index(int(gaps.argmax()), gaps.shape)
+    length = int(mask[row].sum())
+    return (
+        f"batch of {gaps.shape[0]} sentences x {gaps.shape[1]} words: sentence {row} "
+        f"({length} words), word {word}"
+    )
 
 
 @torch.no_grad()

@@ -70,24 +70,33 @@ class OnnxTagger:
     def session_for(self, outputs: Sequence[str]) -> tuple[Any, list[str]]:
         """An onnxruntime session that computes ``outputs`` (graph output names) and only what
         they need (``export/pruning.py``: onnxruntime would run every node), and the inputs it
-        reads; made on first use, at the sidecar's optimization level, on the CPU."""
+        reads; made on first use (:meth:`new_session`)."""
         key = tuple(sorted(outputs))
         if key not in self._sessions:
-            runtime = onnxruntime()
-            options = runtime.SessionOptions()
-            level = self.sidecar["onnxruntime"]["graph_optimization_level"]
-            options.graph_optimization_level = getattr(runtime.GraphOptimizationLevel, level)
-            if self.threads is not None:
-                options.intra_op_num_threads = self.threads
-                options.inter_op_num_threads = 1
-            graph: Any = str(self.path)
-            if set(key) != set(self.outputs):
-                graph = outputs_only(self.graph, key).SerializeToString()
-                folder = str(self.path.resolve().parent)  # where its weights file lies
-                options.add_session_config_entry(WEIGHTS_FOLDER, folder)
-            session = runtime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+            session = self.new_session(key)
             self._sessions[key] = (session, [node.name for node in session.get_inputs()])
         return self._sessions[key]
+
+    def new_session(self, outputs: Sequence[str], profile: str | None = None) -> Any:
+        """A new onnxruntime session of the graph cut to ``outputs``, at the sidecar's
+        optimization level, on the CPU; ``profile``: onnxruntime's profiling on, its file named
+        with that prefix (``session.end_profiling()`` writes it)."""
+        runtime = onnxruntime()
+        options = runtime.SessionOptions()
+        level = self.sidecar["onnxruntime"]["graph_optimization_level"]
+        options.graph_optimization_level = getattr(runtime.GraphOptimizationLevel, level)
+        if self.threads is not None:
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+        if profile is not None:
+            options.enable_profiling = True
+            options.profile_file_prefix = profile
+        graph: Any = str(self.path)
+        if set(outputs) != set(self.outputs):
+            graph = outputs_only(self.graph, outputs).SerializeToString()
+            folder = str(self.path.resolve().parent)  # where its weights file lies
+            options.add_session_config_entry(WEIGHTS_FOLDER, folder)
+        return runtime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def output_name(self, task: str, kind: str) -> str:
         """The graph output ``kind`` (``tag_ids``, ``probabilities``, ``logits``) of ``task``."""
