@@ -3,7 +3,9 @@ a trained model whose eval and predict read what its training run's test loop re
 
 from __future__ import annotations
 
+import json
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from tests.documents import (
     write_ner_documents,
 )
 from tests.helpers import compose_train, tiny_ner_overrides
+from tests.pipes import ANSWER_S, piped
 
 TRAINING = {"tokens": [["London", "Paris", "."]], "tags": [["B-LOC", "B-LOC", "O"]]}
 """A training split whose characters are Latin letters and a full stop."""
@@ -228,3 +231,32 @@ def test_eval_and_predict_read_the_documents_training_read(
     one_by_one = Predictor.from_checkpoint(best, device="cpu", batch_size=1)
     assert one_by_one.predict(tokens, documents) == expected
     assert predicted_by_cli(capsys, best, corpus / "test.txt") == expected
+
+
+def test_a_stream_gets_each_document_when_its_blank_line_comes(
+    memory_run: tuple[Path, Path],
+) -> None:
+    """On a pipe, a document memory's sentences are written once their document has ended,
+    before the input closes, tagged as the whole documents are by ``Predictor``."""
+    from seqtagger.inference import Predictor
+
+    run_dir, corpus = memory_run
+    best = run_dir / "checkpoints" / "best.ckpt"
+    tokens, documents = read_documents(corpus / "test.txt")
+    first = [t for t, d in zip(tokens, documents, strict=True) if d == min(documents)]
+    second = [t for t, d in zip(tokens, documents, strict=True) if d == max(documents)]
+    expected = Predictor.from_checkpoint(best, device="cpu").predict(
+        first + second, [1] * len(first) + [2] * len(second)
+    )
+    command = [sys.executable, "-m", "seqtagger.predict", "--ckpt", str(best)]
+    command += ["--input-format", "tokens", "--format", "jsonl"]
+    with piped(command) as (process, lines):
+        for document in (first, second):
+            process.stdin.write("".join(" ".join(s) + "\n" for s in document) + "\n")
+            process.stdin.flush()
+            answers = [json.loads(lines.get(timeout=ANSWER_S)) for _ in document]
+            assert [a["tokens"] for a in answers] == document  # before the input closes
+            assert [a["tags"] for a in answers] == expected[: len(document)]
+            expected = expected[len(document) :]
+        process.stdin.close()
+        assert process.wait(timeout=ANSWER_S) == 0

@@ -4,9 +4,7 @@
 from __future__ import annotations
 
 import queue
-import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,7 @@ import pytest
 from seqtagger.errors import InputError
 from seqtagger.inference.read_ahead import ReadAhead
 from seqtagger.inference.streaming import windowed_batches
-
-ANSWER_S = 120  # generous: the first answer includes loading the model on a busy machine
+from tests.pipes import ANSWER_S, piped
 
 
 def test_read_ahead_gives_every_item_in_order_and_raises_the_readers_error():
@@ -64,23 +61,8 @@ def _read_sentence(lines: queue.Queue[str | None]) -> list[str]:
 
 
 def test_a_pipe_gets_each_sentence_while_its_input_is_still_open(tiny_checkpoint: Path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "seqtagger.predict", "--ckpt", str(tiny_checkpoint)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        bufsize=1,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-
-    def pump() -> None:
-        for line in process.stdout:
-            lines.put(line.rstrip("\n"))
-        lines.put(None)
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
+    command = [sys.executable, "-m", "seqtagger.predict", "--ckpt", str(tiny_checkpoint)]
+    with piped(command) as (process, lines):
         process.stdin.write("Anna Smith visited Paris .\n")
         process.stdin.flush()
         first = _read_sentence(lines)  # answered before the input ends
@@ -90,5 +72,3 @@ def test_a_pipe_gets_each_sentence_while_its_input_is_still_open(tiny_checkpoint
         assert [line.split("\t")[0] for line in _read_sentence(lines)] == ["EU", "rejects", "it"]
         process.stdin.close()
         assert process.wait(timeout=ANSWER_S) == 0
-    finally:
-        process.kill()

@@ -19,8 +19,9 @@ file (or a link to one) is written to a temporary file beside the file that repl
 when the run succeeds or is interrupted (Ctrl-C: it then holds the sentences written so far, each
 whole, and the message says how many); a FIFO, a device or ``/proc/self/fd/N`` is written
 through (``seqtagger.inference.outputs.open_output``); an output path that is also an input is
-refused. Up to ``--window`` sentences are read before
-the first is written: for interactive use on a terminal pass ``--window 1``.
+refused. From a file, up to ``--window`` sentences are read before the first is written; from a
+pipe or a terminal each sentence is written as soon as it is tagged (``inference/read_ahead.py``),
+and for a model with a document memory each document when it ends (``inference/paragraphs.py``).
 
 Input formats and their detection: :mod:`seqtagger.inference.inputs`; the formats the corpus
 readers know come from their table (:data:`seqtagger.data.readers.FORMATS`), so predict reads
@@ -49,6 +50,7 @@ from seqtagger.inference import PROG
 from seqtagger.inference.inputs import INPUT_FORMATS, STDIN, Stats, check_inputs, iter_input
 from seqtagger.inference.interrupt import PredictionInterrupted, WholeSentences
 from seqtagger.inference.outputs import OUTPUT_FORMATS, check_output, formatted, open_output
+from seqtagger.inference.paragraphs import iter_paragraphs, reads_lines, waiting_documents
 from seqtagger.inference.progress import Progress, counted
 from seqtagger.inference.read_ahead import ReadAhead
 from seqtagger.utils.cli import report_user_error
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from seqtagger.inference.base import PredictorBase
 
 PROGRESS_MIN_BYTES = 1 << 20  # show progress for input files larger than this
+READ_AHEAD_DOCUMENTS = 64  # documents (or pieces) read ahead of the model on a stream
 
 
 def _positive_int(value: str) -> int:
@@ -203,9 +206,15 @@ def run(args: argparse.Namespace) -> Stats:
         print(_described(args, predictor), file=sys.stderr)
     stats = Stats()
     start = time.monotonic()
-    sentences = iter_input(sources, args.input_format, stats, args.sentence_per_line)
     streamed = _streamed(sources)
-    if streamed:  # each sentence is tagged and written as it arrives
+    by_document = streamed and predictor.reads_documents
+    by_document = by_document and reads_lines(sources, args.input_format)
+    if by_document:  # a document memory: each document tagged and written when it ends
+        paragraphs = iter_paragraphs(sources, args.input_format, stats, args.sentence_per_line)
+        sentences = waiting_documents(ReadAhead(paragraphs, ahead=READ_AHEAD_DOCUMENTS))
+    else:
+        sentences = iter_input(sources, args.input_format, stats, args.sentence_per_line)
+    if streamed and not by_document:  # each sentence is tagged and written as it arrives
         sentences = ReadAhead(sentences, ahead=args.window)
         predictor.input_waiting = sentences.waiting
     written = 0
@@ -215,7 +224,8 @@ def run(args: argparse.Namespace) -> Stats:
             progress = Progress(_wants_progress(args))
             stack.callback(progress.close)
             guard = stack.enter_context(WholeSentences())
-            for text in formatted(predictor, sentences, args.format, args.scores):
+            texts = formatted(predictor, sentences, args.format, args.scores, by_document)
+            for text in texts:
                 guard.begin_write()
                 out.write(text)
                 if streamed:

@@ -195,22 +195,33 @@ def _iter_source(
     """``(tokens, document within the source)`` per sentence."""
     if fmt in FORMATS:
         return _iter_reader(source, fmt)
-    if fmt == "text":
-        split = partial(_text_sentences, sentence_per_line=sentence_per_line)
-        return ((tokens, 0) for tokens in _iter_lines(source, stats, split))
-    return ((tokens, 0) for tokens in _iter_lines(source, stats, _token_sentence))
+    return ((tokens, 0) for tokens in _iter_lines(source, fmt, stats, sentence_per_line))
 
 
 def _iter_lines(
-    source: str, stats: Stats, sentences_of: Callable[[str, int], list[list[str]]]
+    source: str, fmt: str, stats: Stats, sentence_per_line: bool
 ) -> Iterator[list[str]]:
-    """``sentences_of(line, line number)`` for each line; a line without any is counted."""
+    """The sentences of line input; a line without any is counted."""
+    for sentences in line_sentences(source, fmt, sentence_per_line):
+        if not sentences:
+            stats.blank_lines += 1
+        yield from sentences
+
+
+def line_sentences(
+    source: str, fmt: str, sentence_per_line: bool = False
+) -> Iterator[list[list[str]]]:
+    """The sentences of each line of ``source`` in a line format (``text``: raw text cut into
+    sentences unless ``sentence_per_line``; ``tokens``: one sentence a line), ``[]`` for a
+    line without any (a blank line)."""
+    split: Callable[[str, int], list[list[str]]] = (
+        partial(_text_sentences, sentence_per_line=sentence_per_line)
+        if fmt == "text"
+        else _token_sentence
+    )
     with _open_lines(source) as lines:
         for lineno, line in enumerate(lines, 1):
-            sentences = sentences_of(_decode(line, source, lineno), lineno)
-            if not sentences:
-                stats.blank_lines += 1
-            yield from sentences
+            yield split(_decode(line, source, lineno), lineno)
 
 
 def _token_sentence(line: str, lineno: int) -> list[list[str]]:

@@ -32,6 +32,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from itertools import chain
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
@@ -54,13 +55,16 @@ MISC = "misc"
 
 def formatted(
     predictor: Predictor,
-    sentences: Iterable[tuple[list[str], int]],
+    sentences: Iterable[tuple[list[str], int]] | Iterable[list[tuple[list[str], int]]],
     fmt: str,
     scored: bool = False,
+    by_document: bool = False,
 ) -> Iterator[str]:
     """Each ``(tokens, document)`` input, tagged, as the text of output format ``fmt``, in
     input order (the first one after the ``# columns`` comment of a CoNLL output of several
-    tasks); ``scored``: with each tag's probability (``--scores``: one task, not CoNLL-U)."""
+    tasks); ``scored``: with each tag's probability (``--scores``: one task, not CoNLL-U).
+    ``by_document``: ``sentences`` are lists of whole documents' inputs, each list tagged as
+    soon as it comes (``inference/paragraphs.py``)."""
     names = [task.name for task in predictor.tasks]
     several, primary = len(names) > 1, predictor.task.name
     if scored and fmt == "conllu":
@@ -72,7 +76,12 @@ def formatted(
         )
     header = conll_header(names) if several and fmt == "conll" else ""
     fields = conllu_fields(predictor.tasks)
-    for tokens, layers, scores in _tagged(predictor, sentences, scored):
+    tagged = (
+        chain.from_iterable(_tagged(predictor, chunk, scored) for chunk in sentences)  # type: ignore[arg-type]
+        if by_document
+        else _tagged(predictor, sentences, scored)  # type: ignore[arg-type]
+    )
+    for tokens, layers, scores in tagged:
         if fmt == "jsonl":
             text = format_jsonl(
                 predictor, tokens, layers[primary], scores, layers if several else None
