@@ -84,6 +84,9 @@ def test_a_run_for_the_tags_runs_the_graph_cut_to_them(bilstm_crf) -> None:
     whole_ids = tagger.run(batch)[tags].tolist()  # every output: the whole graph's session
     assert cut_ids == [ids[: len(tokens)] for ids, tokens in zip(whole_ids, batch, strict=True)]
     assert set(tagger._sessions) == {(tags,), tuple(sorted(tagger.outputs))}
+    for session, _ in tagger._sessions.values():  # a session's idle threads leave the cores
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 HIDE_TORCH = """
