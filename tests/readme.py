@@ -44,6 +44,8 @@ SKIPS: dict[str, str] = {
     "against a test server",
     r"^python -m benchmarks export\b": "exports a trained checkpoint twice and times it for "
     "minutes: tests/test_export.py runs it on a tiny checkpoint",
+    r"^python -m tools\.export_parity\b": "tags a trained run's whole test set three ways: "
+    "tests/test_export_corpus.py runs it on a tiny trained run",
     r"tools\.tensorboard_screenshots\b": "needs Chromium (apt-get install chromium) and "
     "rewrites docs/tensorboard_*.png",
     r"^\.ci/run\b": "CI itself: installs packages and runs every test tier",
