@@ -45,7 +45,7 @@ from seqtagger.utils.files import file_mode
 
 if TYPE_CHECKING:
     from seqtagger.data.tasks import Task
-    from seqtagger.inference.predictor import Predictor
+    from seqtagger.inference.base import PredictorBase
 
 OUTPUT_FORMATS = ("conll", "conllu", "jsonl")
 SCORE_DIGITS = 4  # decimals of the scores written (--scores)
@@ -54,7 +54,7 @@ MISC = "misc"
 
 
 def formatted(
-    predictor: Predictor,
+    predictor: PredictorBase,
     sentences: Iterable[tuple[list[str], int]] | Iterable[list[tuple[list[str], int]]],
     fmt: str,
     scored: bool = False,
@@ -97,7 +97,7 @@ def formatted(
 
 
 def _tagged(
-    predictor: Predictor, sentences: Iterable[tuple[list[str], int]], scored: bool
+    predictor: PredictorBase, sentences: Iterable[tuple[list[str], int]], scored: bool
 ) -> Iterator[tuple[list[str], dict[str, list[str]], list[float] | None]]:
     """``(tokens, {task: tags}, scores)`` per input sentence: every selected task's tags (one
     task: through ``predict_stream``, scores when ``scored``)."""
@@ -110,7 +110,7 @@ def _tagged(
 
 
 def tag_stream(
-    predictor: Predictor, sentences: Iterable[tuple[list[str], int]], scored: bool = False
+    predictor: PredictorBase, sentences: Iterable[tuple[list[str], int]], scored: bool = False
 ) -> Iterator[tuple[list[str], list[str], list[float] | None]]:
     """``(tokens, tags, scores)`` per ``(tokens, document)`` input, in input order, as soon as
     each is tagged; ``scores`` (each tag's probability) only when ``scored``, else None.
@@ -131,7 +131,7 @@ def tag_stream(
 
 
 def layer_stream(
-    predictor: Predictor, sentences: Iterable[tuple[list[str], int]]
+    predictor: PredictorBase, sentences: Iterable[tuple[list[str], int]]
 ) -> Iterator[tuple[list[str], dict[str, list[str]]]]:
     """``(tokens, {task: tags})`` per input sentence, every selected task, in input order (as
     :func:`tag_stream`)."""
@@ -139,7 +139,7 @@ def layer_stream(
 
 
 def _beside_tokens(
-    predictor: Predictor,
+    predictor: PredictorBase,
     sentences: Iterable[tuple[list[str], int]],
     tagger: Callable[[Iterator[list[str]], Iterator[int] | None], Iterator[Any]],
 ) -> Iterator[tuple[list[str], Any]]:
@@ -222,7 +222,7 @@ def format_conllu(
 
 
 def format_jsonl(
-    predictor: Predictor,
+    predictor: PredictorBase,
     tokens: list[str],
     tags: list[str],
     scores: list[float] | None = None,
@@ -249,7 +249,7 @@ def format_jsonl(
 
 
 def _layer_record(
-    predictor: Predictor, task: str, tokens: list[str], tags: list[str]
+    predictor: PredictorBase, task: str, tokens: list[str], tags: list[str]
 ) -> dict[str, Any]:
     """One task's tags and, in a span scheme, its spans (as :meth:`Predictor.spans` gives)."""
     scheme = predictor.schemes[task]
