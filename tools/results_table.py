@@ -114,7 +114,14 @@ def anchor(recipe: str) -> str:
     return ANCHORS.get(corpus, "")
 
 
-LAYER_NAMES = {"upos": "UPOS", "xpos": "XPOS", "feats": "UFeats", "ner": "NER", "pos": "POS"}
+LAYER_NAMES = {
+    "upos": "UPOS",
+    "xpos": "XPOS",
+    "feats": "UFeats",
+    "ner": "NER",
+    "pos": "POS",
+    "chunk": "chunks",
+}
 
 
 def corpus_of(recipe: str, runs: list[Run] | None = None) -> str:
