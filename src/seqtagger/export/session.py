@@ -88,8 +88,8 @@ class OnnxTagger:
         if self.threads is not None:
             options.intra_op_num_threads = self.threads
             options.inter_op_num_threads = 1
-        # idle pool threads sleep: spinning ones take the cores from the other sessions of the
-        # process (tags and scores are two) and from featurizing, for no gain at these sizes
+        # idle pool threads sleep: spinning ones take the cores from the process's other
+        # onnxruntime InferenceSessions (one for tags, one for scores) and from featurizing
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if profile is not None:
             options.enable_profiling = True
