@@ -61,16 +61,8 @@ def test_the_parity_tool_refuses_bad_paths_in_one_line(tiny_checkpoint: Path, tm
     assert "its folder does not exist" in capsys.readouterr().err
 
 
-KNOWN_GAP = pytest.mark.xfail(
-    reason="open defect: on conll2003_bilstm_crf_glove trained one epoch the float32 graph gives "
-    "every tag as PyTorch but some emissions differ by 0.17 to 1.6, at a sentence's last word, and "
-    "not the same from run to run (the recipe trained 30 epochs: within 1.1e-5)",
-    strict=False,
-)
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment", [RECIPES[0], pytest.param(RECIPES[1], marks=KNOWN_GAP)])
+@pytest.mark.parametrize("experiment", RECIPES)
 def test_a_one_epoch_glove_recipe_tags_its_whole_test_set_as_pytorch(
     experiment: str, real_data_dir: Path, tmp_path: Path
 ) -> None:

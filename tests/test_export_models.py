@@ -12,6 +12,7 @@ from pathlib import Path
 
 import onnx
 
+from seqtagger.export.parity import compare_batch
 from seqtagger.export.runtime import OnnxPredictor
 from seqtagger.export.sidecar import read_sidecar
 from seqtagger.inference import Predictor
@@ -92,6 +93,21 @@ def test_the_document_memory(tiny_ner_dir: Path, tmp_path: Path) -> None:
     assert_parity(module, path)
     inputs = sentences(30, seed=6)
     assert_predicts_as_pytorch(module, path, inputs, documents_of(len(inputs), seed=6))
+
+
+def test_the_document_memory_pools_the_same_on_two_threads(
+    tiny_ner_dir: Path, tmp_path: Path
+) -> None:
+    """A document that repeats a few words thousands of times, in one batch, run five times on
+    two onnxruntime threads: the pooled states are the same each time and PyTorch's (an
+    ``index_add_`` exported as it is races on repeated words: ``models/memory.py``)."""
+    wide = ["model/memory=document", "model.encoder.hidden_size=128"]  # work to share out
+    module, path = export_tiny([*tiny_ner_overrides(tiny_ner_dir), *wide], tmp_path)
+    graph = OnnxPredictor(path, threads=2).model
+    rows = [["Anna", "met", "Oslo", "Anna", "the", "cat"] * 4 for _ in range(200)]
+    for _ in range(5):
+        tallies, _ = compare_batch(module.tagger, graph, rows, documents=[1] * len(rows))
+        assert tallies["tags"].logits < 1e-4 and tallies["tags"].probabilities < 1e-4
 
 
 def test_a_pretrained_transformer_over_windows(

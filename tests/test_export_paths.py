@@ -1,6 +1,7 @@
 """The export-safe paths of the models (``export_safe``, what ``seqtagger.export`` runs) compute
 what the training paths compute: the CRF's scans (and the export's own Viterbi,
-``export/decoding.py``), the embedder without its CPU gather of real words. Eager mode, no ONNX
+``export/decoding.py``), the embedder without its CPU gather of real words, the document
+memory's sums over a sort. Eager mode, no ONNX
 needed (the BiLSTM's ONNX ``LSTM`` nodes exist only in an exported graph:
 ``tests/test_export.py`` holds them to the packed BiLSTM)."""
 
@@ -12,6 +13,7 @@ import torch
 from seqtagger.export.decoding import decode
 from seqtagger.models.crf import CRFHead
 from seqtagger.models.embeddings import TokenEmbedder
+from seqtagger.models.memory import DocumentMemory
 from tests.test_models import make_batch
 
 LABELS = ["O", "B-PER", "I-PER", "E-PER", "S-PER", "B-LOC", "I-LOC", "E-LOC", "S-LOC"]
@@ -71,6 +73,24 @@ def test_the_embedder_without_its_gather_of_real_words_embeds_the_same() -> None
             embedder.export_safe = True
             whole = embedder(batch)
         torch.testing.assert_close(whole, gathered, atol=1e-6, rtol=1e-5)
+
+
+def test_the_memory_pools_the_same_by_sorting() -> None:
+    """Repeated forms across sentences and documents, a word with an unknown character,
+    garbage states at the padding: the export path's sums over a sort give the training
+    path's means, 0 at the padding."""
+    batch = make_batch([5, 1, 4, 5, 3], width=3, extra_pad=2)
+    batch["char_ids"] = batch["char_ids"] % 3 + (batch["char_ids"] > 0)  # few forms, repeated
+    batch["char_ids"][1, 0, 0] = 1  # <unk>: a form of its own
+    batch["document_ids"] = torch.tensor([4, 4, 9, 4, 9])
+    states = torch.randn(5, 7, 6, generator=torch.Generator().manual_seed(1))
+    memory = DocumentMemory(6)
+    with torch.no_grad():
+        trained = memory(states, batch)
+        memory.export_safe = True
+        sorted_ = memory(states, batch)
+    assert torch.equal(sorted_[..., :6], states)
+    torch.testing.assert_close(sorted_, trained, atol=1e-6, rtol=1e-5)
 
 
 @pytest.mark.parametrize(("max_length", "pooling"), [(None, "first"), (8, "first"), (8, "mean")])

@@ -19,6 +19,11 @@ A word's form is its characters (case kept, cut at ``data.max_word_length``), re
 way a form the ids cannot tell apart from others is kept apart: a word with a character the
 training data lacked (``Москва`` and ``Берлин`` are both six ``<unk>`` characters), or an
 ``<unk>`` word id.
+
+``export_safe`` (set by ``seqtagger.export``) sums each group's states over a sort instead of an
+``index_add_``: exported, that is an ONNX ``ScatterND`` whose ``add`` onnxruntime's CPU kernel
+runs on several threads without guarding repeated indices, so pooled states came out different
+from run to run (microsoft/onnxruntime#18048, #23396).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtagger.data.batch import sentence_positions, window_view
@@ -40,7 +46,10 @@ _HASH_MODULUS = 2**31 - 1
 class DocumentMemory(nn.Module):
     """``forward(states (N, L, H), batch) -> (N, L, 2H)``: each position's state, then the mean
     state of the positions in the batch with the same document (``document_ids (N,)``; a batch
-    without them: one document per row) and the same form (:func:`form_keys`)."""
+    without them: one document per row) and the same form (:func:`form_keys`).
+    ``export_safe``: the sums by :func:`_sums_by_sort` (module docstring)."""
+
+    export_safe: bool = False
 
     def __init__(self, input_size: int, unk_index: int = 1, char_unk_index: int = 1) -> None:
         super().__init__()
@@ -57,6 +66,9 @@ class DocumentMemory(nn.Module):
         keys = form_keys(batch, self.unk_index, self.char_unk_index)
         group = _groups(keys, documents, mask)  # (N*L,)
         flat = states.reshape(-1, states.shape[-1])  # (N*L, H)
+        if self.export_safe:
+            pooled = _means_by_sort(flat, group).masked_fill(~mask.reshape(-1, 1), 0.0)
+            return torch.cat([states, pooled.view_as(states)], dim=-1)
         slots = flat.shape[0] + 1  # at most one group per position, and the padding's
         sums = flat.new_zeros(slots, flat.shape[1]).index_add_(0, group, flat)
         sizes = flat.new_zeros(slots).index_add_(0, group, flat.new_ones(group.shape))
@@ -77,6 +89,25 @@ def _groups(keys: Tensor, documents: Tensor, mask: Tensor) -> Tensor:
     starts[1:] = ordered[1:] != ordered[:-1]
     group = torch.empty_like(order).scatter_(0, order, starts.cumsum(0) - 1)
     return torch.where(mask.reshape(-1), group, flat.numel())
+
+
+def _means_by_sort(flat: Tensor, group: Tensor) -> Tensor:
+    """``(P, H)``: each position's mean of ``flat (P, H)`` over the positions of its ``group
+    (P,)``, without scattering into shared rows: the groups sorted, each one's sum the difference
+    of a float64 cumulative sum at its ends (found by gathers), then put back in place."""
+    ordered, order = group.sort()
+    starts = torch.ones_like(ordered, dtype=torch.bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    rank = starts.cumsum(0) - 1  # (P,): the group's rank in the sorted order
+    firsts = starts.nonzero().squeeze(1)  # (G,): where each group starts
+    bounds = torch.cat([firsts, firsts.new_full((1,), ordered.shape[0])])  # (G + 1,)
+    first, end = bounds.index_select(0, rank), bounds.index_select(0, rank + 1)
+    totals = F.pad(flat.index_select(0, order).double().cumsum(0), (0, 0, 1, 0))  # (P + 1, H)
+    sums = totals.index_select(0, end) - totals.index_select(0, first)
+    means = (sums / (end - first).unsqueeze(1)).to(flat.dtype)  # (P, H), sorted order
+    positions = torch.arange(order.shape[0], device=order.device)
+    restore = torch.empty_like(order).scatter_(0, order, positions)
+    return means.index_select(0, restore)
 
 
 def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1, char_unk_index: int = 1) -> Tensor:
