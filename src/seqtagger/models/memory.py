@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqtagger.data.batch import sentence_positions, window_view
@@ -47,7 +46,7 @@ class DocumentMemory(nn.Module):
     """``forward(states (N, L, H), batch) -> (N, L, 2H)``: each position's state, then the mean
     state of the positions in the batch with the same document (``document_ids (N,)``; a batch
     without them: one document per row) and the same form (:func:`form_keys`).
-    ``export_safe``: the sums by :func:`_sums_by_sort` (module docstring)."""
+    ``export_safe``: the sums by :func:`_means_by_sort` (module docstring)."""
 
     export_safe: bool = False
 
@@ -64,50 +63,58 @@ class DocumentMemory(nn.Module):
         if documents is None:
             documents = torch.arange(mask.shape[0], device=mask.device)
         keys = form_keys(batch, self.unk_index, self.char_unk_index)
-        group = _groups(keys, documents, mask)  # (N*L,)
+        pairs = (keys * _HASH_BASE + documents[:, None]).reshape(-1)  # int64 wraps: still a hash
         flat = states.reshape(-1, states.shape[-1])  # (N*L, H)
         if self.export_safe:
-            pooled = _means_by_sort(flat, group).masked_fill(~mask.reshape(-1, 1), 0.0)
-            return torch.cat([states, pooled.view_as(states)], dim=-1)
-        slots = flat.shape[0] + 1  # at most one group per position, and the padding's
-        sums = flat.new_zeros(slots, flat.shape[1]).index_add_(0, group, flat)
-        sizes = flat.new_zeros(slots).index_add_(0, group, flat.new_ones(group.shape))
-        means = sums / sizes.clamp_(min=1)[:, None]
-        means[-1] = 0.0  # the padding's slot
-        pooled = means.index_select(0, group)
+            pooled = _means_by_sort(flat, pairs, mask.reshape(-1))
+        else:
+            pooled = _means_by_index_add(flat, _groups(pairs, mask.reshape(-1)))
         return torch.cat([states, pooled.view_as(states)], dim=-1)
 
 
-def _groups(keys: Tensor, documents: Tensor, mask: Tensor) -> Tensor:
-    """``group (N*L,)``: one id per (document, form) pair of the real positions, in ``[0, N*L)``;
-    every padding position ``N*L``. A sort and a cumulative sum: fixed shapes, so on a GPU no
-    host sync (``torch.unique`` would wait for the device to size its output)."""
-    pairs = keys * _HASH_BASE + documents[:, None]  # int64 wraps around: still a hash
-    flat = pairs.reshape(-1)
-    ordered, order = flat.sort()
+def _groups(pairs: Tensor, real: Tensor) -> Tensor:
+    """``group (P,)``: one id per (document, form) hash of ``pairs (P,)`` at the ``real (P,)``
+    positions, in ``[0, P)``; every padding position ``P``. A sort and a cumulative sum: fixed
+    shapes, so on a GPU no host sync (``torch.unique`` would wait for the device to size its
+    output)."""
+    ordered, order = pairs.sort()
     starts = torch.ones_like(ordered, dtype=torch.bool)
     starts[1:] = ordered[1:] != ordered[:-1]
     group = torch.empty_like(order).scatter_(0, order, starts.cumsum(0) - 1)
-    return torch.where(mask.reshape(-1), group, flat.numel())
+    return torch.where(real, group, pairs.numel())
 
 
-def _means_by_sort(flat: Tensor, group: Tensor) -> Tensor:
-    """``(P, H)``: each position's mean of ``flat (P, H)`` over the positions of its ``group
-    (P,)``, without scattering into shared rows: the groups sorted, each one's sum the difference
-    of a float64 cumulative sum at its ends (found by gathers), then put back in place."""
-    ordered, order = group.sort()
+def _means_by_index_add(flat: Tensor, group: Tensor) -> Tensor:
+    """``(P, H)``: each position's mean of ``flat (P, H)`` over its ``group`` (:func:`_groups`),
+    0 at the padding's group."""
+    slots = flat.shape[0] + 1  # at most one group per position, and the padding's
+    sums = flat.new_zeros(slots, flat.shape[1]).index_add_(0, group, flat)
+    sizes = flat.new_zeros(slots).index_add_(0, group, flat.new_ones(group.shape))
+    means = sums / sizes.clamp_(min=1)[:, None]
+    means[-1] = 0.0  # the padding's slot
+    return means.index_select(0, group)
+
+
+def _means_by_sort(flat: Tensor, pairs: Tensor, real: Tensor) -> Tensor:
+    """:func:`_means_by_index_add` without scattering into shared rows: the ``real (P,)``
+    positions sorted by ``pairs (P,)``, each group's sum a difference of a float64 cumulative
+    sum at its ends (gathers), its mean gathered back to its positions; 0 at the padding."""
+    positions = real.nonzero().squeeze(1)  # (M,)
+    ordered, order = pairs.index_select(0, positions).sort()
     starts = torch.ones_like(ordered, dtype=torch.bool)
     starts[1:] = ordered[1:] != ordered[:-1]
-    rank = starts.cumsum(0) - 1  # (P,): the group's rank in the sorted order
     firsts = starts.nonzero().squeeze(1)  # (G,): where each group starts
-    bounds = torch.cat([firsts, firsts.new_full((1,), ordered.shape[0])])  # (G + 1,)
-    first, end = bounds.index_select(0, rank), bounds.index_select(0, rank + 1)
-    totals = F.pad(flat.index_select(0, order).double().cumsum(0), (0, 0, 1, 0))  # (P + 1, H)
-    sums = totals.index_select(0, end) - totals.index_select(0, first)
-    means = (sums / (end - first).unsqueeze(1)).to(flat.dtype)  # (P, H), sorted order
-    positions = torch.arange(order.shape[0], device=order.device)
-    restore = torch.empty_like(order).scatter_(0, order, positions)
-    return means.index_select(0, restore)
+    lasts = torch.cat([firsts[1:], firsts.new_full((1,), ordered.shape[0])]) - 1
+    sorted_positions = positions.index_select(0, order)
+    values = flat.index_select(0, sorted_positions).double()  # (M, H)
+    totals = values.cumsum(0)
+    sums = totals.index_select(0, lasts) - totals.index_select(0, firsts)
+    sums = sums + values.index_select(0, firsts)  # (G, H)
+    means = (sums / (lasts - firsts + 1).unsqueeze(1)).to(flat.dtype)
+    means = torch.cat([means.new_zeros(1, means.shape[1]), means])  # row 0: the padding's
+    rank = starts.cumsum(0)  # (M,): each sorted position's group, counted from 1
+    slot = torch.zeros_like(pairs).index_copy(0, sorted_positions, rank)  # (P,)
+    return means.index_select(0, slot)
 
 
 def form_keys(batch: Mapping[str, Tensor], unk_index: int = 1, char_unk_index: int = 1) -> Tensor:
