@@ -1,9 +1,8 @@
 """The export-safe paths of the models (``export_safe``, what ``seqtagger.export`` runs) compute
 what the training paths compute: the CRF's scans (and the export's own Viterbi,
 ``export/decoding.py``), the embedder without its CPU gather of real words, the document
-memory's sums over a sort. Eager mode, no ONNX
-needed (the BiLSTM's ONNX ``LSTM`` nodes exist only in an exported graph:
-``tests/test_export.py`` holds them to the packed BiLSTM)."""
+memory's sums over a sort. Eager mode, no ONNX needed (the BiLSTM's ONNX ``LSTM`` nodes exist
+only in an exported graph: ``tests/test_export.py`` holds them to the packed BiLSTM)."""
 
 from __future__ import annotations
 

@@ -78,10 +78,16 @@ def _groups(pairs: Tensor, real: Tensor) -> Tensor:
     shapes, so on a GPU no host sync (``torch.unique`` would wait for the device to size its
     output)."""
     ordered, order = pairs.sort()
-    starts = torch.ones_like(ordered, dtype=torch.bool)
-    starts[1:] = ordered[1:] != ordered[:-1]
+    starts = _run_starts(ordered)
     group = torch.empty_like(order).scatter_(0, order, starts.cumsum(0) - 1)
     return torch.where(real, group, pairs.numel())
+
+
+def _run_starts(ordered: Tensor) -> Tensor:
+    """``(P,)`` bool: where a run of equal values of the sorted ``ordered (P,)`` begins."""
+    starts = torch.ones_like(ordered, dtype=torch.bool)
+    starts[1:] = ordered[1:] != ordered[:-1]
+    return starts
 
 
 def _means_by_index_add(flat: Tensor, group: Tensor) -> Tensor:
@@ -101,8 +107,7 @@ def _means_by_sort(flat: Tensor, pairs: Tensor, real: Tensor) -> Tensor:
     sum at its ends (gathers), its mean gathered back to its positions; 0 at the padding."""
     positions = real.nonzero().squeeze(1)  # (M,)
     ordered, order = pairs.index_select(0, positions).sort()
-    starts = torch.ones_like(ordered, dtype=torch.bool)
-    starts[1:] = ordered[1:] != ordered[:-1]
+    starts = _run_starts(ordered)
     firsts = starts.nonzero().squeeze(1)  # (G,): where each group starts
     lasts = torch.cat([firsts[1:], firsts.new_full((1,), ordered.shape[0])]) - 1
     sorted_positions = positions.index_select(0, order)
